@@ -1,0 +1,497 @@
+//! The expression graph: one hash-consed, append-only DAG for every formula and
+//! every derivative built from it.
+//!
+//! Architecture invariant: a node's operands are created before it, so the
+//! order of insertion is a topological order and every pass is a loop over
+//! node ids, never a recursion over depth. Operand order is the order of a
+//! node's `args` (its slots).
+
+mod op;
+mod shape;
+
+pub use op::{Func, NamedConst, Op};
+pub use shape::{Shape, ShapeId};
+
+use crate::num::Num;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use smallvec::{smallvec, SmallVec};
+use std::hash::BuildHasher;
+
+/// The index of a node in its [`Graph`]. Ids grow in insertion order, which is
+/// a topological order: every operand's id is smaller than its user's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    /// The id as an index into per-node tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The id of the node at `index`.
+    pub fn from_index(index: usize) -> NodeId {
+        NodeId(u32::try_from(index).expect("graphs hold fewer than 2^32 nodes"))
+    }
+}
+
+/// The operands of a node, in slot order.
+pub type Args = SmallVec<[NodeId; 2]>;
+
+/// One node: an operation, its operands in slot order, and its shape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    pub op: Op,
+    pub args: Args,
+    pub shape: ShapeId,
+}
+
+/// A hash-consed expression DAG.
+///
+/// Building an operation that already exists returns the existing node, so
+/// equal subexpressions are one node. Construction folds only trivial cases
+/// (arithmetic on constants, `x+0`, `x*1`, `x*0`, `x^1`, `x^0`, exact function
+/// values such as `sin(0)`), so the graph keeps the structure of its input:
+/// `w*w` is one product node with two edges to `w`.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    memo: HashTable<NodeId>,
+    var_names: Vec<String>,
+    var_by_name: FxHashMap<String, NodeId>,
+    shapes: Vec<Shape>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph::new()
+    }
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            memo: HashTable::new(),
+                    var_names: Vec::new(),
+            var_by_name: FxHashMap::default(),
+            shapes: vec![Shape::scalar()],
+        }
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node with id `id`.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// The operation of node `id`.
+    pub fn op(&self, id: NodeId) -> Op {
+        self.nodes[id.index()].op
+    }
+
+    /// The operands of node `id`, in slot order.
+    pub fn args(&self, id: NodeId) -> &[NodeId] {
+        &self.nodes[id.index()].args
+    }
+
+    /// Every node id, in topological (insertion) order.
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + ExactSizeIterator {
+        (0..self.nodes.len()).map(NodeId::from_index)
+    }
+
+    /// The shape of node `id`.
+    pub fn shape(&self, id: NodeId) -> &Shape {
+        &self.shapes[self.nodes[id.index()].shape.index()]
+    }
+
+    /// The constant held by node `id`, if it is a number.
+    pub fn as_const(&self, id: NodeId) -> Option<Num> {
+        match self.op(id) {
+            Op::Const(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether node `id` is the exact constant `n`.
+    pub fn is_int(&self, id: NodeId, n: i64) -> bool {
+        self.as_const(id).is_some_and(|c| c.is_exact() && c.is_int(n))
+    }
+
+    /// The names of the variables, indexed by the number in [`Op::Var`].
+    pub fn var_names(&self) -> &[String] {
+        &self.var_names
+    }
+
+    /// The node of the variable called `name`, if the graph has one.
+    pub fn var_node(&self, name: &str) -> Option<NodeId> {
+        self.var_by_name.get(name).copied()
+    }
+
+    /// The name of variable node `id`, if it is one.
+    pub fn var_name(&self, id: NodeId) -> Option<&str> {
+        match self.op(id) {
+            Op::Var(v) => Some(&self.var_names[v as usize]),
+            _ => None,
+        }
+    }
+
+    /// The scalar variable called `name`, created on first use.
+    pub fn var(&mut self, name: &str) -> NodeId {
+        if let Some(&id) = self.var_by_name.get(name) {
+            return id;
+        }
+        let index = u32::try_from(self.var_names.len()).expect("fewer than 2^32 variables");
+        self.var_names.push(name.to_string());
+        let id = self.intern(Op::Var(index), SmallVec::new());
+        self.var_by_name.insert(name.to_string(), id);
+        id
+    }
+
+    /// A constant node.
+    pub fn constant(&mut self, n: Num) -> NodeId {
+        self.intern(Op::Const(n), SmallVec::new())
+    }
+
+    /// The exact integer constant `n`.
+    pub fn int(&mut self, n: i64) -> NodeId {
+        self.constant(Num::int(n))
+    }
+
+    /// `pi` or `e`.
+    pub fn named(&mut self, c: NamedConst) -> NodeId {
+        self.intern(Op::Named(c), SmallVec::new())
+    }
+
+    /// `a + b`.
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        match (self.as_const(a), self.as_const(b)) {
+            (Some(x), Some(y)) => self.constant(x.add(y)),
+            (Some(x), _) if x.is_zero() && x.is_exact() => b,
+            (_, Some(y)) if y.is_zero() && y.is_exact() => a,
+            _ => self.intern(Op::Add, smallvec![a, b]),
+        }
+    }
+
+    /// `a - b`.
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        match (self.as_const(a), self.as_const(b)) {
+            (Some(x), Some(y)) => self.constant(x.sub(y)),
+            (_, Some(y)) if y.is_zero() && y.is_exact() => a,
+            (Some(x), _) if x.is_zero() && x.is_exact() => self.neg(b),
+            _ => self.intern(Op::Sub, smallvec![a, b]),
+        }
+    }
+
+    /// `a * b`.
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        match (self.as_const(a), self.as_const(b)) {
+            (Some(x), Some(y)) => self.constant(x.mul(y)),
+            (Some(x), _) | (_, Some(x)) if x.is_zero() && x.is_exact() => self.int(0),
+            (Some(x), _) if x.is_one() && x.is_exact() => b,
+            (_, Some(y)) if y.is_one() && y.is_exact() => a,
+            _ => self.intern(Op::Mul, smallvec![a, b]),
+        }
+    }
+
+    /// `a / b`.
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        match (self.as_const(a), self.as_const(b)) {
+            (Some(x), Some(y)) if x.div(y).is_some() => self.constant(x.div(y).unwrap_or(x)),
+            (_, Some(y)) if y.is_one() && y.is_exact() => a,
+            (Some(x), Some(y)) if x.is_zero() && !y.is_zero() => a,
+            (Some(x), None) if x.is_zero() && x.is_exact() => a,
+            _ => self.intern(Op::Div, smallvec![a, b]),
+        }
+    }
+
+    /// `-a`.
+    pub fn neg(&mut self, a: NodeId) -> NodeId {
+        if let Some(x) = self.as_const(a) {
+            return self.constant(x.neg());
+        }
+        if self.op(a) == Op::Neg {
+            return self.args(a)[0];
+        }
+        self.intern(Op::Neg, smallvec![a])
+    }
+
+    /// `a ^ b`.
+    pub fn pow(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            if let Some(r) = x.pow_exact(y) {
+                return self.constant(r);
+            }
+            if !x.is_exact() || !y.is_exact() {
+                return self.constant(Num::Float(x.to_f64().powf(y.to_f64())));
+            }
+        }
+        if self.is_int(b, 0) {
+            return self.int(1);
+        }
+        if self.is_int(b, 1) || self.is_int(a, 1) {
+            return a;
+        }
+        self.intern(Op::Pow, smallvec![a, b])
+    }
+
+    /// `a ^ n` for an integer `n`.
+    pub fn powi(&mut self, a: NodeId, n: i64) -> NodeId {
+        let n = self.int(n);
+        self.pow(a, n)
+    }
+
+    /// `max(a, b)`.
+    pub fn max(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.extremum(Op::Max, a, b)
+    }
+
+    /// `min(a, b)`.
+    pub fn min(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.extremum(Op::Min, a, b)
+    }
+
+    fn extremum(&mut self, op: Op, a: NodeId, b: NodeId) -> NodeId {
+        if a == b {
+            return a;
+        }
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            let first = match op {
+                Op::Max => x >= y,
+                _ => x <= y,
+            };
+            return if first { a } else { b };
+        }
+        self.intern(op, smallvec![a, b])
+    }
+
+    /// `f(a)` for an elementwise function.
+    pub fn func(&mut self, f: Func, a: NodeId) -> NodeId {
+        if let Some(x) = self.as_const(a) {
+            if let Some(r) = exact_func_value(f, x) {
+                return self.constant(r);
+            }
+        }
+        self.intern(Op::Func(f), smallvec![a])
+    }
+
+    /// Builds `op` over `args`, through the same folding as the named builders.
+    /// `Add` and `Mul` accept two or more operands.
+    ///
+    /// # Panics
+    /// When the number of operands does not fit the operation (a programming
+    /// error, never reachable from user input).
+    pub fn apply(&mut self, op: Op, args: &[NodeId]) -> NodeId {
+        match (op, args) {
+            (Op::Const(n), []) => self.constant(n),
+            (Op::Named(c), []) => self.named(c),
+            (Op::Var(v), []) => {
+                let name = self.var_names[v as usize].clone();
+                self.var(&name)
+            }
+            (Op::Add, [first, rest @ ..]) if !rest.is_empty() => {
+                rest.iter().fold(*first, |acc, &x| self.add(acc, x))
+            }
+            (Op::Mul, [first, rest @ ..]) if !rest.is_empty() => {
+                rest.iter().fold(*first, |acc, &x| self.mul(acc, x))
+            }
+            (Op::Sub, &[a, b]) => self.sub(a, b),
+            (Op::Div, &[a, b]) => self.div(a, b),
+            (Op::Pow, &[a, b]) => self.pow(a, b),
+            (Op::Max, &[a, b]) => self.max(a, b),
+            (Op::Min, &[a, b]) => self.min(a, b),
+            (Op::Neg, &[a]) => self.neg(a),
+            (Op::Func(f), &[a]) => self.func(f, a),
+            _ => panic!("{op:?} does not take {} operands", args.len()),
+        }
+    }
+
+    /// Adds `op(args)` without any folding, or returns the node that already
+    /// computes it. Used by the builders above and by passes that have already
+    /// put their operands in canonical form (such as n-ary sums).
+    pub fn intern(&mut self, op: Op, args: Args) -> NodeId {
+        debug_assert!(
+            args.iter().all(|a| a.index() < self.nodes.len()),
+            "operands must exist before their user"
+        );
+        let node = Node {
+            op,
+            args,
+            shape: ShapeId::SCALAR,
+        };
+        let hash = FxBuildHasher.hash_one(&node);
+        let nodes = &self.nodes;
+        if let Some(&id) = self.memo.find(hash, |&id| nodes[id.index()] == node) {
+            return id;
+        }
+        let id = NodeId::from_index(self.nodes.len());
+        self.nodes.push(node);
+        let nodes = &self.nodes;
+        self.memo
+            .insert_unique(hash, id, |&id| FxBuildHasher.hash_one(&nodes[id.index()]));
+        id
+    }
+
+    /// The nodes that `outputs` depend on (including themselves), in
+    /// topological order.
+    pub fn reachable(&self, outputs: &[NodeId]) -> Vec<NodeId> {
+        let marks = self.reachable_mask(outputs);
+        self.ids().filter(|id| marks[id.index()]).collect()
+    }
+
+    /// For every node, whether one of `outputs` depends on it.
+    pub fn reachable_mask(&self, outputs: &[NodeId]) -> Vec<bool> {
+        let mut marks = vec![false; self.nodes.len()];
+        for &o in outputs {
+            marks[o.index()] = true;
+        }
+        // Users come after operands, so one backward sweep suffices.
+        for id in self.ids().rev() {
+            if marks[id.index()] {
+                for &a in &self.nodes[id.index()].args {
+                    marks[a.index()] = true;
+                }
+            }
+        }
+        marks
+    }
+
+    /// How many operand slots of nodes reachable from `outputs` refer to each node.
+    pub fn use_counts(&self, outputs: &[NodeId]) -> Vec<u32> {
+        let marks = self.reachable_mask(outputs);
+        let mut counts = vec![0u32; self.nodes.len()];
+        for id in self.ids().filter(|id| marks[id.index()]) {
+            for &a in &self.nodes[id.index()].args {
+                counts[a.index()] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Copies the part of `other` that `outputs` depend on into this graph,
+    /// rebuilding each node through the folding builders. Returns the new ids
+    /// of `outputs`.
+    pub fn import(&mut self, other: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
+        let mut map: Vec<Option<NodeId>> = vec![None; other.len()];
+        for id in other.reachable(outputs) {
+            let node = other.node(id);
+            let args: Args = node
+                .args
+                .iter()
+                .map(|a| map[a.index()].expect("operands come first"))
+                .collect();
+            let new = match node.op {
+                Op::Var(v) => self.var(&other.var_names[v as usize]),
+                op => self.apply(op, &args),
+            };
+            map[id.index()] = Some(new);
+        }
+        outputs
+            .iter()
+            .map(|o| map[o.index()].expect("outputs are reachable"))
+            .collect()
+    }
+}
+
+/// The value of `f(x)` when it is an exact rational (such as `sin(0) = 0`), or a
+/// float when `x` already is one; `None` to keep the node symbolic.
+fn exact_func_value(f: Func, x: Num) -> Option<Num> {
+    if !x.is_exact() {
+        return Some(Num::Float(f.eval(x.to_f64())));
+    }
+    let zero = x.is_zero();
+    Some(match f {
+        Func::Abs => {
+            if x.is_negative() {
+                x.neg()
+            } else {
+                x
+            }
+        }
+        Func::Relu => {
+            if x.is_negative() {
+                Num::int(0)
+            } else {
+                x
+            }
+        }
+        Func::Sign => Num::int(if zero {
+            0
+        } else if x.is_negative() {
+            -1
+        } else {
+            1
+        }),
+        Func::Step => Num::int(if zero || x.is_negative() { 0 } else { 1 }),
+        Func::Sin | Func::Tan | Func::Sinh | Func::Tanh | Func::Asin | Func::Atan if zero => {
+            Num::int(0)
+        }
+        Func::Sqrt if zero || x.is_one() => x,
+        Func::Cos | Func::Cosh | Func::Exp if zero => Num::int(1),
+        Func::Ln if x.is_one() => Num::int(0),
+        Func::Sigmoid if zero => Num::ratio(1, 2)?,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_subexpressions_are_one_node() {
+        let mut g = Graph::new();
+        let x = g.var("x");
+        let y = g.var("y");
+        let a = g.mul(x, y);
+        let b = g.mul(x, y);
+        assert_eq!(a, b);
+        assert_eq!(g.len(), 3);
+        // Operand order is data: y*x is a different node from x*y.
+        assert_ne!(g.mul(y, x), a);
+    }
+
+    #[test]
+    fn only_trivial_cases_fold() {
+        let mut g = Graph::new();
+        let w = g.var("w");
+        let zero = g.int(0);
+        let one = g.int(1);
+        assert_eq!(g.add(w, zero), w);
+        assert_eq!(g.mul(one, w), w);
+        assert_eq!(g.mul(w, zero), zero);
+        // w*w keeps two edges to w: the graph is not simplified on construction.
+        let ww = g.mul(w, w);
+        assert_eq!(g.args(ww), &[w, w]);
+        let s = g.sub(w, w);
+        assert_eq!(g.op(s), Op::Sub);
+        let two = g.int(2);
+        let three = g.int(3);
+        let six = g.mul(two, three);
+        assert_eq!(g.as_const(six), Some(Num::int(6)));
+        let half = g.div(one, two);
+        assert_eq!(g.as_const(half), Num::ratio(1, 2));
+    }
+
+    #[test]
+    fn ids_are_topological() {
+        let mut g = Graph::new();
+        let x = g.var("x");
+        let s = g.func(Func::Sin, x);
+        let t = g.mul(s, x);
+        for id in g.ids() {
+            assert!(g.args(id).iter().all(|a| a < &id));
+        }
+        assert_eq!(g.reachable(&[t]), vec![x, s, t]);
+    }
+}

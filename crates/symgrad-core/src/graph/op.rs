@@ -1,0 +1,238 @@
+//! The operations a graph node can hold, and the names the formula syntax uses for them.
+
+use crate::num::Num;
+use std::fmt;
+
+/// An elementwise function of one argument.
+///
+/// `Sign` and `Step` do not appear in the formula syntax; they arise as the
+/// derivatives of `abs`, `relu`, `max` and `min` and are printed as `sign(x)`
+/// and `step(x)` (both parse back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Func {
+    Sin,
+    Cos,
+    Tan,
+    Exp,
+    /// Natural logarithm; the syntax accepts both `ln` and `log`.
+    Ln,
+    Sqrt,
+    Tanh,
+    Sinh,
+    Cosh,
+    Asin,
+    Acos,
+    Atan,
+    Abs,
+    /// The logistic function `1 / (1 + exp(-x))`; also written `σ`.
+    Sigmoid,
+    /// `max(x, 0)`, with relu'(0) = 0.
+    Relu,
+    /// `ln(1 + exp(x))`.
+    Softplus,
+    /// -1, 0 or 1: the derivative of `abs` (so |x|'(0) = 0).
+    Sign,
+    /// Heaviside step with step(0) = 0: the derivative of `relu`.
+    Step,
+}
+
+impl Func {
+    /// Every function, in a fixed order (used by tests and documentation).
+    pub const ALL: [Func; 18] = [
+        Func::Sin,
+        Func::Cos,
+        Func::Tan,
+        Func::Exp,
+        Func::Ln,
+        Func::Sqrt,
+        Func::Tanh,
+        Func::Sinh,
+        Func::Cosh,
+        Func::Asin,
+        Func::Acos,
+        Func::Atan,
+        Func::Abs,
+        Func::Sigmoid,
+        Func::Relu,
+        Func::Softplus,
+        Func::Sign,
+        Func::Step,
+    ];
+
+    /// The canonical name, as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Tan => "tan",
+            Func::Exp => "exp",
+            Func::Ln => "ln",
+            Func::Sqrt => "sqrt",
+            Func::Tanh => "tanh",
+            Func::Sinh => "sinh",
+            Func::Cosh => "cosh",
+            Func::Asin => "asin",
+            Func::Acos => "acos",
+            Func::Atan => "atan",
+            Func::Abs => "abs",
+            Func::Sigmoid => "sigmoid",
+            Func::Relu => "relu",
+            Func::Softplus => "softplus",
+            Func::Sign => "sign",
+            Func::Step => "step",
+        }
+    }
+
+    /// Looks a function up by any of the names the syntax accepts.
+    pub fn from_name(name: &str) -> Option<Func> {
+        Some(match name {
+            "log" => Func::Ln,
+            "σ" => Func::Sigmoid,
+            _ => return Func::ALL.into_iter().find(|f| f.name() == name),
+        })
+    }
+
+    /// Evaluates the function at `x` in `f64`, with numerically stable forms
+    /// for `sigmoid` and `softplus`.
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            Func::Sin => x.sin(),
+            Func::Cos => x.cos(),
+            Func::Tan => x.tan(),
+            Func::Exp => x.exp(),
+            Func::Ln => x.ln(),
+            Func::Sqrt => x.sqrt(),
+            Func::Tanh => x.tanh(),
+            Func::Sinh => x.sinh(),
+            Func::Cosh => x.cosh(),
+            Func::Asin => x.asin(),
+            Func::Acos => x.acos(),
+            Func::Atan => x.atan(),
+            Func::Abs => x.abs(),
+            Func::Sigmoid => {
+                if x >= 0.0 {
+                    1.0 / (1.0 + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (1.0 + e)
+                }
+            }
+            Func::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Func::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Func::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else if x == 0.0 {
+                    0.0
+                } else {
+                    f64::NAN
+                }
+            }
+            Func::Step => {
+                if x > 0.0 {
+                    1.0
+                } else if x.is_nan() {
+                    f64::NAN
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Func {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A named mathematical constant, kept symbolic so that `d/dx (pi*x)` is `pi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NamedConst {
+    Pi,
+    E,
+}
+
+impl NamedConst {
+    /// The value in `f64`.
+    pub fn value(self) -> f64 {
+        match self {
+            NamedConst::Pi => std::f64::consts::PI,
+            NamedConst::E => std::f64::consts::E,
+        }
+    }
+
+    /// The name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            NamedConst::Pi => "pi",
+            NamedConst::E => "e",
+        }
+    }
+}
+
+/// What a node computes from its operands.
+///
+/// Operand order is the order of the node's `args`; `Add` and `Mul` take two or
+/// more operands (the builder makes binary ones, simplification flattens them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// A constant number; no operands.
+    Const(Num),
+    /// `pi` or `e`; no operands.
+    Named(NamedConst),
+    /// An input variable, by index into the graph's variable table; no operands.
+    Var(u32),
+    /// The sum of all operands.
+    Add,
+    /// `args[0] - args[1]`.
+    Sub,
+    /// The product of all operands.
+    Mul,
+    /// `args[0] / args[1]`.
+    Div,
+    /// `-args[0]`.
+    Neg,
+    /// `args[0] ^ args[1]`.
+    Pow,
+    /// The larger operand (with ties going to the first).
+    Max,
+    /// The smaller operand (with ties going to the first).
+    Min,
+    /// An elementwise function of `args[0]`.
+    Func(Func),
+}
+
+impl Op {
+    /// A short label for pictures and step-by-step explanations.
+    pub fn label(&self) -> String {
+        match self {
+            Op::Const(n) => n.to_string(),
+            Op::Named(c) => c.name().to_string(),
+            Op::Var(_) => "var".to_string(),
+            Op::Add => "+".to_string(),
+            Op::Sub => "-".to_string(),
+            Op::Mul => "*".to_string(),
+            Op::Div => "/".to_string(),
+            Op::Neg => "neg".to_string(),
+            Op::Pow => "^".to_string(),
+            Op::Max => "max".to_string(),
+            Op::Min => "min".to_string(),
+            Op::Func(f) => f.name().to_string(),
+        }
+    }
+
+    /// Whether the node is a leaf (no operands).
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Op::Const(_) | Op::Named(_) | Op::Var(_))
+    }
+}

@@ -1,0 +1,1 @@
+pub use symgrad_core::*;
