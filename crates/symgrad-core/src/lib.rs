@@ -5,7 +5,9 @@
 //! This crate has no dependency on `syn` or `clap`: the macros and the command
 //! line are built on top of it.
 
+pub mod diff;
 pub mod error;
+pub mod eval;
 pub mod formula;
 pub mod graph;
 pub mod num;

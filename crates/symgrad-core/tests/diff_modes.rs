@@ -1,0 +1,98 @@
+//! The exact modes agree with each other and with finite differences on
+//! graphs built directly with the builder.
+
+use symgrad_core::diff::{self, numeric, Mode, Options};
+use symgrad_core::eval::Program;
+use symgrad_core::{ErrorKind, Func, Graph, NodeId};
+
+fn seed(g: &mut Graph) -> (NodeId, NodeId, NodeId) {
+    // f = x^2*y + y + 2
+    let x = g.var("x");
+    let y = g.var("y");
+    let x2 = g.powi(x, 2);
+    let x2y = g.mul(x2, y);
+    let s = g.add(x2y, y);
+    let two = g.int(2);
+    (g.add(s, two), x, y)
+}
+
+fn values(g: &Graph, vars: &[NodeId], nodes: &[NodeId], point: &[f64]) -> Vec<f64> {
+    Program::compile(g, vars, nodes).unwrap().run(point)
+}
+
+#[test]
+fn seed_gradient_in_every_mode() {
+    for mode in Mode::EXACT {
+        let mut g = Graph::new();
+        let (f, x, y) = seed(&mut g);
+        let (grad, stats) = diff::gradient(&mut g, f, &[x, y], mode, Options::default()).unwrap();
+        // df/dx = 2xy = 24, df/dy = x^2 + 1 = 10 at (3, 4)
+        assert_eq!(values(&g, &[x, y], &grad, &[3.0, 4.0]), vec![24.0, 10.0], "{mode}");
+        let expected_passes = if mode == Mode::Reverse { 1 } else { 2 };
+        assert_eq!(stats.passes, expected_passes, "{mode}");
+    }
+}
+
+#[test]
+fn seed_hessian() {
+    let mut g = Graph::new();
+    let (f, x, y) = seed(&mut g);
+    let (_, h, _) = diff::hessian(&mut g, f, &[x, y], Mode::Reverse, Options::default()).unwrap();
+    let flat: Vec<NodeId> = h.concat();
+    // [[2y, 2x], [2x, 0]] = [[8, 6], [6, 0]]
+    assert_eq!(values(&g, &[x, y], &flat, &[3.0, 4.0]), vec![8.0, 6.0, 6.0, 0.0]);
+}
+
+/// The product network of depth d: h(i) = h(i-1,1) * h(i-1,2), both inputs w.
+fn product_network(g: &mut Graph, d: usize) -> (NodeId, NodeId) {
+    let w = g.var("w");
+    let mut h = w;
+    for _ in 0..d {
+        h = g.mul(h, h);
+    }
+    (h, w)
+}
+
+#[test]
+fn product_network_has_two_to_the_d_paths() {
+    let mut g = Graph::new();
+    let (o, w) = product_network(&mut g, 5);
+    assert_eq!(diff::paths::count_paths(&g, o, &[w]), vec![32]);
+    let (grad, stats) = diff::paths::gradient(&mut g, o, &[w], 1 << 20).unwrap();
+    assert_eq!(stats.paths, 32);
+    // do/dw = 32 w^31
+    let v = values(&g, &[w], &grad, &[1.01])[0];
+    assert!((v - 32.0 * 1.01f64.powi(31)).abs() < 1e-9 * v);
+}
+
+#[test]
+fn path_enumeration_is_refused_past_the_limit() {
+    let mut g = Graph::new();
+    let (o, w) = product_network(&mut g, 25);
+    let err = diff::paths::gradient(&mut g, o, &[w], 1 << 20).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PathLimit);
+    assert!(err.message().contains("33554432"), "{}", err.message());
+}
+
+#[test]
+fn every_function_agrees_with_finite_differences() {
+    for f in Func::ALL {
+        let mut g = Graph::new();
+        let x = g.var("x");
+        let y = g.var("y");
+        // f(x*y + x) at a point inside every domain and away from kinks.
+        let xy = g.mul(x, y);
+        let arg = g.add(xy, x);
+        let out = g.func(f, arg);
+        let point = [0.3, 0.7];
+        let program = Program::compile(&g, &[x, y], &[out]).unwrap();
+        let (fd, _) = numeric::gradient(&program, &point);
+        for mode in Mode::EXACT {
+            let (grad, _) = diff::gradient(&mut g, out, &[x, y], mode, Options::default()).unwrap();
+            let exact = values(&g, &[x, y], &grad, &point);
+            for (e, n) in exact.iter().zip(&fd) {
+                assert!((e - n).abs() <= 1e-6 * e.abs().max(1.0), "{f} {mode}: {e} vs {n}");
+            }
+        }
+    }
+}
