@@ -8,11 +8,12 @@
 pub mod diff;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod formula;
 pub mod graph;
 pub mod num;
 
-pub use formula::{Binding, Formula};
 pub use error::{Error, ErrorKind, Result, Span};
+pub use formula::{Binding, Formula};
 pub use graph::{Func, Graph, NamedConst, Node, NodeId, Op, Shape};
 pub use num::Num;

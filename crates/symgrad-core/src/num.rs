@@ -45,13 +45,21 @@ impl Num {
         if int_part.is_empty() && frac_part.is_empty() {
             return None;
         }
-        if !int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit()) {
+        if !int_part
+            .chars()
+            .chain(frac_part.chars())
+            .all(|c| c.is_ascii_digit())
+        {
             return None;
         }
         let exact = (|| {
             let digits = format!("{int_part}{frac_part}");
             let digits = digits.trim_start_matches('0');
-            let numer: i64 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+            let numer: i64 = if digits.is_empty() {
+                0
+            } else {
+                digits.parse().ok()?
+            };
             let scale = exp.checked_sub(i32::try_from(frac_part.len()).ok()?)?;
             let pow = 10i64.checked_pow(scale.unsigned_abs())?;
             if scale >= 0 {
@@ -268,7 +276,10 @@ mod tests {
     fn arithmetic_stays_exact_until_overflow() {
         let half = Num::ratio(1, 2).unwrap();
         assert_eq!(half.add(half), Num::int(1));
-        assert_eq!(Num::int(i64::MAX).add(Num::int(1)).to_f64(), 9.223372036854775808e18);
+        assert_eq!(
+            Num::int(i64::MAX).add(Num::int(1)).to_f64(),
+            9.223372036854775808e18
+        );
         assert!(!Num::int(i64::MAX).add(Num::int(1)).is_exact());
         assert_eq!(Num::int(2).pow_exact(Num::int(-2)), Num::ratio(1, 4));
         assert_eq!(Num::int(0).pow_exact(Num::int(-1)), None);

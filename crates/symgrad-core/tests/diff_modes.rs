@@ -27,7 +27,11 @@ fn seed_gradient_in_every_mode() {
         let (f, x, y) = seed(&mut g);
         let (grad, stats) = diff::gradient(&mut g, f, &[x, y], mode, Options::default()).unwrap();
         // df/dx = 2xy = 24, df/dy = x^2 + 1 = 10 at (3, 4)
-        assert_eq!(values(&g, &[x, y], &grad, &[3.0, 4.0]), vec![24.0, 10.0], "{mode}");
+        assert_eq!(
+            values(&g, &[x, y], &grad, &[3.0, 4.0]),
+            vec![24.0, 10.0],
+            "{mode}"
+        );
         let expected_passes = if mode == Mode::Reverse { 1 } else { 2 };
         assert_eq!(stats.passes, expected_passes, "{mode}");
     }
@@ -40,7 +44,10 @@ fn seed_hessian() {
     let (_, h, _) = diff::hessian(&mut g, f, &[x, y], Mode::Reverse, Options::default()).unwrap();
     let flat: Vec<NodeId> = h.concat();
     // [[2y, 2x], [2x, 0]] = [[8, 6], [6, 0]]
-    assert_eq!(values(&g, &[x, y], &flat, &[3.0, 4.0]), vec![8.0, 6.0, 6.0, 0.0]);
+    assert_eq!(
+        values(&g, &[x, y], &flat, &[3.0, 4.0]),
+        vec![8.0, 6.0, 6.0, 0.0]
+    );
 }
 
 /// The product network of depth d: h(i) = h(i-1,1) * h(i-1,2), both inputs w.
@@ -91,8 +98,23 @@ fn every_function_agrees_with_finite_differences() {
             let (grad, _) = diff::gradient(&mut g, out, &[x, y], mode, Options::default()).unwrap();
             let exact = values(&g, &[x, y], &grad, &point);
             for (e, n) in exact.iter().zip(&fd) {
-                assert!((e - n).abs() <= 1e-6 * e.abs().max(1.0), "{f} {mode}: {e} vs {n}");
+                assert!(
+                    (e - n).abs() <= 1e-6 * e.abs().max(1.0),
+                    "{f} {mode}: {e} vs {n}"
+                );
             }
         }
     }
+}
+
+#[test]
+fn explain_the_seed() {
+    let mut g = Graph::new();
+    let (f, x, y) = seed(&mut g);
+    let e = symgrad_core::explain::explain(&mut g, f, &[x, y], &[3.0, 4.0]).unwrap();
+    assert_eq!(
+        e.gradient,
+        vec![("x".to_string(), 24.0), ("y".to_string(), 10.0)]
+    );
+    println!("{}", e.to_text());
 }

@@ -63,7 +63,11 @@ impl FromStr for Mode {
             "forward" => Mode::Forward,
             "paths" => Mode::Paths,
             "numeric" => Mode::Numeric,
-            _ => return Err(format!("unknown mode '{s}': expected reverse, forward, paths or numeric")),
+            _ => {
+                return Err(format!(
+                    "unknown mode '{s}': expected reverse, forward, paths or numeric"
+                ))
+            }
         })
     }
 }

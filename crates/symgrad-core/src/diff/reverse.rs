@@ -57,7 +57,13 @@ pub fn gradient(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> (Vec<NodeId>, 
     let Adjoints { adjoint, stats } = adjoints(g, output);
     let partials = wrt
         .iter()
-        .map(|x| adjoint.get(x.index()).copied().flatten().unwrap_or_else(|| g.int(0)))
+        .map(|x| {
+            adjoint
+                .get(x.index())
+                .copied()
+                .flatten()
+                .unwrap_or_else(|| g.int(0))
+        })
         .collect();
     (partials, stats)
 }

@@ -74,7 +74,7 @@ impl Graph {
         Graph {
             nodes: Vec::new(),
             memo: HashTable::new(),
-                    var_names: Vec::new(),
+            var_names: Vec::new(),
             var_by_name: FxHashMap::default(),
             shapes: vec![Shape::scalar()],
         }
@@ -125,7 +125,8 @@ impl Graph {
 
     /// Whether node `id` is the exact constant `n`.
     pub fn is_int(&self, id: NodeId, n: i64) -> bool {
-        self.as_const(id).is_some_and(|c| c.is_exact() && c.is_int(n))
+        self.as_const(id)
+            .is_some_and(|c| c.is_exact() && c.is_int(n))
     }
 
     /// The names of the variables, indexed by the number in [`Op::Var`].
