@@ -1,1 +1,181 @@
-fn main() {}
+//! The `symgrad` command line: differentiate, evaluate, draw and explain formulas.
+//!
+//! The binary is thin: it reads input, calls `symgrad-core`, and formats the
+//! results. Every failure becomes a message on standard error and a non-zero
+//! exit status (2 for bad input), never a panic.
+
+mod commands;
+mod input;
+mod report;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// Turns formulas into derivatives: reverse mode, forward mode and path
+/// enumeration over one shared expression graph.
+#[derive(Parser, Debug)]
+#[command(name = "symgrad", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  symgrad diff 'x²y+y+2' --at x=3,y=4\n  symgrad diff 'sin(x*y)' --mode all --at x=1,y=2\n  symgrad explain 'x^2*y + y + 2' --at x=3,y=4\n  symgrad graph 'cos(w^2)' --grad --format svg -o cos.svg")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the partial derivatives of a formula, simplified (and their values with --at).
+    Diff(DiffArgs),
+    /// Evaluate a formula at a point.
+    Eval(EvalArgs),
+    /// Draw the computational graph (DOT, or SVG without Graphviz).
+    Graph(GraphArgs),
+    /// Show backpropagation step by step: forward values, local derivatives, adjoints.
+    Explain(ExplainArgs),
+}
+
+/// Where the formula comes from.
+#[derive(Args, Debug)]
+struct Source {
+    /// The formula, e.g. 'x²y + y + 2'; `-` reads it from standard input.
+    #[arg(value_name = "EXPR", required_unless_present = "file", allow_hyphen_values = true)]
+    expr: Option<String>,
+    /// Read the formula from a file instead.
+    #[arg(long, value_name = "PATH", conflicts_with = "expr")]
+    file: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    Reverse,
+    Forward,
+    Paths,
+    Numeric,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Latex,
+    Json,
+    Dot,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Variables to differentiate with respect to (default: all, in order of appearance).
+    #[arg(long, value_delimiter = ',', value_name = "x,y")]
+    wrt: Vec<String>,
+    /// How to compute the derivatives.
+    #[arg(long, value_enum, default_value = "reverse")]
+    mode: ModeArg,
+    /// A point at which to evaluate, e.g. x=3,y=4 (values may be formulas: x=pi/4).
+    #[arg(long, value_name = "x=3,y=4")]
+    at: Option<String>,
+    /// Also print the Hessian (second derivatives).
+    #[arg(long, conflicts_with = "order")]
+    hessian: bool,
+    /// The k-th derivative in one variable (name it with --wrt when there are several).
+    #[arg(long, value_name = "k")]
+    order: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: DiffFormat,
+    /// The most paths path enumeration may visit.
+    #[arg(long, value_name = "N", default_value_t = 1 << 20)]
+    max_paths: u128,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The point, e.g. x=3,y=4.
+    #[arg(long, value_name = "x=3,y=4")]
+    at: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Svg,
+}
+
+#[derive(Args, Debug)]
+struct GraphArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Draw the gradient graph too, with local derivatives on the edges (and
+    /// adjoints on the nodes when --at is given).
+    #[arg(long)]
+    grad: bool,
+    /// A point: adds each node's value (and adjoint with --grad).
+    #[arg(long, value_name = "x=3,y=4")]
+    at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    format: GraphFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ExplainArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The point, e.g. x=3,y=4.
+    #[arg(long, value_name = "x=3,y=4")]
+    at: String,
+}
+
+/// A failure to report: a message (already rendered, with caret when it is
+/// about input text) and the exit status.
+pub struct Failure {
+    pub message: String,
+    pub status: u8,
+}
+
+impl Failure {
+    /// Bad input: status 2.
+    pub fn input(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            status: 2,
+        }
+    }
+
+    /// Something outside the input went wrong (an unwritable file): status 1.
+    pub fn io(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            status: 1,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Diff(args) => commands::diff::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Graph(args) => commands::graph::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+    };
+    match result {
+        Ok(text) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`symgrad ... | head`) is not an error worth a message.
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            eprintln!("{}", f.message);
+            ExitCode::from(f.status)
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! `symgrad diff`: partial derivatives (gradient, Hessian or k-th derivative),
+//! simplified and printed, by one mode or all of them side by side.
+
+use crate::input;
+use crate::report::{json_num, num, partial_name, partial_name_latex, table};
+use crate::{DiffArgs, DiffFormat, Failure, ModeArg};
+use serde_json::{json, Map, Value};
+use symgrad_core::diff::{self, numeric, Mode, Options, Stats};
+use symgrad_core::eval::Program;
+use symgrad_core::print::{self, DotOptions, Printed};
+use symgrad_core::simplify::simplify;
+use symgrad_core::{Error, Formula, NodeId};
+
+/// One derivative to report: which variables it is taken in, its node, and
+/// its simplified node.
+struct Entry {
+    wrt: Vec<String>,
+    node: NodeId,
+}
+
+/// The result of one mode.
+struct Outcome {
+    mode: Mode,
+    /// Gradient (or the k-th derivative) entries, in order.
+    entries: Vec<Entry>,
+    /// Hessian rows, when asked for.
+    hessian: Option<Vec<Vec<Entry>>>,
+    stats: Stats,
+}
+
+pub fn run(args: DiffArgs) -> Result<String, Failure> {
+    let (text, mut f) = input::load(&args.source)?;
+    let wrt = input::wrt(&args.wrt, &f)?;
+    let point = args.at.as_deref().map(|a| input::point(a, &f)).transpose()?;
+    let options = Options {
+        max_paths: args.max_paths,
+    };
+    if let Some(k) = args.order {
+        if wrt.len() != 1 {
+            return Err(Failure::input(format!(
+                "error: --order takes one variable, but the formula has {} ({}); name one with --wrt",
+                wrt.len(),
+                f.var_names().join(", ")
+            )));
+        }
+    }
+    let modes: Vec<Mode> = match args.mode {
+        ModeArg::Reverse => vec![Mode::Reverse],
+        ModeArg::Forward => vec![Mode::Forward],
+        ModeArg::Paths => vec![Mode::Paths],
+        ModeArg::Numeric => {
+            if point.is_none() {
+                return Err(Failure::input(
+                    "error: --mode numeric needs a point: add --at, e.g. --at x=1,y=2",
+                ));
+            }
+            vec![Mode::Numeric]
+        }
+        ModeArg::All => Mode::EXACT.to_vec(),
+    };
+    let mut outcomes = Vec::new();
+    for &mode in &modes {
+        // Numeric mode reports reverse mode's exact derivatives beside its estimate.
+        let exact_mode = if mode == Mode::Numeric { Mode::Reverse } else { mode };
+        let mut o = compute(&mut f, &wrt, exact_mode, options, args.hessian, args.order)?;
+        o.mode = mode;
+        outcomes.push(o);
+    }
+    let value = match &point {
+        Some(p) => Some(evaluate(&f, &[f.output], p)?[0]),
+        None => None,
+    };
+    let numeric = match &point {
+        Some(p) if matches!(args.mode, ModeArg::Numeric | ModeArg::All) && args.order.is_none() => {
+            Some(finite_differences(&f, &wrt, p)?)
+        }
+        _ => None,
+    };
+    let report = Report {
+        text: &text,
+        f: &f,
+        point: point.as_deref(),
+        value,
+        numeric,
+        all: args.mode == ModeArg::All,
+    };
+    match args.format {
+        DiffFormat::Text => report.text(&mut outcomes),
+        DiffFormat::Latex => report.latex(&mut outcomes),
+        DiffFormat::Json => report.json(&mut outcomes),
+        DiffFormat::Dot => Ok(report.dot(&mut outcomes)),
+    }
+}
+
+fn failure(e: Error) -> Failure {
+    Failure::input(format!("error: {}", e.message()))
+}
+
+fn names(f: &Formula, vars: &[NodeId]) -> Vec<String> {
+    vars.iter()
+        .map(|&v| f.graph.var_name(v).unwrap_or("?").to_string())
+        .collect()
+}
+
+fn compute(
+    f: &mut Formula,
+    wrt: &[NodeId],
+    mode: Mode,
+    options: Options,
+    hessian: bool,
+    order: Option<usize>,
+) -> Result<Outcome, Failure> {
+    let output = f.output;
+    if let Some(k) = order {
+        // One variable: differentiate k times. Forward mode is the natural
+        // mode for one input, and the one that keeps the k-th derivative small.
+        let (d, stats) =
+            diff::nth_derivative(&mut f.graph, output, wrt[0], k, mode, options).map_err(failure)?;
+        let name = names(f, wrt).remove(0);
+        return Ok(Outcome {
+            mode,
+            entries: vec![Entry {
+                wrt: vec![name; k],
+                node: d,
+            }],
+            hessian: None,
+            stats,
+        });
+    }
+    let var_names = names(f, wrt);
+    let (grad, rows, stats) = if hessian {
+        let (g, h, s) = diff::hessian(&mut f.graph, output, wrt, mode, options).map_err(failure)?;
+        (g, Some(h), s)
+    } else {
+        let (g, s) = diff::gradient(&mut f.graph, output, wrt, mode, options).map_err(failure)?;
+        (g, None, s)
+    };
+    let entries = grad
+        .iter()
+        .zip(&var_names)
+        .map(|(&node, n)| Entry {
+            wrt: vec![n.clone()],
+            node,
+        })
+        .collect();
+    let hessian = rows.map(|rows| {
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(j, &node)| Entry {
+                        wrt: vec![var_names[i].clone(), var_names[j].clone()],
+                        node,
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    Ok(Outcome {
+        mode,
+        entries,
+        hessian,
+        stats,
+    })
+}
+
+fn evaluate(f: &Formula, nodes: &[NodeId], point: &[f64]) -> Result<Vec<f64>, Failure> {
+    let program = Program::compile(&f.graph, &f.vars, nodes).map_err(failure)?;
+    Ok(program.run(point))
+}
+
+/// Central differences at the point, for the variables of `wrt`.
+fn finite_differences(f: &Formula, wrt: &[NodeId], point: &[f64]) -> Result<(Vec<f64>, Stats), Failure> {
+    let program = Program::compile(&f.graph, &f.vars, &[f.output]).map_err(failure)?;
+    let (all, mut stats) = numeric::gradient(&program, point);
+    let picked: Vec<f64> = wrt
+        .iter()
+        .map(|w| f.vars.iter().position(|v| v == w).map_or(f64::NAN, |i| all[i]))
+        .collect();
+    stats.evaluations = 2 * wrt.len();
+    stats.passes = stats.evaluations;
+    Ok((picked, stats))
+}
+
+struct Report<'a> {
+    text: &'a str,
+    f: &'a Formula,
+    point: Option<&'a [f64]>,
+    value: Option<f64>,
+    numeric: Option<(Vec<f64>, Stats)>,
+    all: bool,
+}
+
+/// The entries of an outcome, flattened: gradient then Hessian rows.
+fn flat(o: &Outcome) -> Vec<&Entry> {
+    let mut v: Vec<&Entry> = o.entries.iter().collect();
+    if let Some(h) = &o.hessian {
+        v.extend(h.iter().flatten());
+    }
+    v
+}
+
+impl Report<'_> {
+    /// Simplifies every entry of `o` (in the formula's graph, which the report
+    /// only reads afterwards) and prints them with shared bindings.
+    fn print(&self, o: &Outcome, graph: &mut symgrad_core::Graph, latex: bool) -> (Printed, Vec<NodeId>) {
+        let roots: Vec<NodeId> = flat(o).iter().map(|e| e.node).collect();
+        let simple = simplify(graph, &roots);
+        let printed = if latex {
+            print::latex(graph, &simple)
+        } else {
+            print::text(graph, &simple)
+        };
+        (printed, simple)
+    }
+
+    fn values(&self, nodes: &[NodeId], graph: &symgrad_core::Graph) -> Result<Option<Vec<f64>>, Failure> {
+        match self.point {
+            Some(p) => {
+                let program = Program::compile(graph, &self.f.vars, nodes).map_err(failure)?;
+                Ok(Some(program.run(p)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn text(&self, outcomes: &mut [Outcome]) -> Result<String, Failure> {
+        let mut graph = self.f.graph.clone();
+        let mut out = String::new();
+        let mut simplified_by_mode = Vec::new();
+        let mut values_by_mode = Vec::new();
+        for o in outcomes.iter() {
+            let (printed, simple) = self.print(o, &mut graph, false);
+            let values = self.values(&simple, &graph)?;
+            if self.all {
+                out.push_str(&format!("{}:\n", o.mode));
+            }
+            let indent = if self.all { "  " } else { "" };
+            for (name, expr) in &printed.bindings {
+                out.push_str(&format!("{indent}{name} = {expr}\n"));
+            }
+            for (i, e) in flat(o).iter().enumerate() {
+                let names: Vec<&str> = e.wrt.iter().map(String::as_str).collect();
+                out.push_str(&format!("{indent}{} = {}", partial_name(&names), printed.exprs[i]));
+                if let Some(v) = &values {
+                    out.push_str(&format!(" = {}", num(v[i])));
+                }
+                if o.mode == Mode::Numeric {
+                    if let (Some((estimates, _)), Some(v)) = (&self.numeric, &values) {
+                        if let Some(est) = estimates.get(i) {
+                            out.push_str(&format!(
+                                "\n{indent}  central difference ≈ {est:.12e}, error {:.1e}",
+                                (est - v[i]).abs()
+                            ));
+                        }
+                    }
+                }
+                out.push('\n');
+            }
+            simplified_by_mode.push(simple);
+            values_by_mode.push(values);
+        }
+        if self.all {
+            out.push('\n');
+            out.push_str(&self.agreement_table(outcomes, &simplified_by_mode, &values_by_mode));
+        }
+        Ok(out)
+    }
+
+    /// The table of `--mode all`: whether each mode agrees with reverse mode,
+    /// and the work each did.
+    fn agreement_table(
+        &self,
+        outcomes: &[Outcome],
+        simplified: &[Vec<NodeId>],
+        values: &[Option<Vec<f64>>],
+    ) -> String {
+        let mut rows = vec![vec![
+            "mode".to_string(),
+            "agrees with reverse".to_string(),
+            "passes".to_string(),
+            "nodes visited".to_string(),
+            "paths".to_string(),
+            "evaluations".to_string(),
+        ]];
+        for (k, o) in outcomes.iter().enumerate() {
+            let agrees = if k == 0 {
+                "-".to_string()
+            } else if simplified[k] == simplified[0] {
+                "yes (same expression)".to_string()
+            } else {
+                match (&values[k], &values[0]) {
+                    (Some(a), Some(b)) if close(a, b, 1e-12) => "yes (same values)".to_string(),
+                    (Some(_), Some(_)) => "NO".to_string(),
+                    _ => "different form".to_string(),
+                }
+            };
+            rows.push(vec![
+                o.mode.to_string(),
+                agrees,
+                o.stats.passes.to_string(),
+                o.stats.nodes_visited.to_string(),
+                if o.mode == Mode::Paths {
+                    o.stats.paths.to_string()
+                } else {
+                    "-".to_string()
+                },
+                "-".to_string(),
+            ]);
+        }
+        match (&self.numeric, values.first()) {
+            (Some((estimates, stats)), Some(Some(exact))) => {
+                let err = estimates
+                    .iter()
+                    .zip(exact)
+                    .map(|(e, x)| (e - x).abs() / x.abs().max(1.0))
+                    .fold(0.0, f64::max);
+                rows.push(vec![
+                    "numeric".to_string(),
+                    format!("approximately (max error {err:.1e})"),
+                    stats.passes.to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                    stats.evaluations.to_string(),
+                ]);
+            }
+            _ => rows.push(vec![
+                "numeric".to_string(),
+                "needs --at".to_string(),
+                "-".to_string(),
+                "-".to_string(),
+                "-".to_string(),
+                "-".to_string(),
+            ]),
+        }
+        table(&rows)
+    }
+
+    fn latex(&self, outcomes: &mut [Outcome]) -> Result<String, Failure> {
+        let mut graph = self.f.graph.clone();
+        let mut out = String::new();
+        for o in outcomes.iter() {
+            let (printed, simple) = self.print(o, &mut graph, true);
+            let values = self.values(&simple, &graph)?;
+            if self.all {
+                out.push_str(&format!("% {}\n", o.mode));
+            }
+            for (name, expr) in &printed.bindings {
+                out.push_str(&format!("{name} = {expr}\n"));
+            }
+            for (i, e) in flat(o).iter().enumerate() {
+                let names: Vec<&str> = e.wrt.iter().map(String::as_str).collect();
+                out.push_str(&format!("{} = {}", partial_name_latex(&names), printed.exprs[i]));
+                if let Some(v) = &values {
+                    out.push_str(&format!(" = {}", num(v[i])));
+                }
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    fn dot(&self, outcomes: &mut [Outcome]) -> String {
+        let mut graph = self.f.graph.clone();
+        let o = &outcomes[0];
+        let roots: Vec<NodeId> = flat(o).iter().map(|e| e.node).collect();
+        let simple = simplify(&mut graph, &roots);
+        let options = DotOptions {
+            title: Some(format!("derivatives of {}", self.text.trim())),
+            ..DotOptions::default()
+        };
+        print::dot(&graph, &simple, &options)
+    }
+
+    fn json(&self, outcomes: &mut [Outcome]) -> Result<String, Failure> {
+        let mut graph = self.f.graph.clone();
+        let mut per_mode = Vec::new();
+        let mut first_simple: Option<Vec<NodeId>> = None;
+        let mut first_values: Option<Vec<f64>> = None;
+        for o in outcomes.iter() {
+            let (printed, simple) = self.print(o, &mut graph, false);
+            let values = self.values(&simple, &graph)?;
+            let entry_json = |i: usize, e: &Entry| {
+                let mut m = Map::new();
+                if o.hessian.is_none() || i < o.entries.len() {
+                    m.insert("wrt".into(), json!(e.wrt[0]));
+                }
+                m.insert("expr".into(), json!(printed.formula(i)));
+                if let Some(v) = &values {
+                    m.insert("value".into(), json_num(v[i]));
+                }
+                Value::Object(m)
+            };
+            let entries = flat(o);
+            let mut obj = Map::new();
+            obj.insert("mode".into(), json!(o.mode.name()));
+            if let Some(first) = o.entries.first().filter(|e| e.wrt.len() > 1) {
+                let mut d = Map::new();
+                d.insert("wrt".into(), json!(first.wrt[0]));
+                d.insert("order".into(), json!(first.wrt.len()));
+                d.insert("expr".into(), json!(printed.formula(0)));
+                if let Some(v) = &values {
+                    d.insert("value".into(), json_num(v[0]));
+                }
+                obj.insert("derivative".into(), Value::Object(d));
+            } else {
+                let n = o.entries.len();
+                let gradient: Vec<Value> = entries[..n]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| entry_json(i, e))
+                    .collect();
+                obj.insert("gradient".into(), Value::Array(gradient));
+                if o.hessian.is_some() {
+                    let rows: Vec<Value> = (0..n)
+                        .map(|i| {
+                            let row: Vec<Value> = (0..n)
+                                .map(|j| {
+                                    let k = n + i * n + j;
+                                    let mut m = Map::new();
+                                    m.insert("expr".into(), json!(printed.formula(k)));
+                                    if let Some(v) = &values {
+                                        m.insert("value".into(), json_num(v[k]));
+                                    }
+                                    Value::Object(m)
+                                })
+                                .collect();
+                            Value::Array(row)
+                        })
+                        .collect();
+                    obj.insert("hessian".into(), Value::Array(rows));
+                }
+            }
+            let nodes_f = graph.reachable(&[self.f.output]).len();
+            let nodes_g = graph.reachable(&simple).len();
+            obj.insert(
+                "stats".into(),
+                json!({
+                    "passes": o.stats.passes,
+                    "nodes_visited": o.stats.nodes_visited,
+                    "paths": o.stats.paths as f64,
+                    "evaluations": o.stats.evaluations,
+                    "nodes_function": nodes_f,
+                    "nodes_derivative": nodes_g,
+                }),
+            );
+            if let Some(first) = &first_simple {
+                let agrees = *first == simple
+                    || matches!((&first_values, &values), (Some(a), Some(b)) if close(a, b, 1e-12));
+                obj.insert("agrees".into(), json!(agrees));
+            }
+            if first_simple.is_none() {
+                first_simple = Some(simple.clone());
+                first_values = values.clone();
+            }
+            per_mode.push(obj);
+        }
+        let mut top = Map::new();
+        top.insert("expr".into(), json!(self.text.trim()));
+        top.insert("vars".into(), json!(self.f.var_names()));
+        top.insert(
+            "mode".into(),
+            json!(if self.all { "all" } else { outcomes[0].mode.name() }),
+        );
+        if let Some(v) = self.value {
+            top.insert("value".into(), json_num(v));
+        }
+        let first = per_mode.first().cloned().unwrap_or_default();
+        for key in ["gradient", "derivative", "hessian", "stats"] {
+            if let Some(v) = first.get(key) {
+                top.insert(key.into(), v.clone());
+            }
+        }
+        if let Some((estimates, stats)) = &self.numeric {
+            top.insert(
+                "numeric".into(),
+                json!({
+                    "gradient": estimates.iter().map(|&x| json_num(x)).collect::<Vec<_>>(),
+                    "evaluations": stats.evaluations,
+                }),
+            );
+        }
+        if self.all {
+            top.insert(
+                "modes".into(),
+                Value::Array(per_mode.into_iter().map(Value::Object).collect()),
+            );
+        }
+        Ok(format!("{}\n", Value::Object(top)))
+    }
+}
+
+/// Whether two value lists agree to a relative tolerance (NaN matches NaN).
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol * x.abs().max(y.abs()).max(1.0)
+        })
+}

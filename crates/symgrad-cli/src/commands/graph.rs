@@ -1,0 +1,109 @@
+//! `symgrad graph`: the computational graph as DOT, or as SVG laid out in
+//! pure Rust (no Graphviz install needed).
+
+use crate::input;
+use crate::report::num;
+use crate::{Failure, GraphArgs, GraphFormat};
+use symgrad_core::diff::reverse::adjoints;
+use symgrad_core::diff::rules::local_derivatives;
+use symgrad_core::eval::node_values;
+use symgrad_core::print::{self, DotOptions};
+use symgrad_core::simplify::simplify;
+use symgrad_core::NodeId;
+
+pub fn run(args: GraphArgs) -> Result<String, Failure> {
+    let (text, mut f) = input::load(&args.source)?;
+    let point = args.at.as_deref().map(|a| input::point(a, &f)).transpose()?;
+    let mut options = DotOptions {
+        title: Some(text.trim().to_string()),
+        ..DotOptions::default()
+    };
+    let output = f.output;
+    let order = f.graph.reachable(&[output]);
+    let mut wanted: Vec<NodeId> = vec![output];
+    let mut adjoint_of: Vec<(NodeId, NodeId)> = Vec::new();
+    let mut edges: Vec<((NodeId, usize), NodeId)> = Vec::new();
+    if args.grad {
+        // Local derivatives on the edges, and (with a point) adjoints on the nodes.
+        for &v in &order {
+            let partials = local_derivatives(&mut f.graph, v);
+            for (slot, &d) in partials.iter().enumerate() {
+                edges.push(((v, slot), d));
+                wanted.push(d);
+            }
+        }
+        let adj = adjoints(&mut f.graph, output);
+        for &v in &order {
+            if let Some(a) = adj.adjoint[v.index()] {
+                adjoint_of.push((v, a));
+                wanted.push(a);
+            }
+        }
+    }
+    let values = match &point {
+        Some(p) => Some(
+            node_values(&f.graph, &f.vars, p, &wanted)
+                .map_err(|e| Failure::input(format!("error: {}", e.message())))?,
+        ),
+        None => None,
+    };
+    let raw: Vec<NodeId> = edges.iter().map(|&(_, d)| d).collect();
+    let simple = simplify(&mut f.graph, &raw);
+    for (&(edge, d), &s) in edges.iter().zip(&simple) {
+        let mut label = print::text(&f.graph, &[s]).formula(0);
+        if let Some(values) = &values {
+            label.push_str(&format!(" = {}", num(values[d.index()])));
+        }
+        options.edge_labels.insert(edge, label);
+    }
+    if let Some(values) = &values {
+        for &v in &order {
+            options.node_notes.insert(v, format!("= {}", num(values[v.index()])));
+        }
+        for &(v, a) in &adjoint_of {
+            let note = options.node_notes.entry(v).or_default();
+            note.push_str(&format!("\nadjoint {}", num(values[a.index()])));
+        }
+    }
+    let dot = print::dot(&f.graph, &[output], &options);
+    let rendered = match args.format {
+        GraphFormat::Dot => dot,
+        GraphFormat::Svg => svg(&dot)?,
+    };
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, rendered)
+                .map_err(|e| Failure::io(format!("error: cannot write {}: {e}", path.display())))?;
+            Ok(String::new())
+        }
+        None => Ok(rendered),
+    }
+}
+
+/// Lays the DOT graph out with layout-rs and renders it as SVG. The layout
+/// crate asserts on inputs it cannot handle; such a failure is reported as an
+/// error, not a panic.
+fn svg(dot: &str) -> Result<String, Failure> {
+    use layout::backends::svg::SVGWriter;
+    use layout::gv::{DotParser, GraphBuilder};
+    let dot = dot.to_string();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(move || {
+        let graph = DotParser::new(&dot).process().map_err(|e| e.to_string())?;
+        let mut builder = GraphBuilder::new();
+        builder.visit_graph(&graph);
+        let mut visual = builder.get();
+        let mut writer = SVGWriter::new();
+        visual.do_it(false, false, false, &mut writer);
+        Ok::<String, String>(writer.finalize())
+    });
+    std::panic::set_hook(previous);
+    match result {
+        Ok(Ok(svg)) => Ok(svg),
+        Ok(Err(e)) => Err(Failure::io(format!("error: cannot lay out the graph: {e}"))),
+        Err(_) => Err(Failure::io(
+            "error: the SVG layout failed on this graph; use --format dot and Graphviz instead",
+        )),
+    }
+}

@@ -1,0 +1,270 @@
+//! The `symgrad` binary as a user runs it: outputs, exit statuses, error messages.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn symgrad(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn symgrad_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("the binary finishes");
+    writer.join().expect("writer thread").expect("stdin accepted the input");
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(args: &[&str]) -> String {
+    let o = symgrad(args);
+    assert!(o.status.success(), "{args:?} failed: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn the_seed_example() {
+    // d/dx (x²y + y + 2) = 2xy = 24, d/dy = x² + 1 = 10 at (3, 4)
+    assert_eq!(
+        ok(&["diff", "x²y+y+2", "--at", "x=3,y=4"]),
+        "∂f/∂x = 2*x*y = 24\n∂f/∂y = x^2 + 1 = 10\n"
+    );
+}
+
+#[test]
+fn every_mode_gives_the_seed_derivatives() {
+    for mode in ["reverse", "forward", "paths"] {
+        assert_eq!(
+            ok(&["diff", "x^2*y + y + 2", "--mode", mode, "--at", "x=3,y=4"]),
+            "∂f/∂x = 2*x*y = 24\n∂f/∂y = x^2 + 1 = 10\n",
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn mode_all_shows_agreement_and_work() {
+    let out = ok(&["diff", "x²y+y+2", "--mode", "all", "--at", "x=3,y=4"]);
+    assert!(out.contains("reverse:\n  ∂f/∂x = 2*x*y = 24"), "{out}");
+    assert!(out.contains("paths:\n"), "{out}");
+    let table_rows: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("mode")).collect();
+    assert!(table_rows[2].starts_with("forward") && table_rows[2].contains("yes"), "{out}");
+    assert!(table_rows[3].starts_with("paths") && table_rows[3].contains("yes"), "{out}");
+    assert!(table_rows[4].starts_with("numeric") && table_rows[4].contains("approximately"), "{out}");
+}
+
+#[test]
+fn numeric_mode_prints_its_error() {
+    let out = ok(&["diff", "sin(x)*y", "--mode", "numeric", "--at", "x=1,y=2"]);
+    assert!(out.contains("central difference ≈"), "{out}");
+    assert!(out.contains("error"), "{out}");
+    let o = symgrad(&["diff", "sin(x)", "--mode", "numeric"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--at"), "{}", stderr(&o));
+}
+
+#[test]
+fn json_follows_the_contract() {
+    let out = ok(&["diff", "x^2*y + y + 2", "--at", "x=3,y=4", "--hessian", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["expr"], "x^2*y + y + 2");
+    assert_eq!(v["vars"], serde_json::json!(["x", "y"]));
+    assert_eq!(v["mode"], "reverse");
+    assert_eq!(v["value"], 42.0);
+    assert_eq!(v["gradient"][0]["wrt"], "x");
+    assert_eq!(v["gradient"][0]["expr"], "2*x*y");
+    assert_eq!(v["gradient"][0]["value"], 24.0);
+    assert_eq!(v["gradient"][1]["value"], 10.0);
+    // Hessian [[8, 6], [6, 0]]
+    assert_eq!(v["hessian"][0][0]["value"], 8.0);
+    assert_eq!(v["hessian"][0][1]["value"], 6.0);
+    assert_eq!(v["hessian"][1][0]["value"], 6.0);
+    assert_eq!(v["hessian"][1][1]["expr"], "0");
+    assert!(v["stats"]["passes"].is_number());
+}
+
+#[test]
+fn json_prints_non_finite_values_as_strings() {
+    let out = ok(&["diff", "ln(x)", "--at", "x=0", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["value"], "-inf");
+    assert_eq!(v["gradient"][0]["value"], "inf");
+}
+
+#[test]
+fn order_k_in_json() {
+    // W5: the 10th derivative of sin composed 7 times, at 0.5.
+    let out = ok(&[
+        "diff",
+        "sin(sin(sin(sin(sin(sin(sin(x)))))))",
+        "--order",
+        "10",
+        "--at",
+        "x=0.5",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["derivative"]["wrt"], "x");
+    assert_eq!(v["derivative"]["order"], 10);
+    let value = v["derivative"]["value"].as_f64().expect("a number");
+    assert!((value - -115005.691264476).abs() < 1e-6 * 115005.7, "{value}");
+    assert!(v.get("gradient").is_none());
+}
+
+#[test]
+fn order_k_in_text() {
+    assert_eq!(ok(&["diff", "x^5", "--order", "3"]), "∂³f/∂x³ = 60*x^2\n");
+}
+
+#[test]
+fn hessian_in_text() {
+    let out = ok(&["diff", "x^2*y + y + 2", "--hessian", "--at", "x=3,y=4"]);
+    assert!(out.contains("∂²f/∂x² = 2*y = 8\n"), "{out}");
+    assert!(out.contains("∂²f/∂x∂y = 2*x = 6\n"), "{out}");
+    assert!(out.contains("∂²f/∂y² = 0 = 0\n"), "{out}");
+}
+
+#[test]
+fn latex_output() {
+    let out = ok(&["diff", "x^2*y", "--wrt", "x", "--format", "latex"]);
+    assert!(out.starts_with("\\frac{\\partial f}{\\partial x} = "), "{out}");
+}
+
+#[test]
+fn wrt_selects_variables() {
+    assert_eq!(ok(&["diff", "x*y + y", "--wrt", "y"]), "∂f/∂y = x + 1\n");
+    let o = symgrad(&["diff", "x*y", "--wrt", "z"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'z'"), "{}", stderr(&o));
+}
+
+#[test]
+fn eval_a_formula() {
+    assert_eq!(ok(&["eval", "x²y+y+2", "--at", "x=3,y=4"]), "42\n");
+    assert_eq!(ok(&["eval", "sin(pi/2)"]), "1\n");
+    assert_eq!(ok(&["eval", "x^2", "--at", "x=pi/4"]), format!("{}\n", (std::f64::consts::PI / 4.0).powi(2)));
+}
+
+#[test]
+fn formula_from_stdin_and_file() {
+    let o = symgrad_stdin(&["eval", "-", "--at", "x=2"], "u = x*x\nu + 1\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "5\n");
+    let dir = std::env::temp_dir().join(format!("symgrad-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("f.txt");
+    std::fs::write(&path, "x^3").expect("write");
+    assert_eq!(ok(&["diff", "--file", path.to_str().expect("utf-8 path")]), "∂f/∂x = 3*x^2\n");
+}
+
+#[test]
+fn malformed_formulas_give_status_2_and_a_caret() {
+    for bad in ["x + * y", "sin(x", "x)", "2 +", "foo(x)", "x $ y", "", "max(x)", "x ^", "(", "a = ; a"] {
+        let o = symgrad(&["diff", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: "), "{bad:?}: {err}");
+        if !bad.is_empty() {
+            assert!(err.contains('^'), "{bad:?} has no caret: {err}");
+        }
+        assert!(!err.contains("panicked"), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_points_give_status_2() {
+    for at in ["x=", "x", "z=1", "x=1,x=2", "x=y", "x=1,,y=2"] {
+        let o = symgrad(&["eval", "x*y", "--at", at]);
+        assert_eq!(o.status.code(), Some(2), "{at:?}");
+        assert!(stderr(&o).starts_with("error: "), "{at:?}: {}", stderr(&o));
+    }
+    let o = symgrad(&["eval", "x*y", "--at", "x=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'y'"), "{}", stderr(&o));
+}
+
+#[test]
+fn absurd_nesting_is_refused_cleanly() {
+    let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
+    let o = symgrad_stdin(&["diff", "-"], &deep);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("deep"), "{}", &stderr(&o)[..200.min(stderr(&o).len())]);
+}
+
+#[test]
+fn a_sum_of_100000_terms_is_differentiated_and_evaluated() {
+    let terms: Vec<String> = (0..100_000).map(|i| format!("{}*x^2", i % 7 + 1)).collect();
+    let sum = terms.join(" + ");
+    // Σ c_i x² with Σ c_i = 399,997 (each 1..7 block sums to 28): derivative 2·399,997·x.
+    let total: u64 = (0..100_000u64).map(|i| i % 7 + 1).sum();
+    let o = symgrad_stdin(&["diff", "-", "--at", "x=1"], &sum);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("∂f/∂x = {}*x = {}\n", 2 * total, 2 * total));
+}
+
+#[test]
+fn path_limit_is_named() {
+    let mut f = String::from("h0 = w");
+    for i in 1..=25 {
+        f.push_str(&format!("; h{i} = h{}*h{}", i - 1, i - 1));
+    }
+    f.push_str("; h25");
+    let o = symgrad(&["diff", &f, "--mode", "paths"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("33554432"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--max-paths"), "{}", stderr(&o));
+}
+
+#[test]
+fn product_network_by_paths() {
+    let f = "h1 = w*w; h2 = h1*h1; h3 = h2*h2; h4 = h3*h3; h5 = h4*h4; h5";
+    assert_eq!(ok(&["diff", f, "--mode", "paths"]), "∂f/∂w = 32*w^31\n");
+}
+
+#[test]
+fn graph_as_dot_and_svg() {
+    let dot = ok(&["graph", "x^2*y + y", "--grad", "--at", "x=3,y=4"]);
+    assert!(dot.starts_with("digraph"), "{dot}");
+    assert!(dot.contains("adjoint 24"), "{dot}");
+    let svg = ok(&["graph", "cos(w^2)", "--format", "svg"]);
+    assert!(svg.contains("<svg"), "{}", &svg[..100.min(svg.len())]);
+}
+
+#[test]
+fn explain_walks_through_backpropagation() {
+    let out = ok(&["explain", "x^2*y + y + 2", "--at", "x=3,y=4"]);
+    assert!(out.contains("Forward pass"), "{out}");
+    assert!(out.contains("Backward pass"), "{out}");
+    assert!(out.contains("∂f/∂x = x̄ = 24"), "{out}");
+    assert!(out.contains("∂f/∂y = ȳ = 10"), "{out}");
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let out = ok(&["--help"]);
+    assert!(out.contains("diff") && out.contains("explain"), "{out}");
+    let o = symgrad(&["diff"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = symgrad(&["diff", "x", "--mode", "sideways"]);
+    assert_eq!(o.status.code(), Some(2));
+}
