@@ -9,6 +9,8 @@ pub mod error;
 pub mod formula;
 pub mod graph;
 pub mod num;
+pub mod print;
+pub mod simplify;
 
 pub use formula::{Binding, Formula};
 pub use error::{Error, ErrorKind, Result, Span};
