@@ -35,8 +35,17 @@ pub fn dot(g: &Graph, roots: &[NodeId], options: &DotOptions) -> String {
             label.push('\n');
             label.push_str(note);
         }
-        let border = if roots.contains(&id) { ", peripheries=2" } else { "" };
-        let _ = writeln!(out, "  n{} [label=\"{}\"{border}];", id.index(), escape(&label));
+        let border = if roots.contains(&id) {
+            ", peripheries=2"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  n{} [label=\"{}\"{border}];",
+            id.index(),
+            escape(&label)
+        );
         let ordered = matches!(g.op(id), Op::Sub | Op::Div | Op::Pow | Op::Max | Op::Min);
         for (slot, a) in g.args(id).iter().enumerate() {
             let mut parts = Vec::new();

@@ -77,7 +77,10 @@ pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
     }
     let exprs = roots
         .iter()
-        .map(|r| p.rope.render(shown[r.index()].expect("roots are reachable").frag))
+        .map(|r| {
+            p.rope
+                .render(shown[r.index()].expect("roots are reachable").frag)
+        })
         .collect();
     Printed { bindings, exprs }
 }
@@ -160,9 +163,10 @@ impl Printer<'_> {
         match n {
             Num::Rational(r) if !r.is_integer() => match self.style {
                 Style::Text => self.make(vec![s(n.to_string())], PROD),
-                Style::Latex => {
-                    self.make(vec![s(format!("\\frac{{{}}}{{{}}}", r.numer(), r.denom()))], FRAC)
-                }
+                Style::Latex => self.make(
+                    vec![s(format!("\\frac{{{}}}{{{}}}", r.numer(), r.denom()))],
+                    FRAC,
+                ),
             },
             Num::Float(x) if x.is_nan() => match self.style {
                 Style::Text => self.atom("(0.0/0.0)".to_string()),
@@ -201,7 +205,11 @@ impl Printer<'_> {
                     let a = arg(i);
                     match a.neg {
                         Some((frag, prec)) => {
-                            let body = Shown { frag, prec, neg: None };
+                            let body = Shown {
+                                frag,
+                                prec,
+                                neg: None,
+                            };
                             pieces.push(s(" - "));
                             pieces.push(f(self.right(body, SUM)));
                         }
@@ -430,7 +438,11 @@ fn latex_name(name: &str) -> String {
         GREEK.get(i as usize).copied()
     };
     let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    let (stem, sub) = if digits.is_empty() { (name, "") } else { (digits, &name[digits.len()..]) };
+    let (stem, sub) = if digits.is_empty() {
+        (name, "")
+    } else {
+        (digits, &name[digits.len()..])
+    };
     let mut chars = stem.chars();
     let stem = match (chars.next(), chars.next()) {
         (Some(c), None) => match greek(c) {

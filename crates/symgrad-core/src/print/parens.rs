@@ -30,10 +30,16 @@ pub fn parens(g: &Graph, id: NodeId) -> String {
                 let needs = t.contains(['-', '/']);
                 (vec![s(t)], needs)
             }
-            Op::Func(func) => (vec![s(format!("{}(", func.name())), f(arg(0).0), s(")")], false),
+            Op::Func(func) => (
+                vec![s(format!("{}(", func.name())), f(arg(0).0), s(")")],
+                false,
+            ),
             op @ (Op::Max | Op::Min) => {
                 let name = if op == Op::Max { "max(" } else { "min(" };
-                (vec![s(name), f(arg(0).0), s(", "), f(arg(1).0), s(")")], false)
+                (
+                    vec![s(name), f(arg(0).0), s(", "), f(arg(1).0), s(")")],
+                    false,
+                )
             }
             Op::Neg => {
                 let mut p = vec![s("-")];

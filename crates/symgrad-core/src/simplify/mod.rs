@@ -309,9 +309,7 @@ impl Pass<'_> {
             Repr::Prod(mut p) => {
                 let coef = match p.coef.pow_exact(n) {
                     Some(c) => Some(c),
-                    None if !p.coef.is_exact() => {
-                        Some(Num::Float(p.coef.to_f64().powf(k as f64)))
-                    }
+                    None if !p.coef.is_exact() => Some(Num::Float(p.coef.to_f64().powf(k as f64))),
                     None => None,
                 };
                 match coef {

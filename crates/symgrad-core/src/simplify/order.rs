@@ -100,12 +100,14 @@ impl Order {
             Op::Add => 3,
             _ => 4,
         };
-        let by_base = class(b1).cmp(&class(b2)).then_with(|| match (g.op(b1), g.op(b2)) {
-            (Op::Named(a), Op::Named(b)) => a.cmp(&b),
-            (Op::Var(_), Op::Var(_)) => g.var_name(b1).cmp(&g.var_name(b2)),
-            (Op::Func(f1), Op::Func(f2)) => f1.cmp(&f2),
-            _ => Ordering::Equal,
-        });
+        let by_base = class(b1)
+            .cmp(&class(b2))
+            .then_with(|| match (g.op(b1), g.op(b2)) {
+                (Op::Named(a), Op::Named(b)) => a.cmp(&b),
+                (Op::Var(_), Op::Var(_)) => g.var_name(b1).cmp(&g.var_name(b2)),
+                (Op::Func(f1), Op::Func(f2)) => f1.cmp(&f2),
+                _ => Ordering::Equal,
+            });
         by_base
             // Higher powers first, so that x^2*y comes before x*y^2 in a sum.
             .then_with(|| e2.partial_cmp(&e1).unwrap_or(Ordering::Equal))
