@@ -12,6 +12,8 @@ pub mod explain;
 pub mod formula;
 pub mod graph;
 pub mod num;
+pub mod print;
+pub mod simplify;
 
 pub use error::{Error, ErrorKind, Result, Span};
 pub use formula::{Binding, Formula};

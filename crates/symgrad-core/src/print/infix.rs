@@ -1,0 +1,460 @@
+//! Formula text and LaTeX with minimal parentheses, precedence and
+//! associativity aware, and shared subexpressions written once as bindings.
+
+use super::rope::{f, s, Piece, Rope};
+use super::Printed;
+use crate::graph::{Func, Graph, NamedConst, NodeId, Op};
+use crate::num::Num;
+use std::collections::HashSet;
+
+/// Which language to print.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    Text,
+    Latex,
+}
+
+// Binding strength, weakest first. Unary minus binds tighter than a product
+// and looser than a power (`-x^2` is `-(x^2)`), so a negated product is
+// written `-(2*x)`, which reads the same whichever way a parser groups it.
+const SUM: u8 = 1;
+const PROD: u8 = 2;
+const NEG: u8 = 3;
+const POW: u8 = 4;
+/// A LaTeX fraction: an operand of anything but a power base.
+const FRAC: u8 = 5;
+const ATOM: u8 = 6;
+
+/// A node's printed form: its fragment, its precedence, and for something
+/// printed as a negation, the form without the minus sign.
+#[derive(Clone, Copy)]
+struct Shown {
+    frag: usize,
+    prec: u8,
+    neg: Option<(usize, u8)>,
+}
+
+struct Printer<'g> {
+    g: &'g Graph,
+    style: Style,
+    rope: Rope,
+}
+
+pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
+    let mut counts = g.use_counts(roots);
+    for r in roots {
+        counts[r.index()] += 1;
+    }
+    let taken: HashSet<&str> = g.var_names().iter().map(String::as_str).collect();
+    let mut p = Printer {
+        g,
+        style,
+        rope: Rope::default(),
+    };
+    let mut shown: Vec<Option<Shown>> = vec![None; g.len()];
+    let mut bindings = Vec::new();
+    let mut next = 1;
+    for id in g.reachable(roots) {
+        let sh = p.node(id, &shown);
+        let sh = if counts[id.index()] > 1 && !tiny(g, id) {
+            let name = loop {
+                let name = format!("t{next}");
+                next += 1;
+                if !taken.contains(name.as_str()) {
+                    break name;
+                }
+            };
+            let shown_name = match style {
+                Style::Text => name.clone(),
+                Style::Latex => format!("t_{{{}}}", &name[1..]),
+            };
+            bindings.push((shown_name.clone(), p.rope.render(sh.frag)));
+            p.atom(shown_name)
+        } else {
+            sh
+        };
+        shown[id.index()] = Some(sh);
+    }
+    let exprs = roots
+        .iter()
+        .map(|r| {
+            p.rope
+                .render(shown[r.index()].expect("roots are reachable").frag)
+        })
+        .collect();
+    Printed { bindings, exprs }
+}
+
+/// Whether a node is small enough to repeat at every use rather than bind:
+/// a leaf, or a negation, function or power of leaves, or a product of two
+/// leaves (`x`, `-x`, `x^2`, `sin(x)`, `2*x`).
+fn tiny(g: &Graph, id: NodeId) -> bool {
+    let args = g.args(id);
+    let leaves = args.iter().all(|&a| g.op(a).is_leaf());
+    match g.op(id) {
+        op if op.is_leaf() => true,
+        Op::Neg | Op::Func(_) | Op::Pow => leaves,
+        Op::Mul => leaves && args.len() == 2,
+        _ => false,
+    }
+}
+
+impl Printer<'_> {
+    fn atom(&mut self, text: String) -> Shown {
+        Shown {
+            frag: self.rope.text(text),
+            prec: ATOM,
+            neg: None,
+        }
+    }
+
+    fn make(&mut self, pieces: Vec<Piece>, prec: u8) -> Shown {
+        Shown {
+            frag: self.rope.push(pieces),
+            prec,
+            neg: None,
+        }
+    }
+
+    fn paren(&mut self, frag: usize) -> usize {
+        match self.style {
+            Style::Text => self.rope.push(vec![s("("), f(frag), s(")")]),
+            Style::Latex => self.rope.push(vec![s("\\left("), f(frag), s("\\right)")]),
+        }
+    }
+
+    /// `x`'s fragment, parenthesized when its precedence is below `min`.
+    fn at_least(&mut self, x: Shown, min: u8) -> usize {
+        if x.prec < min {
+            self.paren(x.frag)
+        } else {
+            x.frag
+        }
+    }
+
+    /// `x` as a right operand of a left-associative operator of precedence
+    /// `op`: parenthesized unless it binds tighter, and never a bare negation.
+    fn right(&mut self, x: Shown, op: u8) -> usize {
+        if x.prec <= op || x.prec == NEG {
+            self.paren(x.frag)
+        } else {
+            x.frag
+        }
+    }
+
+    fn negated(&mut self, body: Shown) -> Shown {
+        let inner = self.at_least(body, POW);
+        Shown {
+            frag: self.rope.push(vec![s("-"), f(inner)]),
+            prec: NEG,
+            neg: Some((body.frag, body.prec)),
+        }
+    }
+
+    fn constant(&mut self, n: Num) -> Shown {
+        if n.is_negative() {
+            let body = self.constant(n.neg());
+            return Shown {
+                frag: self.rope.push(vec![s("-"), f(body.frag)]),
+                prec: NEG,
+                neg: Some((body.frag, body.prec)),
+            };
+        }
+        match n {
+            Num::Rational(r) if !r.is_integer() => match self.style {
+                Style::Text => self.make(vec![s(n.to_string())], PROD),
+                Style::Latex => self.make(
+                    vec![s(format!("\\frac{{{}}}{{{}}}", r.numer(), r.denom()))],
+                    FRAC,
+                ),
+            },
+            Num::Float(x) if x.is_nan() => match self.style {
+                Style::Text => self.atom("(0.0/0.0)".to_string()),
+                Style::Latex => self.atom("\\mathrm{NaN}".to_string()),
+            },
+            Num::Float(x) if x.is_infinite() => match self.style {
+                Style::Text => self.atom("1e999".to_string()),
+                Style::Latex => self.atom("\\infty".to_string()),
+            },
+            _ => self.atom(n.to_string()),
+        }
+    }
+
+    fn var(&mut self, name: &str) -> Shown {
+        let text = match self.style {
+            Style::Text => name.to_string(),
+            Style::Latex => latex_name(name),
+        };
+        self.atom(text)
+    }
+
+    fn node(&mut self, id: NodeId, shown: &[Option<Shown>]) -> Shown {
+        let g = self.g;
+        let args = g.args(id);
+        let arg = |i: usize| shown[args[i].index()].expect("operands come first");
+        match g.op(id) {
+            Op::Var(_) => self.var(g.var_name(id).unwrap_or("?")),
+            Op::Const(n) => self.constant(n),
+            Op::Named(c) => match (self.style, c) {
+                (Style::Latex, NamedConst::Pi) => self.atom("\\pi".to_string()),
+                _ => self.atom(c.name().to_string()),
+            },
+            Op::Add => {
+                let mut pieces = vec![f(arg(0).frag)];
+                for i in 1..args.len() {
+                    let a = arg(i);
+                    match a.neg {
+                        Some((frag, prec)) => {
+                            let body = Shown {
+                                frag,
+                                prec,
+                                neg: None,
+                            };
+                            pieces.push(s(" - "));
+                            pieces.push(f(self.right(body, SUM)));
+                        }
+                        None => {
+                            pieces.push(s(" + "));
+                            pieces.push(f(self.right(a, SUM)));
+                        }
+                    }
+                }
+                self.make(pieces, SUM)
+            }
+            Op::Sub => {
+                let r = self.right(arg(1), SUM);
+                self.make(vec![f(arg(0).frag), s(" - "), f(r)], SUM)
+            }
+            Op::Mul => self.product(id, shown),
+            Op::Div => self.fraction(vec![arg(0)], vec![arg(1)]),
+            Op::Neg => self.negated(arg(0)),
+            Op::Pow => self.power(arg(0), args[1], arg(1)),
+            Op::Func(func) => self.call(func, arg(0)),
+            op => {
+                let name = if op == Op::Max { "max" } else { "min" };
+                let (open, close) = match self.style {
+                    Style::Text => (format!("{name}("), ")"),
+                    Style::Latex => (format!("\\{name}\\left("), "\\right)"),
+                };
+                self.make(
+                    vec![s(open), f(arg(0).frag), s(", "), f(arg(1).frag), s(close)],
+                    ATOM,
+                )
+            }
+        }
+    }
+
+    /// A product, with a leading numeric coefficient and factors with negative
+    /// exponents moved to a denominator: `-(3*x/(2*y^2))`.
+    fn product(&mut self, id: NodeId, shown: &[Option<Shown>]) -> Shown {
+        let g = self.g;
+        let mut args = g.args(id);
+        let mut coef = Num::int(1);
+        if let Some(c) = g.as_const(args[0]) {
+            coef = c;
+            args = &args[1..];
+        }
+        let negative = coef.is_negative();
+        if negative {
+            coef = coef.neg();
+        }
+        let mut num = Vec::new();
+        let mut den = Vec::new();
+        if let Num::Rational(r) = coef {
+            if *r.numer() != 1 {
+                num.push(self.constant(Num::int(*r.numer())));
+            }
+            if *r.denom() != 1 {
+                den.push(self.constant(Num::int(*r.denom())));
+            }
+        } else {
+            num.push(self.constant(coef));
+        }
+        for &a in args {
+            let e = (g.op(a) == Op::Pow)
+                .then(|| g.as_const(g.args(a)[1]))
+                .flatten()
+                .filter(|e| e.is_exact() && e.is_negative());
+            match e {
+                Some(e) => {
+                    let [b, _] = g.args(a) else { unreachable!() };
+                    let base = shown[b.index()].expect("operands come first");
+                    let k = e.neg();
+                    den.push(if k.is_one() {
+                        base
+                    } else {
+                        let kn = self.constant(k);
+                        self.power_num(base, k, kn)
+                    });
+                }
+                None => num.push(shown[a.index()].expect("operands come first")),
+            }
+        }
+        let body = if den.is_empty() {
+            self.juxtapose(num)
+        } else {
+            self.fraction(num, den)
+        };
+        if negative {
+            self.negated(body)
+        } else {
+            body
+        }
+    }
+
+    /// `items` multiplied; one item stands alone, none is `1`.
+    fn juxtapose(&mut self, items: Vec<Shown>) -> Shown {
+        match items.len() {
+            0 => return self.atom("1".to_string()),
+            1 => return items[0],
+            _ => {}
+        }
+        let mut pieces = Vec::new();
+        for (i, x) in items.into_iter().enumerate() {
+            if i == 0 {
+                pieces.push(f(self.at_least(x, PROD)));
+                continue;
+            }
+            let frag = self.right(x, PROD);
+            let sep = match self.style {
+                Style::Text => "*",
+                Style::Latex => {
+                    let starts_with_digit = self
+                        .rope
+                        .render(frag)
+                        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+                    if starts_with_digit {
+                        " \\cdot "
+                    } else {
+                        " "
+                    }
+                }
+            };
+            pieces.push(s(sep));
+            pieces.push(f(frag));
+        }
+        self.make(pieces, PROD)
+    }
+
+    fn fraction(&mut self, num: Vec<Shown>, den: Vec<Shown>) -> Shown {
+        let n = self.juxtapose(num);
+        let d = self.juxtapose(den);
+        match self.style {
+            Style::Text => {
+                let n = self.at_least(n, PROD);
+                let d = self.right(d, PROD);
+                self.make(vec![f(n), s("/"), f(d)], PROD)
+            }
+            Style::Latex => self.make(
+                vec![s("\\frac{"), f(n.frag), s("}{"), f(d.frag), s("}")],
+                FRAC,
+            ),
+        }
+    }
+
+    fn power(&mut self, base: Shown, e: NodeId, exp: Shown) -> Shown {
+        match self.g.as_const(e) {
+            Some(k) if k.is_exact() && k.is_negative() => {
+                let one = self.atom("1".to_string());
+                let kn = self.constant(k.neg());
+                let d = if k.neg().is_one() {
+                    base
+                } else {
+                    self.power_num(base, k.neg(), kn)
+                };
+                self.fraction(vec![one], vec![d])
+            }
+            Some(k) => self.power_num(base, k, exp),
+            None => self.power_shown(base, exp),
+        }
+    }
+
+    /// `base ^ k` for a constant exponent, with `k = 1/2` as a square root.
+    fn power_num(&mut self, base: Shown, k: Num, exp: Shown) -> Shown {
+        if k == Num::ratio(1, 2).unwrap_or(k) && k.is_exact() && !k.is_one() {
+            return self.call(Func::Sqrt, base);
+        }
+        self.power_shown(base, exp)
+    }
+
+    fn power_shown(&mut self, base: Shown, exp: Shown) -> Shown {
+        let b = self.at_least(base, ATOM);
+        match self.style {
+            Style::Text => {
+                // Right-associative: a power exponent needs no parentheses.
+                let e = if exp.prec < POW || exp.prec == NEG {
+                    self.paren(exp.frag)
+                } else {
+                    exp.frag
+                };
+                self.make(vec![f(b), s("^"), f(e)], POW)
+            }
+            Style::Latex => self.make(vec![f(b), s("^{"), f(exp.frag), s("}")], POW),
+        }
+    }
+
+    fn call(&mut self, func: Func, a: Shown) -> Shown {
+        let (open, close): (String, &str) = match (self.style, func) {
+            (Style::Text, _) => (format!("{}(", func.name()), ")"),
+            (Style::Latex, Func::Sqrt) => ("\\sqrt{".to_string(), "}"),
+            (Style::Latex, Func::Abs) => ("\\left|".to_string(), "\\right|"),
+            (Style::Latex, Func::Sigmoid) => ("\\sigma\\left(".to_string(), "\\right)"),
+            (Style::Latex, func) => {
+                let name = match func {
+                    Func::Sin | Func::Cos | Func::Tan | Func::Exp | Func::Ln | Func::Sinh => {
+                        format!("\\{}", func.name())
+                    }
+                    Func::Cosh | Func::Tanh => format!("\\{}", func.name()),
+                    Func::Asin => "\\arcsin".to_string(),
+                    Func::Acos => "\\arccos".to_string(),
+                    Func::Atan => "\\arctan".to_string(),
+                    _ => format!("\\operatorname{{{}}}", func.name()),
+                };
+                (format!("{name}\\left("), "\\right)")
+            }
+        };
+        self.make(vec![s(open), f(a.frag), s(close)], ATOM)
+    }
+}
+
+const GREEK: [&str; 24] = [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",
+    "psi", "omega",
+];
+
+/// A variable name in LaTeX: Greek letters (by name or as a Unicode letter)
+/// as commands, a trailing number as a subscript (`x1` is `x_{1}`), longer
+/// names upright.
+fn latex_name(name: &str) -> String {
+    let greek = |c: char| -> Option<&'static str> {
+        let lower = ('α'..='ω').contains(&c).then(|| c as u32 - 'α' as u32)?;
+        // 'ς' (final sigma) sits between rho and sigma in Unicode.
+        let i = match lower {
+            0..=16 => lower,
+            17 => return Some("sigma"),
+            _ => lower - 1,
+        };
+        GREEK.get(i as usize).copied()
+    };
+    let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let (stem, sub) = if digits.is_empty() {
+        (name, "")
+    } else {
+        (digits, &name[digits.len()..])
+    };
+    let mut chars = stem.chars();
+    let stem = match (chars.next(), chars.next()) {
+        (Some(c), None) => match greek(c) {
+            Some(g) => format!("\\{g}"),
+            None => c.to_string(),
+        },
+        _ if GREEK.contains(&stem) => format!("\\{stem}"),
+        _ => format!("\\mathrm{{{}}}", stem.replace('_', "\\_")),
+    };
+    if sub.is_empty() {
+        stem
+    } else {
+        format!("{stem}_{{{sub}}}")
+    }
+}

@@ -1,0 +1,62 @@
+//! Printers for graphs: formula text and LaTeX with minimal parentheses and
+//! shared subexpressions written once as bindings, a fully parenthesized form
+//! for tests, and Graphviz DOT.
+//!
+//! Architecture invariant: no printer recurses over graph depth. Text is built
+//! bottom-up in topological order as fragments that refer to their operands'
+//! fragments ([`rope`]), and rendered with an explicit stack.
+
+mod dot;
+mod infix;
+mod parens;
+mod rope;
+#[cfg(test)]
+mod tests;
+
+pub use dot::{dot, DotOptions};
+pub use parens::parens;
+
+use crate::graph::{Graph, NodeId};
+
+/// Printed expressions and the bindings they share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Printed {
+    /// `(name, expression)` for each shared subexpression, in an order where a
+    /// binding only refers to earlier ones.
+    pub bindings: Vec<(String, String)>,
+    /// One expression per root, in the order of the roots.
+    pub exprs: Vec<String>,
+}
+
+impl Printed {
+    /// Root `i` with every binding before it: `t1 = ...; t2 = ...; expr`, which
+    /// for [`text`] is valid input for the formula parser. All shared bindings
+    /// are written, including ones only other roots use.
+    pub fn formula(&self, i: usize) -> String {
+        let mut out = String::new();
+        for (name, expr) in &self.bindings {
+            out.push_str(name);
+            out.push_str(" = ");
+            out.push_str(expr);
+            out.push_str("; ");
+        }
+        out.push_str(&self.exprs[i]);
+        out
+    }
+}
+
+/// The roots in the formula syntax, with minimal parentheses. Subtraction,
+/// division and negation are printed where the graph holds negative
+/// coefficients and exponents (`x - 2*y`, `x/y^2`, `3*x/2`), `a^(1/2)` as
+/// `sqrt(a)`, and a nontrivial subexpression used more than once as a binding
+/// `tN` (skipping names of the graph's variables).
+pub fn text(g: &Graph, roots: &[NodeId]) -> Printed {
+    infix::print(g, roots, infix::Style::Text)
+}
+
+/// The roots in LaTeX (`\frac{a}{b}`, `x^{2}`, `\sin\left(x\right)`,
+/// `\sqrt{x}`, Greek names as `\theta`), with the bindings of [`text`] named
+/// `t_{N}`.
+pub fn latex(g: &Graph, roots: &[NodeId]) -> Printed {
+    infix::print(g, roots, infix::Style::Latex)
+}

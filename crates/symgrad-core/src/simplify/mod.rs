@@ -1,0 +1,512 @@
+//! Simplification: rewrites a graph into the canonical form used for printing
+//! and code.
+//!
+//! Canonical form: `a - b` is `a + (-1)*b`, `-a` is `(-1)*a`, `a / b` is
+//! `a * b^-1` and `sqrt(a)` is `a^(1/2)`; sums and products are flat n-ary
+//! nodes with like terms and equal factors combined and constants folded
+//! exactly; a product's numeric coefficient is its first operand and a sum's
+//! constant term its last; operands are in the stable order of [`order`].
+//! Products are never expanded over sums, and a sum or product used more than
+//! once stays one shared node.
+//!
+//! The pass is a loop over the topological order. A sum or product used once
+//! is not built as a node: it is carried up to its user as a pending map of
+//! terms (or factors), and the user merges the smaller map into the larger, so
+//! a chain of 100,000 additions costs linear time, not quadratic.
+
+mod order;
+#[cfg(test)]
+mod tests;
+
+use crate::graph::{Args, Func, Graph, NodeId, Op};
+use crate::num::Num;
+use order::{split_pow, Order};
+use rustc_hash::FxHashMap;
+use smallvec::smallvec;
+
+/// Passes run at most this many times; one pass almost always reaches the
+/// canonical form and the next confirms it.
+const MAX_PASSES: usize = 8;
+
+/// Appends the canonical form of each root to `g` and returns the new roots,
+/// in the order of `roots`.
+///
+/// The result is idempotent (`simplify` of its output returns the same ids)
+/// and does not depend on the order in which commutative operands were built.
+pub fn simplify(g: &mut Graph, roots: &[NodeId]) -> Vec<NodeId> {
+    let mut order = Order::default();
+    let mut current = roots.to_vec();
+    // A pass can expose more flattening (a shared sum whose users merged
+    // becomes used once), so repeat until the roots stop changing.
+    for _ in 0..MAX_PASSES {
+        let next = Pass::run(g, &mut order, &current);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+/// A pending sum: `sum(coef * mono) + constant`, negated when `neg` is set
+/// (negation is lazy so that nested subtractions stay linear).
+struct Sum {
+    terms: FxHashMap<NodeId, Num>,
+    constant: Num,
+    neg: bool,
+}
+
+impl Sum {
+    fn new() -> Sum {
+        Sum {
+            terms: FxHashMap::default(),
+            constant: Num::int(0),
+            neg: false,
+        }
+    }
+
+    fn signed(&self, c: Num) -> Num {
+        if self.neg {
+            c.neg()
+        } else {
+            c
+        }
+    }
+
+    fn add_term(&mut self, mono: NodeId, c: Num) {
+        let c = self.signed(c);
+        self.terms
+            .entry(mono)
+            .and_modify(|v| *v = v.add(c))
+            .or_insert(c);
+    }
+
+    fn add_const(&mut self, c: Num) {
+        self.constant = self.constant.add(self.signed(c));
+    }
+
+    fn merge(&mut self, mut other: Sum) {
+        if other.terms.len() > self.terms.len() {
+            std::mem::swap(self, &mut other);
+        }
+        let constant = other.signed(other.constant);
+        let neg = other.neg;
+        for (m, c) in other.terms {
+            self.add_term(m, if neg { c.neg() } else { c });
+        }
+        self.add_const(constant);
+    }
+}
+
+/// A pending product: `coef * prod(base ^ (exp * scale))` (the exponent
+/// scale is lazy so that nested divisions and powers stay linear; it is never
+/// zero).
+struct Prod {
+    coef: Num,
+    factors: FxHashMap<NodeId, Num>,
+    scale: Num,
+}
+
+impl Prod {
+    fn new() -> Prod {
+        Prod {
+            coef: Num::int(1),
+            factors: FxHashMap::default(),
+            scale: Num::int(1),
+        }
+    }
+
+    fn factor(base: NodeId, e: Num) -> Prod {
+        let mut p = Prod::new();
+        p.factors.insert(base, e);
+        p
+    }
+
+    fn mul_factor(&mut self, base: NodeId, e: Num) {
+        let e = e.div(self.scale).unwrap_or(e);
+        self.factors
+            .entry(base)
+            .and_modify(|v| *v = v.add(e))
+            .or_insert(e);
+    }
+
+    fn merge(&mut self, mut other: Prod) {
+        if other.factors.len() > self.factors.len() {
+            std::mem::swap(self, &mut other);
+        }
+        self.coef = self.coef.mul(other.coef);
+        for (b, e) in other.factors.drain() {
+            self.mul_factor(b, e.mul(other.scale));
+        }
+    }
+}
+
+/// What a node of the input has become so far.
+enum Repr {
+    /// A canonical node.
+    Node(NodeId),
+    /// A sum not yet built (its node is used once).
+    Sum(Box<Sum>),
+    /// A product not yet built (its node is used once).
+    Prod(Box<Prod>),
+    /// Moved into its only user, or not reached.
+    Taken,
+}
+
+struct Pass<'a> {
+    g: &'a mut Graph,
+    order: &'a mut Order,
+    repr: Vec<Repr>,
+}
+
+impl Pass<'_> {
+    fn run(g: &mut Graph, order: &mut Order, roots: &[NodeId]) -> Vec<NodeId> {
+        let mut counts = g.use_counts(roots);
+        // Roots must come out as nodes, so they never stay pending.
+        for r in roots {
+            counts[r.index()] += 2;
+        }
+        let reachable = g.reachable(roots);
+        let repr = (0..g.len()).map(|_| Repr::Taken).collect();
+        let mut pass = Pass { g, order, repr };
+        for id in reachable {
+            let r = pass.rewrite(id);
+            let r = if counts[id.index()] > 1 {
+                Repr::Node(pass.build(r))
+            } else {
+                r
+            };
+            pass.repr[id.index()] = r;
+        }
+        roots
+            .iter()
+            .map(|&r| {
+                let t = pass.take(r);
+                pass.build(t)
+            })
+            .collect()
+    }
+
+    /// The representation of operand `id`, moved out when it is pending (its
+    /// node has exactly one user, the caller).
+    fn take(&mut self, id: NodeId) -> Repr {
+        match &self.repr[id.index()] {
+            Repr::Node(n) => Repr::Node(*n),
+            _ => std::mem::replace(&mut self.repr[id.index()], Repr::Taken),
+        }
+    }
+
+    fn rewrite(&mut self, id: NodeId) -> Repr {
+        let op = self.g.op(id);
+        let args: Args = self.g.args(id).into();
+        match op {
+            Op::Var(_) | Op::Const(_) | Op::Named(_) => Repr::Node(id),
+            Op::Add | Op::Sub => {
+                let mut s = Sum::new();
+                for (slot, &a) in args.iter().enumerate() {
+                    let r = self.take(a);
+                    let r = if op == Op::Sub && slot == 1 {
+                        self.negate(r)
+                    } else {
+                        r
+                    };
+                    self.add_to_sum(&mut s, r);
+                }
+                Repr::Sum(Box::new(s))
+            }
+            Op::Mul | Op::Div => {
+                let mut p = Prod::new();
+                for (slot, &a) in args.iter().enumerate() {
+                    let r = self.take(a);
+                    let r = if op == Op::Div && slot == 1 {
+                        let minus_one = self.g.int(-1);
+                        self.power(r, minus_one)
+                    } else {
+                        r
+                    };
+                    self.add_to_prod(&mut p, r);
+                }
+                Repr::Prod(Box::new(p))
+            }
+            Op::Neg => {
+                let r = self.take(args[0]);
+                self.negate(r)
+            }
+            Op::Pow => {
+                let base = self.take(args[0]);
+                let e = self.take(args[1]);
+                let e = self.build(e);
+                self.power(base, e)
+            }
+            Op::Func(Func::Sqrt) => {
+                let base = self.take(args[0]);
+                let half = self.g.constant(Num::ratio(1, 2).unwrap_or(Num::Float(0.5)));
+                // sqrt of an exact constant keeps the builder's folding.
+                if let Repr::Node(b) = base {
+                    if self.g.as_const(b).is_some() {
+                        let f = self.g.func(Func::Sqrt, b);
+                        if self.g.as_const(f).is_some() {
+                            return Repr::Node(f);
+                        }
+                    }
+                }
+                self.power(base, half)
+            }
+            Op::Func(f) => {
+                let a = self.take(args[0]);
+                let a = self.build(a);
+                Repr::Node(self.g.func(f, a))
+            }
+            Op::Max | Op::Min => {
+                let a = self.take(args[0]);
+                let a = self.build(a);
+                let b = self.take(args[1]);
+                let b = self.build(b);
+                Repr::Node(self.g.apply(op, &[a, b]))
+            }
+        }
+    }
+
+    fn negate(&mut self, r: Repr) -> Repr {
+        match r {
+            Repr::Sum(mut s) => {
+                s.neg = !s.neg;
+                Repr::Sum(s)
+            }
+            Repr::Prod(mut p) => {
+                p.coef = p.coef.neg();
+                Repr::Prod(p)
+            }
+            Repr::Node(id) => {
+                let mut p = Prod::new();
+                self.add_node_to_prod(&mut p, id);
+                p.coef = p.coef.neg();
+                Repr::Prod(Box::new(p))
+            }
+            Repr::Taken => unreachable!("an operand is taken once"),
+        }
+    }
+
+    /// `base ^ e` for a canonical exponent node `e`.
+    fn power(&mut self, base: Repr, e: NodeId) -> Repr {
+        let Some(n) = self.g.as_const(e) else {
+            let b = self.build(base);
+            return Repr::Node(self.g.pow(b, e));
+        };
+        let Some(k) = n.as_int() else {
+            // (x^a)^q is not x^(a*q) for a fractional q ((x^2)^(1/2) = |x|),
+            // so the base stays one factor.
+            let b = self.build(base);
+            if self.g.as_const(b).is_some() {
+                return Repr::Node(self.g.pow(b, e));
+            }
+            return Repr::Prod(Box::new(Prod::factor(b, n)));
+        };
+        if k == 0 {
+            return Repr::Node(self.g.int(1));
+        }
+        match base {
+            Repr::Prod(mut p) => {
+                let coef = match p.coef.pow_exact(n) {
+                    Some(c) => Some(c),
+                    None if !p.coef.is_exact() => Some(Num::Float(p.coef.to_f64().powf(k as f64))),
+                    None => None,
+                };
+                match coef {
+                    Some(c) => {
+                        p.coef = c;
+                        p.scale = p.scale.mul(n);
+                        Repr::Prod(p)
+                    }
+                    None => {
+                        let b = self.build(Repr::Prod(p));
+                        Repr::Node(self.g.pow(b, e))
+                    }
+                }
+            }
+            Repr::Sum(s) => {
+                let b = self.build(Repr::Sum(s));
+                self.power(Repr::Node(b), e)
+            }
+            Repr::Node(b) => {
+                if self.g.as_const(b).is_some() {
+                    return Repr::Node(self.g.pow(b, e));
+                }
+                let (base, exp) = split_pow(self.g, b);
+                Repr::Prod(Box::new(Prod::factor(base, exp.mul(n))))
+            }
+            Repr::Taken => unreachable!("an operand is taken once"),
+        }
+    }
+
+    fn add_to_sum(&mut self, s: &mut Sum, r: Repr) {
+        match r {
+            Repr::Sum(o) => s.merge(*o),
+            Repr::Prod(p) => {
+                let (c, factors) = self.monomial(*p);
+                match factors[..] {
+                    [] => s.add_const(c),
+                    // A product that collapsed to a lone sum joins this sum.
+                    [f] if c.is_exact() && c.is_one() && self.g.op(f) == Op::Add => {
+                        let args: Args = self.g.args(f).into();
+                        for a in args {
+                            self.add_node_to_sum(s, a);
+                        }
+                    }
+                    [f] => s.add_term(f, c),
+                    _ => {
+                        let m = self.g.intern(Op::Mul, factors.into_iter().collect());
+                        s.add_term(m, c);
+                    }
+                }
+            }
+            Repr::Node(id) => self.add_node_to_sum(s, id),
+            Repr::Taken => unreachable!("an operand is taken once"),
+        }
+    }
+
+    fn add_node_to_sum(&mut self, s: &mut Sum, id: NodeId) {
+        if let Some(c) = self.g.as_const(id) {
+            return s.add_const(c);
+        }
+        if self.g.op(id) == Op::Mul {
+            let args = self.g.args(id);
+            if let Some(c) = self.g.as_const(args[0]) {
+                let rest: Args = args[1..].into();
+                let mono = if rest.len() == 1 {
+                    rest[0]
+                } else {
+                    self.g.intern(Op::Mul, rest)
+                };
+                return s.add_term(mono, c);
+            }
+        }
+        s.add_term(id, Num::int(1));
+    }
+
+    fn add_to_prod(&mut self, p: &mut Prod, r: Repr) {
+        match r {
+            Repr::Prod(o) => p.merge(*o),
+            Repr::Sum(s) => {
+                let id = self.build(Repr::Sum(s));
+                // A sum that collapsed to one product joins this product.
+                if self.g.op(id) == Op::Mul {
+                    let args: Args = self.g.args(id).into();
+                    for a in args {
+                        self.add_node_to_prod(p, a);
+                    }
+                } else {
+                    self.add_node_to_prod(p, id);
+                }
+            }
+            Repr::Node(id) => self.add_node_to_prod(p, id),
+            Repr::Taken => unreachable!("an operand is taken once"),
+        }
+    }
+
+    fn add_node_to_prod(&mut self, p: &mut Prod, id: NodeId) {
+        if let Some(c) = self.g.as_const(id) {
+            p.coef = p.coef.mul(c);
+            return;
+        }
+        let (base, e) = split_pow(self.g, id);
+        p.mul_factor(base, e);
+    }
+
+    /// The coefficient and the canonically ordered factor nodes of a product.
+    fn monomial(&mut self, p: Prod) -> (Num, Vec<NodeId>) {
+        let mut coef = p.coef;
+        let mut factors: Vec<(NodeId, Num)> = Vec::with_capacity(p.factors.len());
+        for (b, e) in p.factors {
+            let e = e.mul(p.scale);
+            if e.is_zero() {
+                continue;
+            }
+            if self.g.as_const(b).is_some() {
+                let en = self.g.constant(e);
+                let v = self.g.pow(b, en);
+                if let Some(v) = self.g.as_const(v) {
+                    coef = coef.mul(v);
+                    continue;
+                }
+            }
+            factors.push((b, e));
+        }
+        if coef.is_zero() {
+            return (coef, Vec::new());
+        }
+        let g = &*self.g;
+        factors.sort_by(|&a, &b| self.order.cmp_factor(g, a, b));
+        let nodes = factors
+            .into_iter()
+            .map(|(b, e)| {
+                if e.is_exact() && e.is_one() {
+                    b
+                } else {
+                    let en = self.g.constant(e);
+                    self.g.intern(Op::Pow, smallvec![b, en])
+                }
+            })
+            .collect();
+        (coef, nodes)
+    }
+
+    /// The canonical node for a representation.
+    fn build(&mut self, r: Repr) -> NodeId {
+        match r {
+            Repr::Node(id) => id,
+            Repr::Prod(p) => {
+                let (coef, factors) = self.monomial(*p);
+                if factors.is_empty() {
+                    return self.g.constant(coef);
+                }
+                if coef.is_exact() && coef.is_one() {
+                    if factors.len() == 1 {
+                        return factors[0];
+                    }
+                    return self.g.intern(Op::Mul, factors.into_iter().collect());
+                }
+                let c = self.g.constant(coef);
+                let args: Args = std::iter::once(c).chain(factors).collect();
+                self.g.intern(Op::Mul, args)
+            }
+            Repr::Sum(s) => self.build_sum(*s),
+            Repr::Taken => unreachable!("an operand is taken once"),
+        }
+    }
+
+    fn build_sum(&mut self, s: Sum) -> NodeId {
+        let constant = s.signed(s.constant);
+        let neg = s.neg;
+        let mut terms: Vec<(NodeId, Num)> = s
+            .terms
+            .into_iter()
+            .map(|(m, c)| (m, if neg { c.neg() } else { c }))
+            .filter(|(_, c)| !c.is_zero())
+            .collect();
+        let g = &*self.g;
+        terms.sort_by(|a, b| self.order.cmp_term(g, a.0, b.0));
+        let mut args = Args::new();
+        for (m, c) in terms {
+            if c.is_exact() && c.is_one() {
+                args.push(m);
+                continue;
+            }
+            let cn = self.g.constant(c);
+            let mut margs: Args = smallvec![cn];
+            if self.g.op(m) == Op::Mul {
+                margs.extend_from_slice(self.g.args(m));
+            } else {
+                margs.push(m);
+            }
+            args.push(self.g.intern(Op::Mul, margs));
+        }
+        if args.is_empty() || !(constant.is_exact() && constant.is_zero()) {
+            args.push(self.g.constant(constant));
+        }
+        if args.len() == 1 {
+            return args[0];
+        }
+        self.g.intern(Op::Add, args)
+    }
+}

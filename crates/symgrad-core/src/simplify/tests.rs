@@ -1,0 +1,297 @@
+//! Tests of simplification: the seed derivatives, canonical order,
+//! idempotence, numerical equivalence and linear cost on huge inputs.
+
+use super::simplify;
+use crate::graph::{Func, Graph, NodeId, Op};
+use crate::num::Num;
+use crate::print;
+use proptest::prelude::*;
+
+/// Simplifies `root` and checks the printed canonical form.
+fn check(g: &mut Graph, root: NodeId, expect: &str) {
+    let s = simplify(g, &[root])[0];
+    assert_eq!(print::text(g, &[s]).formula(0), expect);
+    assert_eq!(simplify(g, &[s]), vec![s], "idempotent");
+}
+
+/// Evaluates `root` bottom-up at `vals` (indexed by variable number).
+fn eval(g: &Graph, root: NodeId, vals: &[f64]) -> f64 {
+    let mut v = vec![0.0; g.len()];
+    for id in g.reachable(&[root]) {
+        let a: Vec<f64> = g.args(id).iter().map(|a| v[a.index()]).collect();
+        v[id.index()] = match g.op(id) {
+            Op::Const(n) => n.to_f64(),
+            Op::Named(c) => c.value(),
+            Op::Var(i) => vals[i as usize],
+            Op::Add => a.iter().sum(),
+            Op::Mul => a.iter().product(),
+            Op::Sub => a[0] - a[1],
+            Op::Div => a[0] / a[1],
+            Op::Neg => -a[0],
+            Op::Pow => a[0].powf(a[1]),
+            Op::Max => a[0].max(a[1]),
+            Op::Min => a[0].min(a[1]),
+            Op::Func(f) => f.eval(a[0]),
+        };
+    }
+    v[root.index()]
+}
+
+#[test]
+fn seed_gradient_of_x2y_plus_y_plus_2() {
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let y = g.var("y");
+    // d/dx as reverse mode builds it: y * (2*x).
+    let two = g.int(2);
+    let tx = g.mul(two, x);
+    let dx = g.mul(y, tx);
+    check(&mut g, dx, "2*x*y");
+    // d/dy: 1 + x^2*1 (the builder folds the *1).
+    let one = g.int(1);
+    let x2 = g.powi(x, 2);
+    let x21 = g.mul(x2, one);
+    let dy = g.add(one, x21);
+    check(&mut g, dy, "x^2 + 1");
+}
+
+#[test]
+fn derivative_of_cos_w2() {
+    let mut g = Graph::new();
+    let w = g.var("w");
+    let w2 = g.powi(w, 2);
+    let s = g.func(Func::Sin, w2);
+    let ns = g.neg(s);
+    let two = g.int(2);
+    let tw = g.mul(two, w);
+    let d = g.mul(ns, tw);
+    check(&mut g, d, "-(2*w*sin(w^2))");
+}
+
+#[test]
+fn product_network_of_depth_5() {
+    let mut g = Graph::new();
+    let w = g.var("w");
+    let mut h = w;
+    for _ in 0..5 {
+        h = g.mul(h, h);
+    }
+    check(&mut g, h, "w^32");
+    // The gradient: 32 products of 31 w's, each times 1.
+    let one = g.int(1);
+    let mut sum = None;
+    for _ in 0..32 {
+        let mut p = one;
+        for _ in 0..31 {
+            p = g.intern(Op::Mul, [p, w].into_iter().collect());
+        }
+        sum = Some(match sum {
+            None => p,
+            Some(s) => g.add(s, p),
+        });
+    }
+    check(&mut g, sum.unwrap(), "32*w^31");
+}
+
+#[test]
+fn like_terms_and_factors() {
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let y = g.var("y");
+    let xx = g.add(x, x);
+    check(&mut g, xx, "2*x");
+    let xmx = g.sub(x, x);
+    check(&mut g, xmx, "0");
+    let xtx = g.mul(x, x);
+    check(&mut g, xtx, "x^2");
+    let x2 = g.powi(x, 2);
+    let x3 = g.mul(x2, x);
+    check(&mut g, x3, "x^3");
+    let xi = g.powi(x, -1);
+    let one = g.mul(x, xi);
+    check(&mut g, one, "1");
+    // 2*x*y + 3*y*x = 5*x*y
+    let (two, three) = (g.int(2), g.int(3));
+    let a = g.mul(two, x);
+    let a = g.mul(a, y);
+    let b = g.mul(three, y);
+    let b = g.mul(b, x);
+    let s = g.add(a, b);
+    check(&mut g, s, "5*x*y");
+    // (x^2)^3 = x^6, x/y^2 stays a quotient, 2*(x+1) is not expanded.
+    let p = g.powi(x2, 3);
+    check(&mut g, p, "x^6");
+    let y2 = g.powi(y, 2);
+    let q = g.div(x, y2);
+    check(&mut g, q, "x/y^2");
+    let x1 = g.add(x, one);
+    let e = g.mul(two, x1);
+    check(&mut g, e, "2*(x + 1)");
+    // x - 2*y, 3*x/2, sin(0) folds.
+    let ty = g.mul(two, y);
+    let d = g.sub(x, ty);
+    check(&mut g, d, "x - 2*y");
+    let tx = g.mul(three, x);
+    let h = g.div(tx, two);
+    check(&mut g, h, "3*x/2");
+    let zero = g.int(0);
+    let xz = g.mul(x, zero);
+    let s0 = g.func(Func::Sin, xz);
+    let s0 = g.add(s0, y);
+    check(&mut g, s0, "y");
+    let r = g.func(Func::Sqrt, x);
+    let rr = g.mul(r, r);
+    check(&mut g, rr, "x");
+    // Higher degree first, constant last.
+    let five = g.int(5);
+    let s = g.add(five, x);
+    let s = g.add(s, x3);
+    let s = g.add(s, xtx);
+    check(&mut g, s, "x^3 + x^2 + x + 5");
+}
+
+#[test]
+fn shared_sum_stays_one_node() {
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let y = g.var("y");
+    let s = g.add(x, y);
+    let a = g.add(s, x);
+    let b = g.func(Func::Sin, s);
+    let r = g.mul(a, b);
+    let r = simplify(&mut g, &[r])[0];
+    // x + y is used twice, so it is not flattened into x + (x + y).
+    assert_eq!(print::parens(&g, r), "sin(x + y) * (x + (x + y))");
+}
+
+#[test]
+fn a_chain_of_100000_additions_is_linear() {
+    let mut g = Graph::new();
+    let xs: Vec<NodeId> = (0..10).map(|i| g.var(&format!("x{i}"))).collect();
+    let mut s = xs[0];
+    for i in 1..100_000 {
+        s = g.add(s, xs[i % 10]);
+    }
+    let start = std::time::Instant::now();
+    let r = simplify(&mut g, &[s])[0];
+    assert!(start.elapsed().as_secs_f64() < 1.0, "{:?}", start.elapsed());
+    assert_eq!(g.args(r).len(), 10);
+    assert_eq!(g.as_const(g.args(r)[0]), None);
+    let mut h = Graph::new();
+    let mut s = h.var("x");
+    for _ in 0..100_000 {
+        s = h.func(Func::Sin, s);
+    }
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let r = simplify(&mut h, &[s])[0];
+            assert_eq!(r, s);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// A random expression over x, y, z as a list of build steps, so that the same
+/// expression can be built twice.
+#[derive(Clone, Debug)]
+enum Step {
+    Leaf(u8),
+    Int(i8),
+    Bin(u8, usize, usize),
+    Un(u8, usize),
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    let step = prop_oneof![
+        (0u8..3).prop_map(Step::Leaf),
+        (-3i8..4).prop_map(Step::Int),
+        (0u8..6, any::<usize>(), any::<usize>()).prop_map(|(o, a, b)| Step::Bin(o, a, b)),
+        (0u8..4, any::<usize>()).prop_map(|(o, a)| Step::Un(o, a)),
+    ];
+    prop::collection::vec(step, 1..25)
+}
+
+/// Builds the steps; with `commute`, sums and products take their operands in
+/// the other order.
+fn build(g: &mut Graph, steps: &[Step], commute: bool) -> NodeId {
+    let vars = [g.var("x"), g.var("y"), g.var("z")];
+    let mut made: Vec<NodeId> = Vec::new();
+    for st in steps {
+        let pick = |i: usize, made: &[NodeId]| {
+            if made.is_empty() {
+                vars[i % 3]
+            } else {
+                made[i % made.len()]
+            }
+        };
+        let n = match *st {
+            Step::Leaf(v) => vars[v as usize],
+            Step::Int(k) => g.int(k as i64),
+            Step::Bin(o, a, b) => {
+                let k = (b % 4) as i64 - 1;
+                let (a, b) = (pick(a, &made), pick(b, &made));
+                let (c, d) = if commute { (b, a) } else { (a, b) };
+                match o {
+                    0 => g.add(c, d),
+                    1 => g.mul(c, d),
+                    2 => g.sub(a, b),
+                    3 => g.div(a, b),
+                    4 => g.powi(a, k),
+                    _ => {
+                        let s = g.add(a, b);
+                        let t = g.mul(d, c);
+                        g.mul(s, t)
+                    }
+                }
+            }
+            Step::Un(o, a) => {
+                let a = pick(a, &made);
+                match o {
+                    0 => g.neg(a),
+                    1 => g.func(Func::Sin, a),
+                    2 => g.func(Func::Exp, a),
+                    _ => g.func(Func::Sqrt, a),
+                }
+            }
+        };
+        made.push(n);
+    }
+    *made.last().expect("at least one step")
+}
+
+proptest! {
+    #[test]
+    fn simplify_is_idempotent_and_order_independent(steps in steps()) {
+        let mut g = Graph::new();
+        let a = build(&mut g, &steps, false);
+        let b = build(&mut g, &steps, true);
+        let sa = simplify(&mut g, &[a])[0];
+        let sb = simplify(&mut g, &[b])[0];
+        prop_assert_eq!(simplify(&mut g, &[sa]), vec![sa]);
+        prop_assert_eq!(sa, sb, "{} vs {}", print::parens(&g, sa), print::parens(&g, sb));
+    }
+
+    #[test]
+    fn simplify_keeps_the_value(steps in steps(), xs in prop::array::uniform3(-3.0f64..3.0)) {
+        let mut g = Graph::new();
+        let a = build(&mut g, &steps, false);
+        let s = simplify(&mut g, &[a])[0];
+        let (u, v) = (eval(&g, a, &xs), eval(&g, s, &xs));
+        if u.is_finite() && v.is_finite() {
+            prop_assert!((u - v).abs() <= 1e-9 * u.abs().max(v.abs()).max(1.0),
+                "{} = {} but {} = {}", print::parens(&g, a), u, print::parens(&g, s), v);
+        }
+    }
+}
+
+#[test]
+fn exact_coefficients() {
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let half = g.constant(Num::ratio(1, 2).unwrap());
+    let h = g.mul(half, x);
+    let s = g.add(h, h);
+    check(&mut g, s, "x");
+}
