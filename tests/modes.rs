@@ -30,7 +30,10 @@ fn side_by_side(src: &str, point: &[f64]) -> String {
             Some((e0, v0)) => {
                 assert_eq!(&exprs, e0, "{mode} prints a different derivative for {src}");
                 for (a, b) in values.iter().zip(v0) {
-                    assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{mode}: {a} vs {b} for {src}");
+                    assert!(
+                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                        "{mode}: {a} vs {b} for {src}"
+                    );
                 }
             }
         }
@@ -66,7 +69,11 @@ case!(
     "100(x1 - x0²)² + (1 - x0)² + 100(x2 - x1²)² + (1 - x1)² + 100(x3 - x2²)² + (1 - x2)²",
     [-1.2, 1.0, -1.2, 1.0]
 );
-case!(log_sum_exp, "ln(exp(a) + exp(b) + exp(c))", [0.5, -1.0, 2.0]);
+case!(
+    log_sum_exp,
+    "ln(exp(a) + exp(b) + exp(c))",
+    [0.5, -1.0, 2.0]
+);
 case!(shared_subexpression, "u = sin(x*y); u^2 + u", [0.4, 1.3]);
 
 // Every function of the syntax, once each.

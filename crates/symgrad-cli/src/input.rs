@@ -55,12 +55,23 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
             return Err(fail(span, "expected name=value here".into()));
         }
         let Some((name, value)) = item.split_once('=') else {
-            return Err(fail(span, format!("expected name=value, found '{}'", item.trim())));
+            return Err(fail(
+                span,
+                format!("expected name=value, found '{}'", item.trim()),
+            ));
         };
         let name = name.trim();
-        let Some(pos) = f.vars.iter().position(|&v| f.graph.var_name(v) == Some(name)) else {
+        let Some(pos) = f
+            .vars
+            .iter()
+            .position(|&v| f.graph.var_name(v) == Some(name))
+        else {
             let known = f.var_names().join(", ");
-            let known = if known.is_empty() { "none".to_string() } else { known };
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known
+            };
             return Err(fail(
                 Span::new(start, start + item.find('=').unwrap_or(0)),
                 format!("the formula has no variable '{name}' (its variables: {known})"),

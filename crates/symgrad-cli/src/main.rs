@@ -15,7 +15,9 @@ use std::process::ExitCode;
 /// enumeration over one shared expression graph.
 #[derive(Parser, Debug)]
 #[command(name = "symgrad", version, about, long_about = None)]
-#[command(after_help = "Examples:\n  symgrad diff 'x²y+y+2' --at x=3,y=4\n  symgrad diff 'sin(x*y)' --mode all --at x=1,y=2\n  symgrad explain 'x^2*y + y + 2' --at x=3,y=4\n  symgrad graph 'cos(w^2)' --grad --format svg -o cos.svg")]
+#[command(
+    after_help = "Examples:\n  symgrad diff 'x²y+y+2' --at x=3,y=4\n  symgrad diff 'sin(x*y)' --mode all --at x=1,y=2\n  symgrad explain 'x^2*y + y + 2' --at x=3,y=4\n  symgrad graph 'cos(w^2)' --grad --format svg -o cos.svg"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,7 +39,11 @@ enum Command {
 #[derive(Args, Debug)]
 struct Source {
     /// The formula, e.g. 'x²y + y + 2'; `-` reads it from standard input.
-    #[arg(value_name = "EXPR", required_unless_present = "file", allow_hyphen_values = true)]
+    #[arg(
+        value_name = "EXPR",
+        required_unless_present = "file",
+        allow_hyphen_values = true
+    )]
     expr: Option<String>,
     /// Read the formula from a file instead.
     #[arg(long, value_name = "PATH", conflicts_with = "expr")]

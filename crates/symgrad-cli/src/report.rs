@@ -45,7 +45,13 @@ pub fn partial_name(vars: &[&str]) -> String {
 /// The LaTeX form of [`partial_name`].
 pub fn partial_name_latex(vars: &[&str]) -> String {
     let order = vars.len();
-    let sup = |k: usize| if k == 1 { String::new() } else { format!("^{{{k}}}") };
+    let sup = |k: usize| {
+        if k == 1 {
+            String::new()
+        } else {
+            format!("^{{{k}}}")
+        }
+    };
     let mut denominator = String::new();
     let mut i = 0;
     while i < vars.len() {

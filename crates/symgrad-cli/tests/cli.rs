@@ -22,7 +22,10 @@ fn symgrad_stdin(args: &[&str], input: &str) -> Output {
     let input = input.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("the binary finishes");
-    writer.join().expect("writer thread").expect("stdin accepted the input");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("stdin accepted the input");
     out
 }
 
@@ -67,9 +70,18 @@ fn mode_all_shows_agreement_and_work() {
     assert!(out.contains("reverse:\n  ∂f/∂x = 2*x*y = 24"), "{out}");
     assert!(out.contains("paths:\n"), "{out}");
     let table_rows: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("mode")).collect();
-    assert!(table_rows[2].starts_with("forward") && table_rows[2].contains("yes"), "{out}");
-    assert!(table_rows[3].starts_with("paths") && table_rows[3].contains("yes"), "{out}");
-    assert!(table_rows[4].starts_with("numeric") && table_rows[4].contains("approximately"), "{out}");
+    assert!(
+        table_rows[2].starts_with("forward") && table_rows[2].contains("yes"),
+        "{out}"
+    );
+    assert!(
+        table_rows[3].starts_with("paths") && table_rows[3].contains("yes"),
+        "{out}"
+    );
+    assert!(
+        table_rows[4].starts_with("numeric") && table_rows[4].contains("approximately"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -84,7 +96,15 @@ fn numeric_mode_prints_its_error() {
 
 #[test]
 fn json_follows_the_contract() {
-    let out = ok(&["diff", "x^2*y + y + 2", "--at", "x=3,y=4", "--hessian", "--format", "json"]);
+    let out = ok(&[
+        "diff",
+        "x^2*y + y + 2",
+        "--at",
+        "x=3,y=4",
+        "--hessian",
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
     assert_eq!(v["expr"], "x^2*y + y + 2");
     assert_eq!(v["vars"], serde_json::json!(["x", "y"]));
@@ -127,7 +147,10 @@ fn order_k_in_json() {
     assert_eq!(v["derivative"]["wrt"], "x");
     assert_eq!(v["derivative"]["order"], 10);
     let value = v["derivative"]["value"].as_f64().expect("a number");
-    assert!((value - -115005.691264476).abs() < 1e-6 * 115005.7, "{value}");
+    assert!(
+        (value - -115005.691264476).abs() < 1e-6 * 115005.7,
+        "{value}"
+    );
     assert!(v.get("gradient").is_none());
 }
 
@@ -147,7 +170,10 @@ fn hessian_in_text() {
 #[test]
 fn latex_output() {
     let out = ok(&["diff", "x^2*y", "--wrt", "x", "--format", "latex"]);
-    assert!(out.starts_with("\\frac{\\partial f}{\\partial x} = "), "{out}");
+    assert!(
+        out.starts_with("\\frac{\\partial f}{\\partial x} = "),
+        "{out}"
+    );
 }
 
 #[test]
@@ -162,7 +188,10 @@ fn wrt_selects_variables() {
 fn eval_a_formula() {
     assert_eq!(ok(&["eval", "x²y+y+2", "--at", "x=3,y=4"]), "42\n");
     assert_eq!(ok(&["eval", "sin(pi/2)"]), "1\n");
-    assert_eq!(ok(&["eval", "x^2", "--at", "x=pi/4"]), format!("{}\n", (std::f64::consts::PI / 4.0).powi(2)));
+    assert_eq!(
+        ok(&["eval", "x^2", "--at", "x=pi/4"]),
+        format!("{}\n", (std::f64::consts::PI / 4.0).powi(2))
+    );
 }
 
 #[test]
@@ -174,12 +203,17 @@ fn formula_from_stdin_and_file() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("f.txt");
     std::fs::write(&path, "x^3").expect("write");
-    assert_eq!(ok(&["diff", "--file", path.to_str().expect("utf-8 path")]), "∂f/∂x = 3*x^2\n");
+    assert_eq!(
+        ok(&["diff", "--file", path.to_str().expect("utf-8 path")]),
+        "∂f/∂x = 3*x^2\n"
+    );
 }
 
 #[test]
 fn malformed_formulas_give_status_2_and_a_caret() {
-    for bad in ["x + * y", "sin(x", "x)", "2 +", "foo(x)", "x $ y", "", "max(x)", "x ^", "(", "a = ; a"] {
+    for bad in [
+        "x + * y", "sin(x", "x)", "2 +", "foo(x)", "x $ y", "", "max(x)", "x ^", "(", "a = ; a",
+    ] {
         let o = symgrad(&["diff", bad]);
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
         let err = stderr(&o);
@@ -208,7 +242,11 @@ fn absurd_nesting_is_refused_cleanly() {
     let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
     let o = symgrad_stdin(&["diff", "-"], &deep);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("deep"), "{}", &stderr(&o)[..200.min(stderr(&o).len())]);
+    assert!(
+        stderr(&o).contains("deep"),
+        "{}",
+        &stderr(&o)[..200.min(stderr(&o).len())]
+    );
 }
 
 #[test]
@@ -219,7 +257,10 @@ fn a_sum_of_100000_terms_is_differentiated_and_evaluated() {
     let total: u64 = (0..100_000u64).map(|i| i % 7 + 1).sum();
     let o = symgrad_stdin(&["diff", "-", "--at", "x=1"], &sum);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), format!("∂f/∂x = {}*x = {}\n", 2 * total, 2 * total));
+    assert_eq!(
+        stdout(&o),
+        format!("∂f/∂x = {}*x = {}\n", 2 * total, 2 * total)
+    );
 }
 
 #[test]

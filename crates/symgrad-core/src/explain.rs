@@ -217,9 +217,8 @@ fn write_over_names(g: &Graph, names: &[Option<String>], d: NodeId) -> String {
         .iter()
         .map(|&a| {
             let s = write_over_names(g, names, a);
-            if g.args(a).is_empty() || names.get(a.index()).is_some_and(|n| n.is_some()) {
-                s
-            } else if matches!(g.op(a), Op::Func(_)) {
+            let named = names.get(a.index()).is_some_and(|n| n.is_some());
+            if g.args(a).is_empty() || named || matches!(g.op(a), Op::Func(_)) {
                 s
             } else {
                 format!("({s})")

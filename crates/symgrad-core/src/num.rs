@@ -20,6 +20,10 @@ pub enum Num {
     Float(f64),
 }
 
+// The arithmetic methods are named like the operator traits on purpose but
+// are not those traits: each may change representation (exact to float on
+// overflow), and `div` can refuse, which operators would hide.
+#[allow(clippy::should_implement_trait)]
 impl Num {
     /// The integer `n` as an exact number.
     pub fn int(n: i64) -> Num {

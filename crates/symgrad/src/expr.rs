@@ -40,7 +40,11 @@ impl Expr {
     /// The value at `point` (one value per variable, in the order of [`Expr::vars`]).
     pub fn eval(&self, point: &[f64]) -> Result<f64> {
         check_point(self.formula.vars.len(), point)?;
-        let program = Program::compile(&self.formula.graph, &self.formula.vars, &[self.formula.output])?;
+        let program = Program::compile(
+            &self.formula.graph,
+            &self.formula.vars,
+            &[self.formula.output],
+        )?;
         Ok(program.run(point)[0])
     }
 
@@ -78,7 +82,13 @@ impl Expr {
     pub fn gradient_wrt(&self, wrt: &[&str], mode: Mode) -> Result<Derivatives> {
         let mut graph = self.formula.graph.clone();
         let wrt = self.resolve(wrt)?;
-        let (nodes, stats) = diff::gradient(&mut graph, self.formula.output, &wrt, mode, Options::default())?;
+        let (nodes, stats) = diff::gradient(
+            &mut graph,
+            self.formula.output,
+            &wrt,
+            mode,
+            Options::default(),
+        )?;
         Ok(self.derivatives(graph, nodes, stats))
     }
 
@@ -92,8 +102,14 @@ impl Expr {
     pub fn derivative(&self, var: &str, k: usize) -> Result<Derivatives> {
         let mut graph = self.formula.graph.clone();
         let x = self.resolve(&[var])?[0];
-        let (node, stats) =
-            diff::nth_derivative(&mut graph, self.formula.output, x, k, Mode::Forward, Options::default())?;
+        let (node, stats) = diff::nth_derivative(
+            &mut graph,
+            self.formula.output,
+            x,
+            k,
+            Mode::Forward,
+            Options::default(),
+        )?;
         Ok(self.derivatives(graph, vec![node], stats))
     }
 
@@ -101,8 +117,13 @@ impl Expr {
     pub fn hessian(&self) -> Result<Hessian> {
         let mut graph = self.formula.graph.clone();
         let wrt = self.formula.vars.clone();
-        let (_, rows, stats) =
-            diff::hessian(&mut graph, self.formula.output, &wrt, Mode::Reverse, Options::default())?;
+        let (_, rows, stats) = diff::hessian(
+            &mut graph,
+            self.formula.output,
+            &wrt,
+            Mode::Reverse,
+            Options::default(),
+        )?;
         let n = wrt.len();
         let flat: Vec<NodeId> = rows.concat();
         Ok(Hessian {
@@ -149,7 +170,10 @@ fn check_point(n: usize, point: &[f64]) -> Result<()> {
     } else {
         Err(Error::new(
             ErrorKind::InvalidValue,
-            format!("expected {n} values (one per variable), got {}", point.len()),
+            format!(
+                "expected {n} values (one per variable), got {}",
+                point.len()
+            ),
         ))
     }
 }

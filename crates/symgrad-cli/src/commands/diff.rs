@@ -31,7 +31,11 @@ struct Outcome {
 pub fn run(args: DiffArgs) -> Result<String, Failure> {
     let (text, mut f) = input::load(&args.source)?;
     let wrt = input::wrt(&args.wrt, &f)?;
-    let point = args.at.as_deref().map(|a| input::point(a, &f)).transpose()?;
+    let point = args
+        .at
+        .as_deref()
+        .map(|a| input::point(a, &f))
+        .transpose()?;
     let options = Options {
         max_paths: args.max_paths,
     };
@@ -61,7 +65,11 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
     let mut outcomes = Vec::new();
     for &mode in &modes {
         // Numeric mode reports reverse mode's exact derivatives beside its estimate.
-        let exact_mode = if mode == Mode::Numeric { Mode::Reverse } else { mode };
+        let exact_mode = if mode == Mode::Numeric {
+            Mode::Reverse
+        } else {
+            mode
+        };
         let mut o = compute(&mut f, &wrt, exact_mode, options, args.hessian, args.order)?;
         o.mode = mode;
         outcomes.push(o);
@@ -114,8 +122,8 @@ fn compute(
     if let Some(k) = order {
         // One variable: differentiate k times. Forward mode is the natural
         // mode for one input, and the one that keeps the k-th derivative small.
-        let (d, stats) =
-            diff::nth_derivative(&mut f.graph, output, wrt[0], k, mode, options).map_err(failure)?;
+        let (d, stats) = diff::nth_derivative(&mut f.graph, output, wrt[0], k, mode, options)
+            .map_err(failure)?;
         let name = names(f, wrt).remove(0);
         return Ok(Outcome {
             mode,
@@ -171,12 +179,21 @@ fn evaluate(f: &Formula, nodes: &[NodeId], point: &[f64]) -> Result<Vec<f64>, Fa
 }
 
 /// Central differences at the point, for the variables of `wrt`.
-fn finite_differences(f: &Formula, wrt: &[NodeId], point: &[f64]) -> Result<(Vec<f64>, Stats), Failure> {
+fn finite_differences(
+    f: &Formula,
+    wrt: &[NodeId],
+    point: &[f64],
+) -> Result<(Vec<f64>, Stats), Failure> {
     let program = Program::compile(&f.graph, &f.vars, &[f.output]).map_err(failure)?;
     let (all, mut stats) = numeric::gradient(&program, point);
     let picked: Vec<f64> = wrt
         .iter()
-        .map(|w| f.vars.iter().position(|v| v == w).map_or(f64::NAN, |i| all[i]))
+        .map(|w| {
+            f.vars
+                .iter()
+                .position(|v| v == w)
+                .map_or(f64::NAN, |i| all[i])
+        })
         .collect();
     stats.evaluations = 2 * wrt.len();
     stats.passes = stats.evaluations;
@@ -204,7 +221,12 @@ fn flat(o: &Outcome) -> Vec<&Entry> {
 impl Report<'_> {
     /// Simplifies every entry of `o` (in the formula's graph, which the report
     /// only reads afterwards) and prints them with shared bindings.
-    fn print(&self, o: &Outcome, graph: &mut symgrad_core::Graph, latex: bool) -> (Printed, Vec<NodeId>) {
+    fn print(
+        &self,
+        o: &Outcome,
+        graph: &mut symgrad_core::Graph,
+        latex: bool,
+    ) -> (Printed, Vec<NodeId>) {
         let roots: Vec<NodeId> = flat(o).iter().map(|e| e.node).collect();
         let simple = simplify(graph, &roots);
         let printed = if latex {
@@ -215,7 +237,11 @@ impl Report<'_> {
         (printed, simple)
     }
 
-    fn values(&self, nodes: &[NodeId], graph: &symgrad_core::Graph) -> Result<Option<Vec<f64>>, Failure> {
+    fn values(
+        &self,
+        nodes: &[NodeId],
+        graph: &symgrad_core::Graph,
+    ) -> Result<Option<Vec<f64>>, Failure> {
         match self.point {
             Some(p) => {
                 let program = Program::compile(graph, &self.f.vars, nodes).map_err(failure)?;
@@ -242,7 +268,11 @@ impl Report<'_> {
             }
             for (i, e) in flat(o).iter().enumerate() {
                 let names: Vec<&str> = e.wrt.iter().map(String::as_str).collect();
-                out.push_str(&format!("{indent}{} = {}", partial_name(&names), printed.exprs[i]));
+                out.push_str(&format!(
+                    "{indent}{} = {}",
+                    partial_name(&names),
+                    printed.exprs[i]
+                ));
                 if let Some(v) = &values {
                     out.push_str(&format!(" = {}", num(v[i])));
                 }
@@ -351,7 +381,11 @@ impl Report<'_> {
             }
             for (i, e) in flat(o).iter().enumerate() {
                 let names: Vec<&str> = e.wrt.iter().map(String::as_str).collect();
-                out.push_str(&format!("{} = {}", partial_name_latex(&names), printed.exprs[i]));
+                out.push_str(&format!(
+                    "{} = {}",
+                    partial_name_latex(&names),
+                    printed.exprs[i]
+                ));
                 if let Some(v) = &values {
                     out.push_str(&format!(" = {}", num(v[i])));
                 }
@@ -461,7 +495,11 @@ impl Report<'_> {
         top.insert("vars".into(), json!(self.f.var_names()));
         top.insert(
             "mode".into(),
-            json!(if self.all { "all" } else { outcomes[0].mode.name() }),
+            json!(if self.all {
+                "all"
+            } else {
+                outcomes[0].mode.name()
+            }),
         );
         if let Some(v) = self.value {
             top.insert("value".into(), json_num(v));
@@ -495,6 +533,8 @@ impl Report<'_> {
 fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
-            x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol * x.abs().max(y.abs()).max(1.0)
+            x == y
+                || (x.is_nan() && y.is_nan())
+                || (x - y).abs() <= tol * x.abs().max(y.abs()).max(1.0)
         })
 }

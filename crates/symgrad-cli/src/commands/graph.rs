@@ -13,7 +13,11 @@ use symgrad_core::NodeId;
 
 pub fn run(args: GraphArgs) -> Result<String, Failure> {
     let (text, mut f) = input::load(&args.source)?;
-    let point = args.at.as_deref().map(|a| input::point(a, &f)).transpose()?;
+    let point = args
+        .at
+        .as_deref()
+        .map(|a| input::point(a, &f))
+        .transpose()?;
     let mut options = DotOptions {
         title: Some(text.trim().to_string()),
         ..DotOptions::default()
@@ -58,7 +62,9 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
     }
     if let Some(values) = &values {
         for &v in &order {
-            options.node_notes.insert(v, format!("= {}", num(values[v.index()])));
+            options
+                .node_notes
+                .insert(v, format!("= {}", num(values[v.index()])));
         }
         for &(v, a) in &adjoint_of {
             let note = options.node_notes.entry(v).or_default();

@@ -15,8 +15,9 @@ pub(crate) enum Style {
 }
 
 // Binding strength, weakest first. Unary minus binds tighter than a product
-// and looser than a power (`-x^2` is `-(x^2)`), so a negated product is
-// written `-(2*x)`, which reads the same whichever way a parser groups it.
+// and looser than a power (`-x^2` is `-(x^2)`). A negated product is written
+// `-2*x*y` and ranks as a product: whichever way a parser groups it, it is
+// the same product with a negative coefficient.
 const SUM: u8 = 1;
 const PROD: u8 = 2;
 const NEG: u8 = 3;
@@ -143,6 +144,13 @@ impl Printer<'_> {
     }
 
     fn negated(&mut self, body: Shown) -> Shown {
+        if body.prec == PROD && body.neg.is_none() {
+            return Shown {
+                frag: self.rope.push(vec![s("-"), f(body.frag)]),
+                prec: PROD,
+                neg: Some((body.frag, body.prec)),
+            };
+        }
         let inner = self.at_least(body, POW);
         Shown {
             frag: self.rope.push(vec![s("-"), f(inner)]),

@@ -112,7 +112,7 @@ fn minimal_parentheses() {
             let d = g.mul(a, b);
             g.neg(d)
         },
-        "-(x*y)",
+        "-x*y",
     );
     check(
         |g| {
@@ -223,7 +223,7 @@ fn minimal_parentheses() {
             let h = n(g, -3, 2);
             g.mul(h, a)
         },
-        "-(3*x/2)",
+        "-3*x/2",
     );
     check(
         |g| {

@@ -65,7 +65,7 @@ fn derivative_of_cos_w2() {
     let two = g.int(2);
     let tw = g.mul(two, w);
     let d = g.mul(ns, tw);
-    check(&mut g, d, "-(2*w*sin(w^2))");
+    check(&mut g, d, "-2*w*sin(w^2)");
 }
 
 #[test]
