@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(half.add(half), Num::int(1));
         assert_eq!(
             Num::int(i64::MAX).add(Num::int(1)).to_f64(),
-            9.223372036854775808e18
+            9.223_372_036_854_776e18
         );
         assert!(!Num::int(i64::MAX).add(Num::int(1)).is_exact());
         assert_eq!(Num::int(2).pow_exact(Num::int(-2)), Num::ratio(1, 4));
