@@ -9,8 +9,10 @@ pub mod error;
 pub mod formula;
 pub mod graph;
 pub mod num;
+pub mod parse;
 
 pub use formula::{Binding, Formula};
 pub use error::{Error, ErrorKind, Result, Span};
 pub use graph::{Func, Graph, NamedConst, Node, NodeId, Op, Shape};
 pub use num::Num;
+pub use parse::parse;
