@@ -12,6 +12,7 @@ pub mod explain;
 pub mod formula;
 pub mod graph;
 pub mod num;
+pub mod parse;
 pub mod print;
 pub mod simplify;
 
@@ -19,3 +20,4 @@ pub use error::{Error, ErrorKind, Result, Span};
 pub use formula::{Binding, Formula};
 pub use graph::{Func, Graph, NamedConst, Node, NodeId, Op, Shape};
 pub use num::Num;
+pub use parse::parse;
