@@ -138,27 +138,34 @@ fn consumed<'a>(i: &'a str, rest: &str) -> &'a str {
     i.get(..i.len().saturating_sub(rest.len())).unwrap_or("")
 }
 
-/// The next token of `i` (which starts after trivia) and the rest.
+/// The next token of `i` (which starts after trivia) and the rest. The first
+/// character decides which parser runs, so no token pays for failed attempts.
 fn token(i: &str) -> (Tok, &str) {
-    if let Ok((rest, _)) = number(i) {
-        let text = consumed(i, rest);
-        let kind =
-            decimal(text).map_or_else(|| Tok::Bad(format!("invalid number '{text}'")), Tok::Num);
-        return (kind, rest);
+    let one: Res<'_, char> = anychar(i);
+    let Ok((after, c)) = one else {
+        return (Tok::Eof, i);
+    };
+    if c.is_ascii_digit() || (c == '.' && i.as_bytes().get(1).is_some_and(u8::is_ascii_digit)) {
+        if let Ok((rest, _)) = number(i) {
+            let text = consumed(i, rest);
+            let kind = decimal(text)
+                .map_or_else(|| Tok::Bad(format!("invalid number '{text}'")), Tok::Num);
+            return (kind, rest);
+        }
     }
-    if let Ok((rest, _)) = identifier(i) {
-        return (Tok::Ident, rest);
+    if is_ident_start(c) {
+        if let Ok((rest, _)) = identifier(i) {
+            return (Tok::Ident, rest);
+        }
     }
-    if let Ok((rest, _)) = superscript(i) {
-        return (sup_value(consumed(i, rest)), rest);
+    if sup_digit(c).is_some() || c == '⁻' || c == '⁺' {
+        if let Ok((rest, _)) = superscript(i) {
+            return (sup_value(consumed(i, rest)), rest);
+        }
     }
     if let Some(rest) = i.strip_prefix("**") {
         return (Tok::Caret, rest);
     }
-    let one: Res<'_, char> = anychar(i);
-    let Ok((rest, c)) = one else {
-        return (Tok::Eof, i);
-    };
     let kind = match c {
         '+' => Tok::Plus,
         '-' | '−' => Tok::Minus,
@@ -174,7 +181,7 @@ fn token(i: &str) -> (Tok, &str) {
         c if c.is_control() => Tok::Bad(format!("unexpected character U+{:04X}", u32::from(c))),
         c => Tok::Bad(format!("unexpected character '{c}'")),
     };
-    (kind, rest)
+    (kind, after)
 }
 
 /// Every token of `src`, ending with exactly one [`Tok::Eof`].

@@ -294,9 +294,9 @@ impl<'s> Parser<'s> {
         if let Some(&node) = self.bound.get(name) {
             return node;
         }
-        let new = self.graph.var_node(name).is_none();
+        let known = self.graph.var_names().len();
         let node = self.graph.var(name);
-        if new {
+        if self.graph.var_names().len() > known {
             self.vars.push(node);
         }
         node
