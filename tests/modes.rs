@@ -22,18 +22,25 @@ fn side_by_side(src: &str, point: &[f64]) -> String {
             "{mode:<8} passes {}, nodes visited {}, paths {}",
             stats.passes, stats.nodes_visited, stats.paths
         );
-        for ((var, e), v) in f.vars().iter().zip(&exprs).zip(&values) {
-            let _ = writeln!(out, "  ∂f/∂{var} = {e} = {v}");
+        let same = first.as_ref().is_some_and(|(e0, _)| *e0 == exprs);
+        if same {
+            let _ = writeln!(out, "  (the same expressions as reverse mode)");
         }
+        for ((var, e), v) in f.vars().iter().zip(&exprs).zip(&values) {
+            if same {
+                let _ = writeln!(out, "  ∂f/∂{var} = {v}");
+            } else {
+                let _ = writeln!(out, "  ∂f/∂{var} = {e} = {v}");
+            }
+        }
+        // The modes build differently shared graphs, so their simplified
+        // forms may differ (simplification does not factor); their values
+        // must not.
         match &first {
             None => first = Some((exprs, values)),
-            Some((e0, v0)) => {
-                assert_eq!(&exprs, e0, "{mode} prints a different derivative for {src}");
+            Some((_, v0)) => {
                 for (a, b) in values.iter().zip(v0) {
-                    assert!(
-                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
-                        "{mode}: {a} vs {b} for {src}"
-                    );
+                    assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{mode}: {a} vs {b} for {src}");
                 }
             }
         }

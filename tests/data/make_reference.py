@@ -747,6 +747,11 @@ def localize(expr, pt, notes):
 
 
 def to_float(e, pt):
+    # Points are rationals, so an exact zero (the Rosenbrock value and
+    # gradient at (1, 1)) is recognized exactly; evalf would return noise
+    # such as 1e-229 for it.
+    if sp.sympify(e).subs(pt).is_zero:
+        return 0.0
     val = num(e, pt)
     f = float(val)
     if f != f or abs(f) > LIMIT:

@@ -285,7 +285,7 @@ impl Explanation {
             let numeric: Vec<String> = st
                 .terms
                 .iter()
-                .map(|(_, d, a)| format!("{}·{}", fmt_num(*a), fmt_num(*d)))
+                .map(|(_, d, a)| format!("{}·{}", factor(*a), factor(*d)))
                 .collect();
             let _ = writeln!(
                 s,
@@ -301,6 +301,15 @@ impl Explanation {
             let _ = writeln!(s, "  ∂f/∂{name} = {name}̄ = {}", fmt_num(*v));
         }
         s
+    }
+}
+
+/// A number as a factor in a product: negative numbers in parentheses.
+fn factor(x: f64) -> String {
+    if x < 0.0 {
+        format!("({})", fmt_num(x))
+    } else {
+        fmt_num(x)
     }
 }
 

@@ -180,19 +180,15 @@ impl Num {
         if base.is_zero() && e < 0 {
             return None;
         }
-        let e32 = i32::try_from(e).ok()?;
-        // checked power by repeated squaring on the numerator and denominator.
-        let mut numer: i64 = 1;
-        let mut denom: i64 = 1;
-        let (bn, bd) = if e32 >= 0 {
+        let e32 = u32::try_from(e.unsigned_abs()).ok()?;
+        let (bn, bd) = if e >= 0 {
             (*base.numer(), *base.denom())
         } else {
             (*base.denom(), *base.numer())
         };
-        for _ in 0..e32.unsigned_abs() {
-            numer = numer.checked_mul(bn)?;
-            denom = denom.checked_mul(bd)?;
-        }
+        // checked_pow squares, so 1^2000000000 is as quick as 2^3.
+        let numer = bn.checked_pow(e32)?;
+        let denom = bd.checked_pow(e32)?;
         Num::ratio(numer, denom)
     }
 }

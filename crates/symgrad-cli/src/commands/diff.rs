@@ -39,7 +39,7 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
     let options = Options {
         max_paths: args.max_paths,
     };
-    if let Some(k) = args.order {
+    if args.order.is_some() {
         if wrt.len() != 1 {
             return Err(Failure::input(format!(
                 "error: --order takes one variable, but the formula has {} ({}); name one with --wrt",

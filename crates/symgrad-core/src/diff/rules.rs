@@ -114,10 +114,12 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             let d = g.mul(two, v);
             g.div(one, d)
         }
-        // tanh' = 1 - tanh²
+        // tanh' = 1/cosh² (= 1 - tanh², which cancels to 0 for large |a|
+        // where the true value is tiny but representable)
         Func::Tanh => {
-            let t2 = g.powi(v, 2);
-            g.sub(one, t2)
+            let c = g.func(Func::Cosh, a);
+            let c2 = g.powi(c, 2);
+            g.div(one, c2)
         }
         Func::Sinh => g.func(Func::Cosh, a),
         Func::Cosh => g.func(Func::Sinh, a),
@@ -140,10 +142,12 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             g.div(one, d)
         }
         Func::Abs => g.func(Func::Sign, a),
-        // σ' = σ(1 - σ)
+        // σ' = σ(a)·σ(-a) (= σ(1 - σ), whose 1 - σ loses all accuracy
+        // once σ(a) rounds near 1, e.g. a relative error of 1e-3 at a = 30)
         Func::Sigmoid => {
-            let r = g.sub(one, v);
-            g.mul(v, r)
+            let minus_a = g.neg(a);
+            let s = g.func(Func::Sigmoid, minus_a);
+            g.mul(v, s)
         }
         Func::Relu => g.func(Func::Step, a),
         Func::Softplus => g.func(Func::Sigmoid, a),

@@ -141,6 +141,10 @@ impl Prod {
     }
 }
 
+/// Shared sums and products with at most this many operands are merged into
+/// the sums and products that use them; larger ones stay shared.
+const SMALL: usize = 4;
+
 /// What a node of the input has become so far.
 enum Repr {
     /// A canonical node.
@@ -369,6 +373,14 @@ impl Pass<'_> {
         if let Some(c) = self.g.as_const(id) {
             return s.add_const(c);
         }
+        // Likewise a small shared sum merges into the sums that use it.
+        if self.g.op(id) == Op::Add && self.g.args(id).len() <= SMALL {
+            let args: Args = self.g.args(id).into();
+            for a in args {
+                self.add_node_to_sum(s, a);
+            }
+            return;
+        }
         if self.g.op(id) == Op::Mul {
             let args = self.g.args(id);
             if let Some(c) = self.g.as_const(args[0]) {
@@ -407,6 +419,16 @@ impl Pass<'_> {
     fn add_node_to_prod(&mut self, p: &mut Prod, id: NodeId) {
         if let Some(c) = self.g.as_const(id) {
             p.coef = p.coef.mul(c);
+            return;
+        }
+        // A small shared product still merges into its users, so that a
+        // monomial prints the same whether or not another root shares it
+        // (`2*x*y`, not `y*(2*x)`); only larger ones stay one factor.
+        if self.g.op(id) == Op::Mul && self.g.args(id).len() <= SMALL {
+            let args: Args = self.g.args(id).into();
+            for a in args {
+                self.add_node_to_prod(p, a);
+            }
             return;
         }
         let (base, e) = split_pow(self.g, id);

@@ -153,6 +153,22 @@ fn like_terms_and_factors() {
 #[test]
 fn shared_sum_stays_one_node() {
     let mut g = Graph::new();
+    let xs: Vec<NodeId> = (0..5).map(|i| g.var(&format!("x{i}"))).collect();
+    let s = xs[1..].iter().fold(xs[0], |acc, &x| g.add(acc, x));
+    let a = g.add(s, xs[0]);
+    let b = g.func(Func::Sin, s);
+    let r = g.mul(a, b);
+    let r = simplify(&mut g, &[r])[0];
+    // The five-term sum is used twice, so it is not flattened into its user.
+    assert_eq!(
+        print::parens(&g, r),
+        "sin(x0 + x1 + x2 + x3 + x4) * (x0 + (x0 + x1 + x2 + x3 + x4))"
+    );
+}
+
+#[test]
+fn small_shared_sums_merge_into_their_users() {
+    let mut g = Graph::new();
     let x = g.var("x");
     let y = g.var("y");
     let s = g.add(x, y);
@@ -160,8 +176,8 @@ fn shared_sum_stays_one_node() {
     let b = g.func(Func::Sin, s);
     let r = g.mul(a, b);
     let r = simplify(&mut g, &[r])[0];
-    // x + y is used twice, so it is not flattened into x + (x + y).
-    assert_eq!(print::parens(&g, r), "sin(x + y) * (x + (x + y))");
+    // x + y is shared but small: merging it costs nothing and combines x + x.
+    assert_eq!(print::parens(&g, r), "sin(x + y) * ((2 * x) + y)");
 }
 
 #[test]
