@@ -40,7 +40,10 @@ fn side_by_side(src: &str, point: &[f64]) -> String {
             None => first = Some((exprs, values)),
             Some((_, v0)) => {
                 for (a, b) in values.iter().zip(v0) {
-                    assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{mode}: {a} vs {b} for {src}");
+                    assert!(
+                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                        "{mode}: {a} vs {b} for {src}"
+                    );
                 }
             }
         }

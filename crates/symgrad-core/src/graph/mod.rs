@@ -283,6 +283,9 @@ impl Graph {
                 return self.constant(r);
             }
         }
+        if f == Func::Ln && self.op(a) == Op::Named(NamedConst::E) {
+            return self.int(1);
+        }
         self.intern(Op::Func(f), smallvec![a])
     }
 

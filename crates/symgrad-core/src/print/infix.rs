@@ -46,6 +46,17 @@ pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
     for r in roots {
         counts[r.index()] += 1;
     }
+    // A shared `b^-k` is printed inside each user's denominator as `.../b^k`,
+    // so it is its base that would be repeated: bind the base instead.
+    for id in g.reachable(roots).into_iter().rev() {
+        if counts[id.index()] > 1 && g.op(id) == Op::Pow {
+            let (base, e) = (g.args(id)[0], g.args(id)[1]);
+            if g.as_const(e).is_some_and(|k| k.is_negative()) && !g.op(base).is_leaf() {
+                counts[base.index()] += counts[id.index()] - 1;
+                counts[id.index()] = 1;
+            }
+        }
+    }
     let taken: HashSet<&str> = g.var_names().iter().map(String::as_str).collect();
     let mut p = Printer {
         g,
@@ -208,8 +219,17 @@ impl Printer<'_> {
                 _ => self.atom(c.name().to_string()),
             },
             Op::Add => {
-                let mut pieces = vec![f(arg(0).frag)];
-                for i in 1..args.len() {
+                // Read better with a positive term first: `1 - x^2`, not
+                // `-x^2 + 1`. Only the display order changes.
+                let mut order: Vec<usize> = (0..args.len()).collect();
+                if arg(0).neg.is_some() {
+                    if let Some(k) = (1..args.len()).find(|&k| arg(k).neg.is_none()) {
+                        order.remove(k);
+                        order.insert(0, k);
+                    }
+                }
+                let mut pieces = vec![f(arg(order[0]).frag)];
+                for &i in &order[1..] {
                     let a = arg(i);
                     match a.neg {
                         Some((frag, prec)) => {

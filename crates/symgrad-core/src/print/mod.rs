@@ -29,12 +29,12 @@ pub struct Printed {
 }
 
 impl Printed {
-    /// Root `i` with every binding before it: `t1 = ...; t2 = ...; expr`, which
-    /// for [`text`] is valid input for the formula parser. All shared bindings
-    /// are written, including ones only other roots use.
+    /// Root `i` with the bindings it uses before it: `t1 = ...; t2 = ...; expr`,
+    /// which for [`text`] is valid input for the formula parser.
     pub fn formula(&self, i: usize) -> String {
         let mut out = String::new();
-        for (name, expr) in &self.bindings {
+        for k in self.needed(i) {
+            let (name, expr) = &self.bindings[k];
             out.push_str(name);
             out.push_str(" = ");
             out.push_str(expr);
@@ -43,6 +43,44 @@ impl Printed {
         out.push_str(&self.exprs[i]);
         out
     }
+
+    /// The indices of the bindings that root `i` uses, directly or through
+    /// other bindings, in binding order.
+    pub fn needed(&self, i: usize) -> Vec<usize> {
+        let index: std::collections::HashMap<&str, usize> = self
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(k, (n, _))| (n.as_str(), k))
+            .collect();
+        let mut used = vec![false; self.bindings.len()];
+        let mark = |text: &str, used: &mut Vec<bool>| {
+            for word in identifiers(text) {
+                if let Some(&k) = index.get(word) {
+                    used[k] = true;
+                }
+            }
+        };
+        mark(&self.exprs[i], &mut used);
+        // A binding refers only to earlier ones, so one backward sweep closes the set.
+        for k in (0..self.bindings.len()).rev() {
+            if used[k] {
+                mark(&self.bindings[k].1, &mut used);
+            }
+        }
+        (0..self.bindings.len()).filter(|&k| used[k]).collect()
+    }
+}
+
+/// The identifiers in printed text: maximal runs of letters, digits and `_`
+/// that start with a letter or `_`.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| {
+            w.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+        })
 }
 
 /// The roots in the formula syntax, with minimal parentheses. Subtraction,

@@ -21,6 +21,9 @@ struct Info {
     /// The total polynomial degree (1 for a variable, exponents multiply,
     /// products add, sums take the largest, anything else counts as 0).
     degree: f64,
+    /// The variable with the alphabetically first name in the expression, so
+    /// that `exp(a)` comes before `exp(b)`.
+    first_var: Option<NodeId>,
 }
 
 /// Per-node ordering facts for a graph that grows while it is simplified.
@@ -71,9 +74,17 @@ impl Order {
                     }
                 }
             };
+            let first_var = match g.op(id) {
+                Op::Var(_) => Some(id),
+                _ => args
+                    .iter()
+                    .filter_map(|a| self.info[a.index()].first_var)
+                    .min_by(|&a, &b| g.var_name(a).cmp(&g.var_name(b))),
+            };
             self.info.push(Info {
                 hash: h.finish(),
                 degree,
+                first_var,
             });
         }
     }
@@ -108,7 +119,18 @@ impl Order {
                 (Op::Func(f1), Op::Func(f2)) => f1.cmp(&f2),
                 _ => Ordering::Equal,
             });
+        let first_var =
+            |s: &mut Self, id: NodeId| s.get(g, id).first_var.and_then(|v| g.var_name(v));
+        let (v1, v2) = (first_var(self, b1), first_var(self, b2));
+        // Expressions of earlier variables first; constant expressions last.
+        let by_var = match (v1, v2) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
         by_base
+            .then(by_var)
             // Higher powers first, so that x^2*y comes before x*y^2 in a sum.
             .then_with(|| e2.partial_cmp(&e1).unwrap_or(Ordering::Equal))
             .then_with(|| self.get(g, b1).hash.cmp(&self.get(g, b2).hash))
