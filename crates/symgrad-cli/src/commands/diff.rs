@@ -39,14 +39,12 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
     let options = Options {
         max_paths: args.max_paths,
     };
-    if args.order.is_some() {
-        if wrt.len() != 1 {
-            return Err(Failure::input(format!(
-                "error: --order takes one variable, but the formula has {} ({}); name one with --wrt",
-                wrt.len(),
-                f.var_names().join(", ")
-            )));
-        }
+    if args.order.is_some() && wrt.len() != 1 {
+        return Err(Failure::input(format!(
+            "error: --order takes one variable, but the formula has {} ({}); name one with --wrt",
+            wrt.len(),
+            f.var_names().join(", ")
+        )));
     }
     let modes: Vec<Mode> = match args.mode {
         ModeArg::Reverse => vec![Mode::Reverse],

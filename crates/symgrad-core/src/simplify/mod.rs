@@ -336,6 +336,13 @@ impl Pass<'_> {
                 if self.g.as_const(b).is_some() {
                     return Repr::Node(self.g.pow(b, e));
                 }
+                // A small shared product is raised factor by factor, as a
+                // pending one is, so that (-z)^2 is z^2 either way.
+                if self.g.op(b) == Op::Mul && self.g.args(b).len() <= SMALL {
+                    let mut p = Prod::new();
+                    self.add_node_to_prod(&mut p, b);
+                    return self.power(Repr::Prod(Box::new(p)), e);
+                }
                 let (base, exp) = split_pow(self.g, b);
                 Repr::Prod(Box::new(Prod::factor(base, exp.mul(n))))
             }
@@ -350,11 +357,14 @@ impl Pass<'_> {
                 let (c, factors) = self.monomial(*p);
                 match factors[..] {
                     [] => s.add_const(c),
-                    // A product that collapsed to a lone sum joins this sum.
-                    [f] if c.is_exact() && c.is_one() && self.g.op(f) == Op::Add => {
+                    // A product that collapsed to a lone sum (times a number)
+                    // joins this sum, when it is small or this is its one use.
+                    [f] if self.g.op(f) == Op::Add
+                        && ((c.is_exact() && c.is_one()) || self.g.args(f).len() <= SMALL) =>
+                    {
                         let args: Args = self.g.args(f).into();
                         for a in args {
-                            self.add_node_to_sum(s, a);
+                            self.add_scaled_node_to_sum(s, a, c);
                         }
                     }
                     [f] => s.add_term(f, c),
@@ -370,14 +380,19 @@ impl Pass<'_> {
     }
 
     fn add_node_to_sum(&mut self, s: &mut Sum, id: NodeId) {
+        self.add_scaled_node_to_sum(s, id, Num::int(1));
+    }
+
+    /// Adds `k * id` to the sum.
+    fn add_scaled_node_to_sum(&mut self, s: &mut Sum, id: NodeId, k: Num) {
         if let Some(c) = self.g.as_const(id) {
-            return s.add_const(c);
+            return s.add_const(c.mul(k));
         }
         // Likewise a small shared sum merges into the sums that use it.
         if self.g.op(id) == Op::Add && self.g.args(id).len() <= SMALL {
             let args: Args = self.g.args(id).into();
             for a in args {
-                self.add_node_to_sum(s, a);
+                self.add_scaled_node_to_sum(s, a, k);
             }
             return;
         }
@@ -390,10 +405,10 @@ impl Pass<'_> {
                 } else {
                     self.g.intern(Op::Mul, rest)
                 };
-                return s.add_term(mono, c);
+                return s.add_term(mono, c.mul(k));
             }
         }
-        s.add_term(id, Num::int(1));
+        s.add_term(id, k);
     }
 
     fn add_to_prod(&mut self, p: &mut Prod, r: Repr) {
@@ -452,6 +467,18 @@ impl Pass<'_> {
                     continue;
                 }
             }
+            // S and -S are one expression up to sign: a sum factor raised to
+            // an odd power is kept with a positive leading term and the sign
+            // goes to the coefficient, so that -(x - y) and (y - x) meet.
+            if self.g.op(b) == Op::Add
+                && e.as_int().is_some_and(|k| k % 2 != 0)
+                && self.leads_negative(b)
+            {
+                let flipped = self.negated_sum(b);
+                factors.push((flipped, e));
+                coef = coef.neg();
+                continue;
+            }
             factors.push((b, e));
         }
         if coef.is_zero() {
@@ -482,6 +509,14 @@ impl Pass<'_> {
                 if factors.is_empty() {
                     return self.g.constant(coef);
                 }
+                if coef.is_exact()
+                    && coef.is_int(-1)
+                    && factors.len() == 1
+                    && self.g.op(factors[0]) == Op::Add
+                {
+                    // -S alone is the sum with every sign flipped.
+                    return self.negated_sum(factors[0]);
+                }
                 if coef.is_exact() && coef.is_one() {
                     if factors.len() == 1 {
                         return factors[0];
@@ -495,6 +530,30 @@ impl Pass<'_> {
             Repr::Sum(s) => self.build_sum(*s),
             Repr::Taken => unreachable!("an operand is taken once"),
         }
+    }
+
+    /// Whether the first term of canonical sum `id` has a negative coefficient.
+    fn leads_negative(&self, id: NodeId) -> bool {
+        let first = self.g.args(id)[0];
+        match self.g.op(first) {
+            Op::Const(c) => c.is_negative(),
+            Op::Mul => self
+                .g
+                .as_const(self.g.args(first)[0])
+                .is_some_and(|c| c.is_negative()),
+            _ => false,
+        }
+    }
+
+    /// The canonical sum `-id` for a canonical sum node `id`.
+    fn negated_sum(&mut self, id: NodeId) -> NodeId {
+        let mut s = Sum::new();
+        let args: Args = self.g.args(id).into();
+        for a in args {
+            self.add_node_to_sum(&mut s, a);
+        }
+        s.neg = true;
+        self.build_sum(s)
     }
 
     fn build_sum(&mut self, s: Sum) -> NodeId {
