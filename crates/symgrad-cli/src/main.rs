@@ -14,7 +14,12 @@ use std::process::ExitCode;
 /// Turns formulas into derivatives: reverse mode, forward mode and path
 /// enumeration over one shared expression graph.
 #[derive(Parser, Debug)]
-#[command(name = "symgrad", version, about, long_about = None)]
+#[command(
+    name = "symgrad",
+    version,
+    about = "Turns formulas into derivatives: reverse mode, forward mode and path enumeration over one shared expression graph.",
+    long_about = None
+)]
 #[command(
     after_help = "Examples:\n  symgrad diff 'x²y+y+2' --at x=3,y=4\n  symgrad diff 'sin(x*y)' --mode all --at x=1,y=2\n  symgrad explain 'x^2*y + y + 2' --at x=3,y=4\n  symgrad graph 'cos(w^2)' --grad --format svg -o cos.svg"
 )]

@@ -9,7 +9,7 @@ use symgrad_core::diff::{self, numeric, Mode, Options, Stats};
 use symgrad_core::eval::Program;
 use symgrad_core::print::{self, DotOptions, Printed};
 use symgrad_core::simplify::simplify;
-use symgrad_core::{Error, Formula, NodeId};
+use symgrad_core::{Error, Formula, Graph, NodeId};
 
 /// One derivative to report: which variables it is taken in, its node, and
 /// its simplified node.
@@ -219,12 +219,7 @@ fn flat(o: &Outcome) -> Vec<&Entry> {
 impl Report<'_> {
     /// Simplifies every entry of `o` (in the formula's graph, which the report
     /// only reads afterwards) and prints them with shared bindings.
-    fn print(
-        &self,
-        o: &Outcome,
-        graph: &mut symgrad_core::Graph,
-        latex: bool,
-    ) -> (Printed, Vec<NodeId>) {
+    fn print(&self, o: &Outcome, graph: &mut Graph, latex: bool) -> (Printed, Vec<NodeId>) {
         let roots: Vec<NodeId> = flat(o).iter().map(|e| e.node).collect();
         let simple = simplify(graph, &roots);
         let printed = if latex {
@@ -235,11 +230,7 @@ impl Report<'_> {
         (printed, simple)
     }
 
-    fn values(
-        &self,
-        nodes: &[NodeId],
-        graph: &symgrad_core::Graph,
-    ) -> Result<Option<Vec<f64>>, Failure> {
+    fn values(&self, nodes: &[NodeId], graph: &Graph) -> Result<Option<Vec<f64>>, Failure> {
         match self.point {
             Some(p) => {
                 let program = Program::compile(graph, &self.f.vars, nodes).map_err(failure)?;
@@ -291,7 +282,12 @@ impl Report<'_> {
         }
         if self.all {
             out.push('\n');
-            out.push_str(&self.agreement_table(outcomes, &simplified_by_mode, &values_by_mode));
+            out.push_str(&self.agreement_table(
+                &graph,
+                outcomes,
+                &simplified_by_mode,
+                &values_by_mode,
+            ));
         }
         Ok(out)
     }
@@ -300,6 +296,7 @@ impl Report<'_> {
     /// and the work each did.
     fn agreement_table(
         &self,
+        graph: &Graph,
         outcomes: &[Outcome],
         simplified: &[Vec<NodeId>],
         values: &[Option<Vec<f64>>],
@@ -315,14 +312,13 @@ impl Report<'_> {
         for (k, o) in outcomes.iter().enumerate() {
             let agrees = if k == 0 {
                 "-".to_string()
-            } else if simplified[k] == simplified[0] {
-                "yes (same expression)".to_string()
             } else {
-                match (&values[k], &values[0]) {
-                    (Some(a), Some(b)) if close(a, b, 1e-12) => "yes (same values)".to_string(),
-                    (Some(_), Some(_)) => "NO".to_string(),
-                    _ => "different form".to_string(),
-                }
+                let a = self.agreement(
+                    graph,
+                    (&simplified[k], &values[k]),
+                    (&simplified[0], &values[0]),
+                );
+                a.describe().to_string()
             };
             rows.push(vec![
                 o.mode.to_string(),
@@ -363,6 +359,44 @@ impl Report<'_> {
             ]),
         }
         table(&rows)
+    }
+
+    /// How one mode's derivatives (simplified nodes, and values at the point
+    /// if one was given) compare with another's.
+    fn agreement(
+        &self,
+        graph: &Graph,
+        (a, a_values): (&[NodeId], &Option<Vec<f64>>),
+        (b, b_values): (&[NodeId], &Option<Vec<f64>>),
+    ) -> Agreement {
+        if a == b {
+            return Agreement::SameExpression;
+        }
+        match (a_values, b_values) {
+            (Some(x), Some(y)) if close(x, y, 1e-12) => Agreement::SameValues,
+            (Some(_), Some(_)) => Agreement::Differ,
+            _ if self.equal_at_sample_points(graph, a, b) => Agreement::EqualAtSamples,
+            _ => Agreement::Differ,
+        }
+    }
+
+    /// Whether two lists of derivatives have the same values at a few fixed
+    /// points: the check `--mode all` makes when no point is given and the
+    /// modes' simplified forms differ. Points where either side is not finite
+    /// are skipped.
+    fn equal_at_sample_points(&self, graph: &Graph, a: &[NodeId], b: &[NodeId]) -> bool {
+        let n = self.f.vars.len();
+        let (Ok(pa), Ok(pb)) = (
+            Program::compile(graph, &self.f.vars, a),
+            Program::compile(graph, &self.f.vars, b),
+        ) else {
+            return false;
+        };
+        [0.3, 0.7, 1.3].iter().all(|&base| {
+            let point: Vec<f64> = (0..n).map(|i| base + 0.17 * i as f64).collect();
+            let (va, vb) = (pa.run(&point), pb.run(&point));
+            !va.iter().chain(&vb).all(|v| v.is_finite()) || close(&va, &vb, 1e-9)
+        })
     }
 
     fn latex(&self, outcomes: &mut [Outcome]) -> Result<String, Failure> {
@@ -478,9 +512,9 @@ impl Report<'_> {
                 }),
             );
             if let Some(first) = &first_simple {
-                let agrees = *first == simple
-                    || matches!((&first_values, &values), (Some(a), Some(b)) if close(a, b, 1e-12));
-                obj.insert("agrees".into(), json!(agrees));
+                let a = self.agreement(&graph, (&simple, &values), (first, &first_values));
+                obj.insert("agrees".into(), json!(a != Agreement::Differ));
+                obj.insert("agreement".into(), json!(a.describe()));
             }
             if first_simple.is_none() {
                 first_simple = Some(simple.clone());
@@ -524,6 +558,30 @@ impl Report<'_> {
             );
         }
         Ok(format!("{}\n", Value::Object(top)))
+    }
+}
+
+/// How two modes' results compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Agreement {
+    /// The same simplified expressions.
+    SameExpression,
+    /// Different forms with the same values at the given point.
+    SameValues,
+    /// Different forms, equal at a few sample points (no point was given).
+    EqualAtSamples,
+    /// Different values.
+    Differ,
+}
+
+impl Agreement {
+    fn describe(self) -> &'static str {
+        match self {
+            Agreement::SameExpression => "yes (same expression)",
+            Agreement::SameValues => "yes (same values)",
+            Agreement::EqualAtSamples => "yes (equal at sample points)",
+            Agreement::Differ => "NO",
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use symgrad_core::diff::rules::local_derivatives;
 use symgrad_core::eval::node_values;
 use symgrad_core::print::{self, DotOptions};
 use symgrad_core::simplify::simplify;
-use symgrad_core::NodeId;
+use symgrad_core::{NodeId, Op};
 
 pub fn run(args: GraphArgs) -> Result<String, Failure> {
     let (text, mut f) = input::load(&args.source)?;
@@ -32,13 +32,16 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
         for &v in &order {
             let partials = local_derivatives(&mut f.graph, v);
             for (slot, &d) in partials.iter().enumerate() {
-                edges.push(((v, slot), d));
-                wanted.push(d);
+                // Derivatives with respect to constants mean nothing to a reader.
+                if !is_constant(&f.graph, f.graph.args(v)[slot]) {
+                    edges.push(((v, slot), d));
+                    wanted.push(d);
+                }
             }
         }
         let adj = adjoints(&mut f.graph, output);
         for &v in &order {
-            if let Some(a) = adj.adjoint[v.index()] {
+            if let (Some(a), false) = (adj.adjoint[v.index()], is_constant(&f.graph, v)) {
                 adjoint_of.push((v, a));
                 wanted.push(a);
             }
@@ -84,6 +87,10 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
         }
         None => Ok(rendered),
     }
+}
+
+fn is_constant(g: &symgrad_core::Graph, v: NodeId) -> bool {
+    matches!(g.op(v), Op::Const(_) | Op::Named(_))
 }
 
 /// Lays the DOT graph out with layout-rs and renders it as SVG. The layout
