@@ -64,7 +64,7 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
         options.edge_labels.insert(edge, label);
     }
     if let Some(values) = &values {
-        for &v in &order {
+        for &v in order.iter().filter(|&&v| !is_constant(&f.graph, v)) {
             options
                 .node_notes
                 .insert(v, format!("= {}", num(values[v.index()])));
