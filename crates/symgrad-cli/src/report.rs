@@ -21,30 +21,22 @@ pub fn json_num(x: f64) -> Value {
 
 /// `∂f/∂x`, `∂²f/∂x∂y`, `∂²f/∂x²`, `∂³f/∂x³`.
 pub fn partial_name(vars: &[&str]) -> String {
-    let order = vars.len();
-    let sup = |k: usize| -> String {
+    let sup = |k: usize| {
         if k == 1 {
             String::new()
         } else {
             superscript(k)
         }
     };
-    let mut denominator = String::new();
-    let mut i = 0;
-    while i < vars.len() {
-        let mut run = 1;
-        while i + run < vars.len() && vars[i + run] == vars[i] {
-            run += 1;
-        }
-        denominator.push_str(&format!("∂{}{}", vars[i], sup(run)));
-        i += run;
-    }
-    format!("∂{}f/{denominator}", sup(order))
+    let denominator: String = runs(vars)
+        .into_iter()
+        .map(|(v, k)| format!("∂{v}{}", sup(k)))
+        .collect();
+    format!("∂{}f/{denominator}", sup(vars.len()))
 }
 
 /// The LaTeX form of [`partial_name`].
 pub fn partial_name_latex(vars: &[&str]) -> String {
-    let order = vars.len();
     let sup = |k: usize| {
         if k == 1 {
             String::new()
@@ -52,17 +44,23 @@ pub fn partial_name_latex(vars: &[&str]) -> String {
             format!("^{{{k}}}")
         }
     };
-    let mut denominator = String::new();
-    let mut i = 0;
-    while i < vars.len() {
-        let mut run = 1;
-        while i + run < vars.len() && vars[i + run] == vars[i] {
-            run += 1;
+    let denominator: String = runs(vars)
+        .into_iter()
+        .map(|(v, k)| format!("\\partial {v}{}", sup(k)))
+        .collect();
+    format!("\\frac{{\\partial{} f}}{{{denominator}}}", sup(vars.len()))
+}
+
+/// Consecutive equal names with their counts: `[x, x, y]` is `[(x, 2), (y, 1)]`.
+fn runs<'a>(vars: &[&'a str]) -> Vec<(&'a str, usize)> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
+    for &v in vars {
+        match out.last_mut() {
+            Some((last, k)) if *last == v => *k += 1,
+            _ => out.push((v, 1)),
         }
-        denominator.push_str(&format!("\\partial {}{}", vars[i], sup(run)));
-        i += run;
     }
-    format!("\\frac{{\\partial{} f}}{{{denominator}}}", sup(order))
+    out
 }
 
 fn superscript(k: usize) -> String {

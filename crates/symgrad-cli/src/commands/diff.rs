@@ -91,8 +91,8 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         all: args.mode == ModeArg::All,
     };
     match args.format {
-        DiffFormat::Text => report.text(&mut outcomes),
-        DiffFormat::Latex => report.latex(&mut outcomes),
+        DiffFormat::Text => report.text(&mut outcomes, false),
+        DiffFormat::Latex => report.text(&mut outcomes, true),
         DiffFormat::Json => report.json(&mut outcomes),
         DiffFormat::Dot => Ok(report.dot(&mut outcomes)),
     }
@@ -240,28 +240,37 @@ impl Report<'_> {
         }
     }
 
-    fn text(&self, outcomes: &mut [Outcome]) -> Result<String, Failure> {
+    /// The derivatives as lines `name = expression = value`, in text or LaTeX.
+    fn text(&self, outcomes: &mut [Outcome], latex: bool) -> Result<String, Failure> {
         let mut graph = self.f.graph.clone();
         let mut out = String::new();
         let mut simplified_by_mode = Vec::new();
         let mut values_by_mode = Vec::new();
         for o in outcomes.iter() {
-            let (printed, simple) = self.print(o, &mut graph, false);
+            let (printed, simple) = self.print(o, &mut graph, latex);
             let values = self.values(&simple, &graph)?;
-            if self.all {
-                out.push_str(&format!("{}:\n", o.mode));
-            }
-            let indent = if self.all { "  " } else { "" };
+            let indent = match (self.all, latex) {
+                (false, _) => "",
+                (true, false) => {
+                    out.push_str(&format!("{}:\n", o.mode));
+                    "  "
+                }
+                (true, true) => {
+                    out.push_str(&format!("% {}\n", o.mode));
+                    ""
+                }
+            };
             for (name, expr) in &printed.bindings {
                 out.push_str(&format!("{indent}{name} = {expr}\n"));
             }
             for (i, e) in flat(o).iter().enumerate() {
                 let names: Vec<&str> = e.wrt.iter().map(String::as_str).collect();
-                out.push_str(&format!(
-                    "{indent}{} = {}",
-                    partial_name(&names),
-                    printed.exprs[i]
-                ));
+                let name = if latex {
+                    partial_name_latex(&names)
+                } else {
+                    partial_name(&names)
+                };
+                out.push_str(&format!("{indent}{name} = {}", printed.exprs[i]));
                 if let Some(v) = &values {
                     out.push_str(&format!(" = {}", num(v[i])));
                 }
@@ -280,7 +289,7 @@ impl Report<'_> {
             simplified_by_mode.push(simple);
             values_by_mode.push(values);
         }
-        if self.all {
+        if self.all && !latex {
             out.push('\n');
             out.push_str(&self.agreement_table(
                 &graph,
@@ -397,34 +406,6 @@ impl Report<'_> {
             let (va, vb) = (pa.run(&point), pb.run(&point));
             !va.iter().chain(&vb).all(|v| v.is_finite()) || close(&va, &vb, 1e-9)
         })
-    }
-
-    fn latex(&self, outcomes: &mut [Outcome]) -> Result<String, Failure> {
-        let mut graph = self.f.graph.clone();
-        let mut out = String::new();
-        for o in outcomes.iter() {
-            let (printed, simple) = self.print(o, &mut graph, true);
-            let values = self.values(&simple, &graph)?;
-            if self.all {
-                out.push_str(&format!("% {}\n", o.mode));
-            }
-            for (name, expr) in &printed.bindings {
-                out.push_str(&format!("{name} = {expr}\n"));
-            }
-            for (i, e) in flat(o).iter().enumerate() {
-                let names: Vec<&str> = e.wrt.iter().map(String::as_str).collect();
-                out.push_str(&format!(
-                    "{} = {}",
-                    partial_name_latex(&names),
-                    printed.exprs[i]
-                ));
-                if let Some(v) = &values {
-                    out.push_str(&format!(" = {}", num(v[i])));
-                }
-                out.push('\n');
-            }
-        }
-        Ok(out)
     }
 
     fn dot(&self, outcomes: &mut [Outcome]) -> String {
