@@ -12,6 +12,7 @@ pub mod explain;
 pub mod formula;
 pub mod graph;
 pub mod num;
+pub mod workloads;
 
 pub use error::{Error, ErrorKind, Result, Span};
 pub use formula::{Binding, Formula};
