@@ -15,6 +15,7 @@ pub mod num;
 pub mod parse;
 pub mod print;
 pub mod simplify;
+pub mod workloads;
 
 pub use error::{Error, ErrorKind, Result, Span};
 pub use formula::{Binding, Formula};
