@@ -79,9 +79,10 @@ struct DiffArgs {
     /// Variables to differentiate with respect to (default: all, in order of appearance).
     #[arg(long, value_delimiter = ',', value_name = "x,y")]
     wrt: Vec<String>,
-    /// How to compute the derivatives.
-    #[arg(long, value_enum, default_value = "reverse")]
-    mode: ModeArg,
+    /// How to compute the derivatives [default: reverse; forward with --order,
+    /// which for one variable keeps the k-th derivative far smaller].
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
     /// A point at which to evaluate, e.g. x=3,y=4 (values may be formulas: x=pi/4).
     #[arg(long, value_name = "x=3,y=4")]
     at: Option<String>,

@@ -56,7 +56,9 @@ pub struct Node {
 #[derive(Clone, Debug)]
 pub struct Graph {
     nodes: Vec<Node>,
-    memo: HashTable<NodeId>,
+    /// Hash-consing: each node's id with its hash, so that growing the table
+    /// never has to read (and hash again) the nodes themselves.
+    memo: HashTable<(u32, NodeId)>,
     var_names: Vec<String>,
     var_by_name: FxHashMap<String, NodeId>,
     shapes: Vec<Shape>,
@@ -333,17 +335,29 @@ impl Graph {
             args,
             shape: ShapeId::SCALAR,
         };
-        let hash = FxBuildHasher.hash_one(&node);
+        // The table only keeps half the hash, and must hash the same way when
+        // it grows as when it looks up, so every use goes through `widen`.
+        let tag = short(FxBuildHasher.hash_one(&node));
+        let hash = widen(tag);
         let nodes = &self.nodes;
-        if let Some(&id) = self.memo.find(hash, |&id| nodes[id.index()] == node) {
+        if let Some(&(_, id)) = self
+            .memo
+            .find(hash, |&(h, id)| h == tag && nodes[id.index()] == node)
+        {
             return id;
         }
         let id = NodeId::from_index(self.nodes.len());
         self.nodes.push(node);
-        let nodes = &self.nodes;
-        self.memo
-            .insert_unique(hash, id, |&id| FxBuildHasher.hash_one(&nodes[id.index()]));
+        self.memo.insert_unique(hash, (tag, id), |&(h, _)| widen(h));
         id
+    }
+
+    /// Makes room for `additional` more nodes, so that a pass that knows
+    /// roughly how much it will add (reverse mode adds about three nodes per
+    /// node) does not grow the tables step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+        self.memo.reserve(additional, |&(h, _)| widen(h));
     }
 
     /// The nodes that `outputs` depend on (including themselves), in
@@ -405,6 +419,20 @@ impl Graph {
             .map(|o| map[o.index()].expect("outputs are reachable"))
             .collect()
     }
+}
+
+/// The part of a node's hash kept in the table: the high half, which is where
+/// Fx hashing mixes best. Entries stay 8 bytes, half the table's memory
+/// traffic of a full hash, which matters once graphs outgrow the caches.
+fn short(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A table hash rebuilt from the stored half. hashbrown takes its control
+/// byte from the top 7 bits and its bucket from the low bits, so both must
+/// be spread: multiply by an odd constant to fill the low half too.
+fn widen(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h.wrapping_mul(0x9E37_79B9))
 }
 
 /// The value of `f(x)` when it is an exact rational (such as `sin(0) = 0`), or a
