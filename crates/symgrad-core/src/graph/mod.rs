@@ -8,6 +8,7 @@
 
 mod op;
 mod shape;
+mod view;
 
 pub use op::{Func, NamedConst, Op};
 pub use shape::{Shape, ShapeId};
