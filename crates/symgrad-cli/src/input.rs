@@ -134,6 +134,14 @@ pub fn wrt(names: &[String], f: &Formula) -> Result<Vec<NodeId>, Failure> {
     if names.is_empty() {
         return Ok(f.vars.clone());
     }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].iter().any(|m| m.trim() == n.trim()) {
+            return Err(Failure::input(format!(
+                "error: --wrt names '{}' twice",
+                n.trim()
+            )));
+        }
+    }
     names
         .iter()
         .map(|n| {

@@ -90,8 +90,8 @@ struct DiffArgs {
     #[arg(long, conflicts_with = "order")]
     hessian: bool,
     /// The k-th derivative in one variable (name it with --wrt when there are several).
-    #[arg(long, value_name = "k")]
-    order: Option<usize>,
+    #[arg(long, value_name = "k", value_parser = clap::value_parser!(u16).range(1..))]
+    order: Option<u16>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: DiffFormat,

@@ -310,3 +310,18 @@ fn help_and_usage_errors() {
     let o = symgrad(&["diff", "x", "--mode", "sideways"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn bad_options_give_status_2() {
+    for args in [
+        &["diff", "x", "--order", "0"][..],
+        &["diff", "x^3", "--wrt", "x,x"],
+        &["diff", "x*y", "--order", "2"],
+        &["explain", "sin(x)"],
+        &["diff", "x", "--at", "x=(1"],
+    ] {
+        let o = symgrad(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).starts_with("error"), "{args:?}: {}", stderr(&o));
+    }
+}

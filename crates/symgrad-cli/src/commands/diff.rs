@@ -73,7 +73,8 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         } else {
             mode
         };
-        let mut o = compute(&mut f, &wrt, exact_mode, options, args.hessian, args.order)?;
+        let order = args.order.map(usize::from);
+        let mut o = compute(&mut f, &wrt, exact_mode, options, args.hessian, order)?;
         o.mode = mode;
         outcomes.push(o);
     }
