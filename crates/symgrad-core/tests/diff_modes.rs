@@ -3,17 +3,12 @@
 
 use symgrad_core::diff::{self, numeric, Mode, Options};
 use symgrad_core::eval::Program;
-use symgrad_core::{ErrorKind, Func, Graph, NodeId};
+use symgrad_core::{workloads, ErrorKind, Func, Graph, NodeId};
 
-fn seed(g: &mut Graph) -> (NodeId, NodeId, NodeId) {
-    // f = x^2*y + y + 2
-    let x = g.var("x");
-    let y = g.var("y");
-    let x2 = g.powi(x, 2);
-    let x2y = g.mul(x2, y);
-    let s = g.add(x2y, y);
-    let two = g.int(2);
-    (g.add(s, two), x, y)
+/// f = x^2*y + y + 2 (W1), as (graph, output, x, y).
+fn seed() -> (Graph, NodeId, NodeId, NodeId) {
+    let w = workloads::seed();
+    (w.graph, w.output, w.inputs[0], w.inputs[1])
 }
 
 fn values(g: &Graph, vars: &[NodeId], nodes: &[NodeId], point: &[f64]) -> Vec<f64> {
@@ -23,8 +18,7 @@ fn values(g: &Graph, vars: &[NodeId], nodes: &[NodeId], point: &[f64]) -> Vec<f6
 #[test]
 fn seed_gradient_in_every_mode() {
     for mode in Mode::EXACT {
-        let mut g = Graph::new();
-        let (f, x, y) = seed(&mut g);
+        let (mut g, f, x, y) = seed();
         let (grad, stats) = diff::gradient(&mut g, f, &[x, y], mode, Options::default()).unwrap();
         // df/dx = 2xy = 24, df/dy = x^2 + 1 = 10 at (3, 4)
         assert_eq!(
@@ -39,8 +33,7 @@ fn seed_gradient_in_every_mode() {
 
 #[test]
 fn seed_hessian() {
-    let mut g = Graph::new();
-    let (f, x, y) = seed(&mut g);
+    let (mut g, f, x, y) = seed();
     let (_, h, _) = diff::hessian(&mut g, f, &[x, y], Mode::Reverse, Options::default()).unwrap();
     let flat: Vec<NodeId> = h.concat();
     // [[2y, 2x], [2x, 0]] = [[8, 6], [6, 0]]
@@ -50,20 +43,15 @@ fn seed_hessian() {
     );
 }
 
-/// The product network of depth d: h(i) = h(i-1,1) * h(i-1,2), both inputs w.
-fn product_network(g: &mut Graph, d: usize) -> (NodeId, NodeId) {
-    let w = g.var("w");
-    let mut h = w;
-    for _ in 0..d {
-        h = g.mul(h, h);
-    }
-    (h, w)
+/// The product network of depth d (W4), as (graph, output, w).
+fn product_network(d: usize) -> (Graph, NodeId, NodeId) {
+    let w = workloads::product_network(d);
+    (w.graph, w.output, w.inputs[0])
 }
 
 #[test]
 fn product_network_has_two_to_the_d_paths() {
-    let mut g = Graph::new();
-    let (o, w) = product_network(&mut g, 5);
+    let (mut g, o, w) = product_network(5);
     assert_eq!(diff::paths::count_paths(&g, o, &[w]), vec![32]);
     let (grad, stats) = diff::paths::gradient(&mut g, o, &[w], 1 << 20).unwrap();
     assert_eq!(stats.paths, 32);
@@ -74,8 +62,7 @@ fn product_network_has_two_to_the_d_paths() {
 
 #[test]
 fn path_enumeration_is_refused_past_the_limit() {
-    let mut g = Graph::new();
-    let (o, w) = product_network(&mut g, 25);
+    let (mut g, o, w) = product_network(25);
     let err = diff::paths::gradient(&mut g, o, &[w], 1 << 20).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PathLimit);
     assert!(err.message().contains("33554432"), "{}", err.message());
@@ -109,8 +96,7 @@ fn every_function_agrees_with_finite_differences() {
 
 #[test]
 fn explain_the_seed() {
-    let mut g = Graph::new();
-    let (f, x, y) = seed(&mut g);
+    let (mut g, f, x, y) = seed();
     let e = symgrad_core::explain::explain(&mut g, f, &[x, y], &[3.0, 4.0]).unwrap();
     assert_eq!(
         e.gradient,

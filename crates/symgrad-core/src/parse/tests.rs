@@ -8,45 +8,12 @@ use crate::error::ErrorKind;
 use crate::graph::{Func, Graph, NodeId, Op};
 use crate::Formula;
 use proptest::prelude::*;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Prints `root` with every operation parenthesized (`((x ^ 2) * y)`), except
-/// the outermost. A loop over the topological order, like every graph pass.
+/// the outermost: the printer the crate's structural tests share.
 fn show(g: &Graph, root: NodeId) -> String {
-    let mut text: HashMap<NodeId, String> = HashMap::new();
-    for id in g.reachable(&[root]) {
-        let arg = |i: usize| {
-            g.args(id)
-                .get(i)
-                .and_then(|a| text.get(a))
-                .cloned()
-                .unwrap_or_default()
-        };
-        let s = match g.op(id) {
-            Op::Const(n) if n.is_negative() || n.as_int().is_none() => format!("({n})"),
-            Op::Const(n) => n.to_string(),
-            Op::Named(c) => c.name().to_string(),
-            Op::Var(_) => g.var_name(id).unwrap_or("?").to_string(),
-            Op::Neg => format!("(-{})", arg(0)),
-            Op::Func(f) => format!("{f}({})", bare(arg(0))),
-            Op::Max => format!("max({}, {})", bare(arg(0)), bare(arg(1))),
-            Op::Min => format!("min({}, {})", bare(arg(0)), bare(arg(1))),
-            op => {
-                let sym = match op {
-                    Op::Add => " + ",
-                    Op::Sub => " - ",
-                    Op::Mul => " * ",
-                    Op::Div => " / ",
-                    _ => " ^ ",
-                };
-                let parts: Vec<String> = (0..g.args(id).len()).map(arg).collect();
-                format!("({})", parts.join(sym))
-            }
-        };
-        text.insert(id, s);
-    }
-    bare(text.remove(&root).unwrap_or_default())
+    crate::print::parens(g, root)
 }
 
 /// `s` without the parentheses around all of it, if it has them.
