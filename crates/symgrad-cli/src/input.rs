@@ -46,6 +46,12 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
         Failure::input(format!("{}\n(in --at)", e.render(at)))
     };
     let mut values: Vec<Option<f64>> = vec![None; f.vars.len()];
+    let position: std::collections::HashMap<&str, usize> = f
+        .vars
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (f.graph.var_name(v).unwrap_or("?"), i))
+        .collect();
     let mut offset = 0;
     for item in at.split(',') {
         let start = offset;
@@ -61,11 +67,7 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
             ));
         };
         let name = name.trim();
-        let Some(pos) = f
-            .vars
-            .iter()
-            .position(|&v| f.graph.var_name(v) == Some(name))
-        else {
+        let Some(&pos) = position.get(name) else {
             let known = f.var_names().join(", ");
             let known = if known.is_empty() {
                 "none".to_string()

@@ -40,6 +40,13 @@ impl Program {
     pub fn compile(g: &Graph, inputs: &[NodeId], outputs: &[NodeId]) -> Result<Program> {
         let order = g.reachable(outputs);
         let mut slot_of: Vec<u32> = vec![u32::MAX; g.len()];
+        // Input positions by node, so that finding a variable's input is O(1).
+        let mut input_of: Vec<Option<usize>> = vec![None; g.len()];
+        for (pos, x) in inputs.iter().enumerate() {
+            if let Some(entry) = input_of.get_mut(x.index()) {
+                entry.get_or_insert(pos);
+            }
+        }
         let mut instrs: Vec<Instr> = Vec::with_capacity(order.len());
         let push = |instrs: &mut Vec<Instr>, i: Instr| -> u32 {
             instrs.push(i);
@@ -52,7 +59,7 @@ impl Program {
                 Op::Const(n) => push(&mut instrs, Instr::Const(n.to_f64())),
                 Op::Named(c) => push(&mut instrs, Instr::Const(c.value())),
                 Op::Var(_) => {
-                    let Some(pos) = inputs.iter().position(|&x| x == v) else {
+                    let Some(pos) = input_of[v.index()] else {
                         let name = g.var_name(v).unwrap_or("?");
                         return Err(Error::new(
                             ErrorKind::UnknownVariable,
