@@ -38,6 +38,8 @@ enum Command {
     Graph(GraphArgs),
     /// Show backpropagation step by step: forward values, local derivatives, adjoints.
     Explain(ExplainArgs),
+    /// Print a Rust function computing the value and gradient (or Hessian).
+    Emit(EmitArgs),
 }
 
 /// Where the formula comes from.
@@ -143,6 +145,29 @@ struct ExplainArgs {
     at: String,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Lang {
+    Rust,
+}
+
+#[derive(Args, Debug)]
+struct EmitArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The language to print.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
+    /// The function's name.
+    #[arg(long, default_value = "f")]
+    name: String,
+    /// Generate f32 code instead of f64.
+    #[arg(long)]
+    f32: bool,
+    /// Also return the Hessian: `-> (value, gradient, hessian)`.
+    #[arg(long)]
+    hessian: bool,
+}
+
 /// A failure to report: a message (already rendered, with caret when it is
 /// about input text) and the exit status.
 pub struct Failure {
@@ -175,6 +200,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Emit(args) => commands::emit::run(args),
     };
     match result {
         Ok(text) => {

@@ -6,6 +6,7 @@
 //! line are built on top of it.
 
 pub mod diff;
+pub mod emit;
 pub mod error;
 pub mod eval;
 pub mod explain;

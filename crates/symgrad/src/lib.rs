@@ -35,3 +35,10 @@ pub use symgrad_core::{
     diff, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error, ErrorKind,
     Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
+
+/// What generated code calls. Not a public API: paths here may change with
+/// any release of the macros that use them.
+#[doc(hidden)]
+pub mod __private {
+    pub use symgrad_runtime::*;
+}

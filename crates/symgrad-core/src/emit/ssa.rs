@@ -1,0 +1,374 @@
+//! The typed SSA form that code generation targets print from.
+//!
+//! A [`Function`] is straight-line code over one float type: `n_inputs`
+//! inputs, a list of instructions each defining one local (instruction `i`
+//! defines local `i`), and the outputs. Operands are inputs, earlier locals,
+//! or constants. Lowering starts from the canonical (simplified) form of the
+//! outputs, so constants are folded, like terms combined, and common
+//! subexpressions are one local (the graph is hash-consed); only the nodes
+//! the outputs need are lowered (dead code never appears). Sums with negative
+//! coefficients become subtractions and factors with negative exponents
+//! become divisions, so `x - 2*y` is one multiply and one subtract.
+
+use crate::graph::{Func, Graph, NodeId, Op};
+use crate::num::Num;
+use crate::simplify::simplify;
+
+/// An instruction operand.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Operand {
+    /// The function's input number `i`.
+    Input(u32),
+    /// The local defined by instruction `i`.
+    Local(u32),
+    /// A constant.
+    Const(f64),
+}
+
+/// One instruction; it defines the next local.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Instr {
+    Add(Operand, Operand),
+    Sub(Operand, Operand),
+    Mul(Operand, Operand),
+    Div(Operand, Operand),
+    Neg(Operand),
+    /// `a^n` for an integer `n`.
+    Powi(Operand, i32),
+    /// `a^b` for a non-integer exponent.
+    Powf(Operand, Operand),
+    Sqrt(Operand),
+    Max(Operand, Operand),
+    Min(Operand, Operand),
+    /// An elementwise function (never `Sqrt`, which has its own instruction).
+    Call(Func, Operand),
+}
+
+/// Straight-line code computing some outputs from some inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    /// How many inputs the function reads.
+    pub n_inputs: usize,
+    /// The instructions; instruction `i` defines `Operand::Local(i)`.
+    pub instrs: Vec<Instr>,
+    /// The outputs, in order.
+    pub outputs: Vec<Operand>,
+}
+
+impl Function {
+    /// Lowers `outputs` of `g` as functions of `inputs` (variable nodes).
+    /// Appends their canonical form to `g`. A variable that is not among
+    /// `inputs` is an error naming it.
+    pub fn lower(g: &mut Graph, inputs: &[NodeId], outputs: &[NodeId]) -> crate::Result<Function> {
+        let roots = simplify(g, outputs);
+        let mut lowering = Lowering {
+            g,
+            value: Vec::new(),
+            instrs: Vec::new(),
+        };
+        lowering.value = vec![None; lowering.g.len()];
+        for (i, &x) in inputs.iter().enumerate() {
+            lowering.value[x.index()] = Some(Operand::Input(i as u32));
+        }
+        let order = lowering.g.reachable(&roots);
+        let deferred = inlined_into_user(lowering.g, &order, &roots);
+        for id in order {
+            if lowering.value[id.index()].is_some() || deferred[id.index()] {
+                continue;
+            }
+            let v = lowering.node(id)?;
+            lowering.value[id.index()] = Some(v);
+        }
+        let outputs = roots
+            .iter()
+            .map(|r| lowering.value[r.index()].unwrap_or(Operand::Const(f64::NAN)))
+            .collect();
+        Ok(Function {
+            n_inputs: inputs.len(),
+            instrs: lowering.instrs,
+            outputs,
+        })
+    }
+
+    /// Evaluates the function in `f64` (the reference semantics the
+    /// generated code must match; used by tests).
+    pub fn eval(&self, inputs: &[f64]) -> Vec<f64> {
+        let mut locals: Vec<f64> = Vec::with_capacity(self.instrs.len());
+        let get = |o: Operand, locals: &[f64]| match o {
+            Operand::Input(i) => inputs[i as usize],
+            Operand::Local(i) => locals[i as usize],
+            Operand::Const(c) => c,
+        };
+        for instr in &self.instrs {
+            let v = match *instr {
+                Instr::Add(a, b) => get(a, &locals) + get(b, &locals),
+                Instr::Sub(a, b) => get(a, &locals) - get(b, &locals),
+                Instr::Mul(a, b) => get(a, &locals) * get(b, &locals),
+                Instr::Div(a, b) => get(a, &locals) / get(b, &locals),
+                Instr::Neg(a) => -get(a, &locals),
+                Instr::Powi(a, n) => get(a, &locals).powi(n),
+                Instr::Powf(a, b) => get(a, &locals).powf(get(b, &locals)),
+                Instr::Sqrt(a) => get(a, &locals).sqrt(),
+                Instr::Max(a, b) => {
+                    let (x, y) = (get(a, &locals), get(b, &locals));
+                    if y > x {
+                        y
+                    } else {
+                        x
+                    }
+                }
+                Instr::Min(a, b) => {
+                    let (x, y) = (get(a, &locals), get(b, &locals));
+                    if y < x {
+                        y
+                    } else {
+                        x
+                    }
+                }
+                Instr::Call(f, a) => f.eval(get(a, &locals)),
+            };
+            locals.push(v);
+        }
+        self.outputs.iter().map(|&o| get(o, &locals)).collect()
+    }
+}
+
+/// The nodes that are better lowered as part of their one user than as a
+/// value of their own: a reciprocal factor `b^-k` of a product (which then
+/// divides instead of multiplying by `1/b^k`) and a term `c*m` of a sum with
+/// a numeric coefficient (which then adds or subtracts `|c|*m`).
+fn inlined_into_user(g: &Graph, order: &[NodeId], roots: &[NodeId]) -> Vec<bool> {
+    let mut uses = vec![0u32; g.len()];
+    let mut user_op: Vec<Option<Op>> = vec![None; g.len()];
+    for &id in order {
+        for &a in g.args(id) {
+            uses[a.index()] += 1;
+            user_op[a.index()] = Some(g.op(id));
+        }
+    }
+    for r in roots {
+        uses[r.index()] += 2;
+    }
+    let mut deferred = vec![false; g.len()];
+    for &id in order {
+        if uses[id.index()] != 1 {
+            continue;
+        }
+        let args = g.args(id);
+        deferred[id.index()] = match (g.op(id), user_op[id.index()]) {
+            (Op::Pow, Some(Op::Mul)) => g
+                .as_const(args[1])
+                .is_some_and(|e| e.is_exact() && e.is_negative()),
+            (Op::Mul, Some(Op::Add)) => g.as_const(args[0]).is_some(),
+            _ => false,
+        };
+    }
+    deferred
+}
+
+struct Lowering<'g> {
+    g: &'g mut Graph,
+    value: Vec<Option<Operand>>,
+    instrs: Vec<Instr>,
+}
+
+impl Lowering<'_> {
+    fn push(&mut self, instr: Instr) -> Operand {
+        self.instrs.push(instr);
+        Operand::Local((self.instrs.len() - 1) as u32)
+    }
+
+    fn operand(&self, id: NodeId) -> Operand {
+        self.value[id.index()].unwrap_or(Operand::Const(f64::NAN))
+    }
+
+    fn node(&mut self, id: NodeId) -> crate::Result<Operand> {
+        let args: Vec<NodeId> = self.g.args(id).to_vec();
+        Ok(match self.g.op(id) {
+            Op::Const(n) => Operand::Const(n.to_f64()),
+            Op::Named(c) => Operand::Const(c.value()),
+            Op::Var(_) => {
+                let name = self.g.var_name(id).unwrap_or("?").to_string();
+                return Err(crate::Error::new(
+                    crate::ErrorKind::UnknownVariable,
+                    format!("'{name}' is not an input of the generated function"),
+                ));
+            }
+            Op::Add => self.sum(&args),
+            Op::Mul => self.product(&args),
+            Op::Sub => {
+                let (a, b) = (self.operand(args[0]), self.operand(args[1]));
+                self.push(Instr::Sub(a, b))
+            }
+            Op::Div => {
+                let (a, b) = (self.operand(args[0]), self.operand(args[1]));
+                self.push(Instr::Div(a, b))
+            }
+            Op::Neg => {
+                let a = self.operand(args[0]);
+                self.push(Instr::Neg(a))
+            }
+            Op::Pow => {
+                let base = self.operand(args[0]);
+                match self.g.as_const(args[1]) {
+                    Some(e) => self.power(base, e),
+                    None => {
+                        let e = self.operand(args[1]);
+                        self.push(Instr::Powf(base, e))
+                    }
+                }
+            }
+            Op::Max => {
+                let (a, b) = (self.operand(args[0]), self.operand(args[1]));
+                self.push(Instr::Max(a, b))
+            }
+            Op::Min => {
+                let (a, b) = (self.operand(args[0]), self.operand(args[1]));
+                self.push(Instr::Min(a, b))
+            }
+            Op::Func(Func::Sqrt) => {
+                let a = self.operand(args[0]);
+                self.push(Instr::Sqrt(a))
+            }
+            Op::Func(f) => {
+                let a = self.operand(args[0]);
+                self.push(Instr::Call(f, a))
+            }
+        })
+    }
+
+    /// `base^e` for a constant exponent: `powi` for integers, `sqrt` for 1/2,
+    /// `1/sqrt` for -1/2, `powf` otherwise.
+    fn power(&mut self, base: Operand, e: Num) -> Operand {
+        if let Some(n) = e.as_int().and_then(|n| i32::try_from(n).ok()) {
+            return match n {
+                1 => base,
+                2 => self.push(Instr::Mul(base, base)),
+                -1 => self.push(Instr::Div(Operand::Const(1.0), base)),
+                _ => self.push(Instr::Powi(base, n)),
+            };
+        }
+        if e == Num::ratio(1, 2).unwrap_or(e) && e.is_exact() {
+            return self.push(Instr::Sqrt(base));
+        }
+        if e == Num::ratio(-1, 2).unwrap_or(e) && e.is_exact() {
+            let s = self.push(Instr::Sqrt(base));
+            return self.push(Instr::Div(Operand::Const(1.0), s));
+        }
+        self.push(Instr::Powf(base, Operand::Const(e.to_f64())))
+    }
+
+    /// A term's coefficient and the rest of it: `-2*x*y` is `(-2, x*y)`.
+    fn split_coefficient(&mut self, term: NodeId) -> (f64, Operand) {
+        if self.g.op(term) == Op::Mul {
+            let args: Vec<NodeId> = self.g.args(term).to_vec();
+            if let Some(c) = self.g.as_const(args[0]) {
+                let rest = self.product(&args[1..]);
+                return (c.to_f64(), rest);
+            }
+        }
+        (1.0, self.operand(term))
+    }
+
+    /// A canonical sum: positive terms added, negative ones subtracted, each
+    /// term's coefficient applied once.
+    fn sum(&mut self, terms: &[NodeId]) -> Operand {
+        let mut acc: Option<Operand> = None;
+        for &t in terms {
+            if let Some(c) = self.g.as_const(t) {
+                let c = c.to_f64();
+                acc = Some(match acc {
+                    None => Operand::Const(c),
+                    Some(a) if c < 0.0 => self.push(Instr::Sub(a, Operand::Const(-c))),
+                    Some(a) => self.push(Instr::Add(a, Operand::Const(c))),
+                });
+                continue;
+            }
+            // A term lowered on its own (shared, or not a scaled product) is
+            // used as it is.
+            if self.value[t.index()].is_some() || self.g.op(t) != Op::Mul {
+                let v = self.operand(t);
+                acc = Some(match acc {
+                    None => v,
+                    Some(a) => self.push(Instr::Add(a, v)),
+                });
+                continue;
+            }
+            let (c, rest) = self.split_coefficient(t);
+            let magnitude = c.abs();
+            let scaled = if magnitude == 1.0 {
+                rest
+            } else {
+                self.push(Instr::Mul(Operand::Const(magnitude), rest))
+            };
+            acc = Some(match acc {
+                None if c < 0.0 => self.push(Instr::Neg(scaled)),
+                None => scaled,
+                Some(a) if c < 0.0 => self.push(Instr::Sub(a, scaled)),
+                Some(a) => self.push(Instr::Add(a, scaled)),
+            });
+        }
+        acc.unwrap_or(Operand::Const(0.0))
+    }
+
+    /// A canonical product: numerator factors multiplied, then divided by the
+    /// product of the factors with negative exponents.
+    fn product(&mut self, factors: &[NodeId]) -> Operand {
+        let mut coef = 1.0;
+        let mut numerator: Vec<Operand> = Vec::new();
+        let mut denominator: Vec<Operand> = Vec::new();
+        for &f in factors {
+            if let Some(c) = self.g.as_const(f) {
+                coef *= c.to_f64();
+                continue;
+            }
+            if self.g.op(f) == Op::Pow && self.value[f.index()].is_none() {
+                let (base, e) = (self.g.args(f)[0], self.g.args(f)[1]);
+                if let Some(e) = self
+                    .g
+                    .as_const(e)
+                    .filter(|e| e.is_negative() && e.is_exact())
+                {
+                    let b = self.operand(base);
+                    let p = self.power(b, e.neg());
+                    denominator.push(p);
+                    continue;
+                }
+            }
+            numerator.push(self.operand(f));
+        }
+        let mut acc: Option<Operand> = None;
+        for v in numerator {
+            acc = Some(match acc {
+                None => v,
+                Some(a) => self.push(Instr::Mul(a, v)),
+            });
+        }
+        let mut den: Option<Operand> = None;
+        for v in denominator {
+            den = Some(match den {
+                None => v,
+                Some(a) => self.push(Instr::Mul(a, v)),
+            });
+        }
+        let mut value = match (acc, den) {
+            (Some(a), Some(d)) => self.push(Instr::Div(a, d)),
+            (Some(a), None) => a,
+            (None, Some(d)) => self.push(Instr::Div(Operand::Const(coef.abs()), d)),
+            (None, None) => return Operand::Const(coef),
+        };
+        if acc.is_none() && den.is_some() {
+            // The coefficient's magnitude is already the numerator.
+            if coef < 0.0 {
+                value = self.push(Instr::Neg(value));
+            }
+            return value;
+        }
+        if coef == -1.0 {
+            value = self.push(Instr::Neg(value));
+        } else if coef != 1.0 {
+            value = self.push(Instr::Mul(Operand::Const(coef), value));
+        }
+        value
+    }
+}
