@@ -13,6 +13,7 @@
 use crate::graph::{Func, Graph, NodeId, Op};
 use crate::num::Num;
 use crate::simplify::simplify;
+use std::collections::HashMap;
 
 /// An instruction operand.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,6 +66,7 @@ impl Function {
             g,
             value: Vec::new(),
             instrs: Vec::new(),
+            emitted: HashMap::new(),
         };
         lowering.value = vec![None; lowering.g.len()];
         for (i, &x) in inputs.iter().enumerate() {
@@ -170,12 +172,47 @@ struct Lowering<'g> {
     g: &'g mut Graph,
     value: Vec<Option<Operand>>,
     instrs: Vec<Instr>,
+    /// Value numbering: an instruction already emitted is reused, so that
+    /// the products `a*b*c` and `a*b*c*d` share the local for `a*b*c`.
+    emitted: HashMap<(u8, u64, u64), Operand>,
+}
+
+/// A hashable identity for an instruction: its kind (with a flag for each
+/// constant operand) and its operands' bits (inputs and locals told apart by
+/// bit 32, constants by the flags).
+fn key(instr: &Instr) -> (u8, u64, u64) {
+    let bits = |o: Operand| match o {
+        Operand::Input(i) => u64::from(i),
+        Operand::Local(i) => (1 << 32) | u64::from(i),
+        Operand::Const(c) => c.to_bits(),
+    };
+    let flag = |o: Operand, f: u8| if matches!(o, Operand::Const(_)) { f } else { 0 };
+    let two = |k: u8, a: Operand, b: Operand| (k | flag(a, 0x40) | flag(b, 0x80), bits(a), bits(b));
+    match *instr {
+        Instr::Add(a, b) => two(1, a, b),
+        Instr::Sub(a, b) => two(2, a, b),
+        Instr::Mul(a, b) => two(3, a, b),
+        Instr::Div(a, b) => two(4, a, b),
+        Instr::Neg(a) => (5 | flag(a, 0x40), bits(a), 0),
+        Instr::Powi(a, n) => (6 | flag(a, 0x40), bits(a), n as u64),
+        Instr::Powf(a, b) => two(7, a, b),
+        Instr::Sqrt(a) => (8 | flag(a, 0x40), bits(a), 0),
+        Instr::Max(a, b) => two(9, a, b),
+        Instr::Min(a, b) => two(10, a, b),
+        Instr::Call(f, a) => (11 | flag(a, 0x40), bits(a), f as u64),
+    }
 }
 
 impl Lowering<'_> {
     fn push(&mut self, instr: Instr) -> Operand {
+        let k = key(&instr);
+        if let Some(&o) = self.emitted.get(&k) {
+            return o;
+        }
         self.instrs.push(instr);
-        Operand::Local((self.instrs.len() - 1) as u32)
+        let o = Operand::Local((self.instrs.len() - 1) as u32);
+        self.emitted.insert(k, o);
+        o
     }
 
     fn operand(&self, id: NodeId) -> Operand {
