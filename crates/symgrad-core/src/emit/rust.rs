@@ -202,7 +202,7 @@ pub fn gradient_fn(
     let name = format_ident!("{}", name);
     let (args, ret) = signature;
     Ok(quote! {
-        #[allow(clippy::all, clippy::pedantic, unused_parens, non_snake_case)]
+        #[allow(clippy::all, clippy::pedantic, unused_parens, unused_variables, non_snake_case)]
         pub fn #name(#args) -> #ret #block
     })
 }
