@@ -115,7 +115,10 @@ macro_rules! bench_n {
         let (v, g) = $g(x);
         let (vh, gh) = rosen_hand(x);
         assert!((v - vh).abs() <= 1e-9 * vh.abs());
-        assert!(g.iter().zip(&gh).all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0)));
+        assert!(g
+            .iter()
+            .zip(&gh)
+            .all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0)));
         $group.bench_with_input(BenchmarkId::new("t_f_symgrad_original", $n), &x, |b, x| {
             b.iter(|| $f(black_box(*x)))
         });

@@ -14,7 +14,10 @@ fn rosenbrock(x: f64, y: f64) -> f64 {
 
 fn main() {
     let (mut x, mut y) = (-1.2, 1.0);
-    println!("{:>4}  {:>22}  {:>12}  {:>12}", "step", "(x, y)", "f", "|∇f|");
+    println!(
+        "{:>4}  {:>22}  {:>12}  {:>12}",
+        "step", "(x, y)", "f", "|∇f|"
+    );
     for step in 0..50 {
         let (f, [gx, gy], [[hxx, hxy], [hyx, hyy]]) = rosenbrock_hessian(x, y);
         let gnorm = (gx * gx + gy * gy).sqrt();

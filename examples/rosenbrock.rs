@@ -27,13 +27,19 @@ fn main() {
     let mut step = 1e-3;
     let started = std::time::Instant::now();
     let mut evaluations = 0usize;
-    println!("{:>8}  {:>14}  {:>12}  {:>10}", "step", "f(x)", "|∇f(x)|", "step size");
+    println!(
+        "{:>8}  {:>14}  {:>12}  {:>10}",
+        "step", "f(x)", "|∇f(x)|", "step size"
+    );
     for iteration in 0..=20_000 {
         let (f, g) = rosenbrock_gradient(x);
         evaluations += 1;
         let g2 = g.iter().map(|v| v * v).sum::<f64>();
         if iteration % 2_000 == 0 {
-            println!("{iteration:>8}  {f:>14.6e}  {:>12.4e}  {step:>10.2e}", norm(&g));
+            println!(
+                "{iteration:>8}  {f:>14.6e}  {:>12.4e}  {step:>10.2e}",
+                norm(&g)
+            );
         }
         if g2.sqrt() < 1e-6 {
             println!("converged after {iteration} steps");

@@ -19,7 +19,10 @@ fn main() {
     println!("formula:   {:?}", g(3.0, 4.0));
 
     println!("attribute: quad(3, 4) = {}", quad(3.0, 4.0));
-    println!("           quad_gradient(3, 4) = {:?}", quad_gradient(3.0, 4.0));
+    println!(
+        "           quad_gradient(3, 4) = {:?}",
+        quad_gradient(3.0, 4.0)
+    );
     let (v, grad, hessian) = quad_hessian(3.0, 4.0);
     println!("           quad_hessian(3, 4) = ({v}, {grad:?}, {hessian:?})");
 }

@@ -32,8 +32,8 @@ mod expr;
 pub use expr::{Derivatives, Expr, Hessian};
 pub use symgrad_core::diff::{Mode, Options, Stats};
 pub use symgrad_core::{
-    diff, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error, ErrorKind,
-    Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
+    diff, emit, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error,
+    ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
 
 /// What generated code calls. Not a public API: paths here may change with

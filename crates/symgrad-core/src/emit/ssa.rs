@@ -307,28 +307,21 @@ impl Lowering<'_> {
         (1.0, self.operand(term))
     }
 
-    /// A canonical sum: positive terms added, negative ones subtracted, each
-    /// term's coefficient applied once.
+    /// A canonical sum: positive terms added, negative ones subtracted (a
+    /// positive term goes first, so `x1 - x0^2` is one subtraction), each
+    /// term's coefficient applied once, the constant last.
     fn sum(&mut self, terms: &[NodeId]) -> Operand {
-        let mut acc: Option<Operand> = None;
+        let mut constant = 0.0;
+        let mut signed: Vec<(bool, Operand)> = Vec::with_capacity(terms.len());
         for &t in terms {
             if let Some(c) = self.g.as_const(t) {
-                let c = c.to_f64();
-                acc = Some(match acc {
-                    None => Operand::Const(c),
-                    Some(a) if c < 0.0 => self.push(Instr::Sub(a, Operand::Const(-c))),
-                    Some(a) => self.push(Instr::Add(a, Operand::Const(c))),
-                });
+                constant += c.to_f64();
                 continue;
             }
             // A term lowered on its own (shared, or not a scaled product) is
             // used as it is.
             if self.value[t.index()].is_some() || self.g.op(t) != Op::Mul {
-                let v = self.operand(t);
-                acc = Some(match acc {
-                    None => v,
-                    Some(a) => self.push(Instr::Add(a, v)),
-                });
+                signed.push((false, self.operand(t)));
                 continue;
             }
             let (c, rest) = self.split_coefficient(t);
@@ -338,14 +331,32 @@ impl Lowering<'_> {
             } else {
                 self.push(Instr::Mul(Operand::Const(magnitude), rest))
             };
+            signed.push((c < 0.0, scaled));
+        }
+        if let Some(k) = signed.iter().position(|&(negative, _)| !negative) {
+            let first = signed.remove(k);
+            signed.insert(0, first);
+        }
+        // With no positive term, a constant starts the sum: `1 - x`.
+        let mut acc: Option<Operand> = None;
+        if signed.first().is_some_and(|&(negative, _)| negative) && constant != 0.0 {
+            acc = Some(Operand::Const(constant));
+            constant = 0.0;
+        }
+        for (negative, v) in signed {
             acc = Some(match acc {
-                None if c < 0.0 => self.push(Instr::Neg(scaled)),
-                None => scaled,
-                Some(a) if c < 0.0 => self.push(Instr::Sub(a, scaled)),
-                Some(a) => self.push(Instr::Add(a, scaled)),
+                None if negative => self.push(Instr::Neg(v)),
+                None => v,
+                Some(a) if negative => self.push(Instr::Sub(a, v)),
+                Some(a) => self.push(Instr::Add(a, v)),
             });
         }
-        acc.unwrap_or(Operand::Const(0.0))
+        match acc {
+            None => Operand::Const(constant),
+            Some(a) if constant == 0.0 => a,
+            Some(a) if constant < 0.0 => self.push(Instr::Sub(a, Operand::Const(-constant))),
+            Some(a) => self.push(Instr::Add(a, Operand::Const(constant))),
+        }
     }
 
     /// A canonical product: numerator factors multiplied, then divided by the
