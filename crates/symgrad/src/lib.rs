@@ -30,6 +30,13 @@
 mod expr;
 
 pub use expr::{Derivatives, Expr, Hessian};
+/// Compile-time gradients: `grad!` (a closure or a formula) and
+/// `#[gradient]` (a function). See the `symgrad-macros` crate.
+pub use symgrad_macros::{grad, gradient};
+/// Numerically stable activation functions over `f32` and `f64`. Bodies
+/// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
+/// original function compiles as ordinary Rust.
+pub use symgrad_runtime::{relu, sigmoid, softplus, Real};
 pub use symgrad_core::diff::{Mode, Options, Stats};
 pub use symgrad_core::{
     diff, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error, ErrorKind,

@@ -1,0 +1,34 @@
+//! The seed example, x²y + y + 2 at (3, 4), in every form a user writes it.
+
+use symgrad::{grad, gradient};
+
+#[gradient(hessian)]
+fn quad(x: f64, y: f64) -> f64 {
+    x.powi(2) * y + y + 2.0
+}
+
+#[test]
+fn closure_form() {
+    let f = grad!(|x: f64, y: f64| x.powi(2) * y + y + 2.0);
+    let (value, [dx, dy]) = f(3.0, 4.0);
+    assert_eq!((value, dx, dy), (42.0, 24.0, 10.0));
+}
+
+#[test]
+fn formula_form() {
+    let g = grad!("x²y + y + 2", wrt = [x, y]);
+    assert_eq!(g(3.0, 4.0), (42.0, [24.0, 10.0]));
+    let g = grad!("x^2*y + y + 2", wrt = [x, y]);
+    assert_eq!(g(3.0, 4.0), (42.0, [24.0, 10.0]));
+}
+
+#[test]
+fn attribute_form() {
+    assert_eq!(quad(3.0, 4.0), 42.0);
+    assert_eq!(quad_gradient(3.0, 4.0), (42.0, [24.0, 10.0]));
+    // d²/dx² = 2y = 8, d²/dxdy = 2x = 6, d²/dy² = 0.
+    assert_eq!(
+        quad_hessian(3.0, 4.0),
+        (42.0, [24.0, 10.0], [[8.0, 6.0], [6.0, 0.0]])
+    );
+}
