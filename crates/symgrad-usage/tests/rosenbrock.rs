@@ -50,10 +50,10 @@ fn matches_the_analytic_gradient_at_the_standard_start() {
     let x = start();
     let (value, grad) = rosenbrock_gradient(x);
     // The generated sum is reassociated by the simplifier: equal up to rounding.
-    assert!(close(value, rosenbrock(x), 1e-14));
+    assert!(close(value, rosenbrock(x), 1e-13));
     // 500 terms at (x_i, x_{i+1}) = (-1.2, 1.0): 100 * 0.44² + 2.2² = 24.2;
     // 499 at (1.0, -1.2): 100 * 2.2² = 484. Total 12,100 + 241,516.
-    assert!(close(value, 253_616.0, 1e-14), "{value}");
+    assert!(close(value, 253_616.0, 1e-13), "{value}");
     let expected = analytic(&x);
     for i in 0..N {
         assert!(close(grad[i], expected[i], 1e-12), "{i}: {} vs {}", grad[i], expected[i]);
