@@ -185,10 +185,7 @@ fn stub(func: &syn::ItemFn, checked: Option<&Sig<'_>>, returns: Returns) -> Toke
 // ---------------------------------------------------------------- grad!
 
 pub(crate) fn grad(input: TokenStream) -> TokenStream {
-    let is_formula = matches!(
-        input.clone().into_iter().next(),
-        Some(proc_macro2::TokenTree::Literal(_))
-    );
+    let is_formula = starts_with_literal(&input);
     if is_formula {
         return crate::formula::grad(input);
     }
@@ -238,6 +235,20 @@ pub(crate) fn grad(input: TokenStream) -> TokenStream {
         None => quote!(::core::compile_error!(
             "symgrad: no gradient was generated (a bug in symgrad-macros)"
         )),
+    }
+}
+
+/// Whether the input starts with a literal, looking into the invisible
+/// groups that `macro_rules!` wraps a `$x:literal` in.
+fn starts_with_literal(input: &TokenStream) -> bool {
+    match input.clone().into_iter().next() {
+        Some(proc_macro2::TokenTree::Literal(_)) => true,
+        Some(proc_macro2::TokenTree::Group(g))
+            if g.delimiter() == proc_macro2::Delimiter::None =>
+        {
+            starts_with_literal(&g.stream())
+        }
+        _ => false,
     }
 }
 
