@@ -472,10 +472,16 @@ impl<'a, 'e> Lowerer<'a, 'e> {
             None => None,
             Some(t) => match self.type_kind(t) {
                 Some(k) => Some(k),
-                None => return None,
+                None => {
+                    self.declare_after_error(ident);
+                    return None;
+                }
             },
         };
-        let value = self.expr(&init.expr)?;
+        let Some(value) = self.expr(&init.expr) else {
+            self.declare_after_error(ident);
+            return None;
+        };
         let (value, kind) = match (declared, value.ty) {
             (Some(SlotKind::Float), _) | (None, Ty::Float) => (to_float(value), SlotKind::Float),
             (Some(_), Ty::Int) | (None, Ty::Int) => (value, SlotKind::Int),
@@ -499,6 +505,12 @@ impl<'a, 'e> Lowerer<'a, 'e> {
             op: None,
             value,
         })
+    }
+
+    /// Declares a `let` whose value had an error, so that its uses do not
+    /// report "cannot find" as well.
+    fn declare_after_error(&mut self, ident: &syn::PatIdent) {
+        self.declare(ident.ident.to_string(), SlotKind::Float, true);
     }
 
     /// The slot kind of a `let` type annotation.

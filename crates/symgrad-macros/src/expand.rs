@@ -171,7 +171,7 @@ impl Expander {
                         &syn.expr,
                         format!(
                             "the loops unroll to more than {MAX_ITERATIONS} iterations in all: \
-                             #[gradient] unrolls loops at compile time"
+                             symgrad unrolls loops when the macro runs"
                         ),
                     ));
                 }
