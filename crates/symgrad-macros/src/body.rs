@@ -355,7 +355,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
         // Stray `;` parse as empty verbatim statements: skip them.
         let real: Vec<&'a syn::Stmt> = stmts
             .iter()
-            .filter(|s| !matches!(s, syn::Stmt::Expr(syn::Expr::Verbatim(t), Some(_)) if t.is_empty()))
+            .filter(
+                |s| !matches!(s, syn::Stmt::Expr(syn::Expr::Verbatim(t), Some(_)) if t.is_empty()),
+            )
             .collect();
         let count = real.len();
         for (i, stmt) in real.into_iter().enumerate() {
@@ -375,7 +377,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                 syn::Stmt::Macro(m) => {
                     self.push(err(
                         &m.mac,
-                        format!("macros are not supported inside a differentiated body: {SUPPORTED}"),
+                        format!(
+                            "macros are not supported inside a differentiated body: {SUPPORTED}"
+                        ),
                     ));
                     ok = false;
                 }
@@ -495,11 +499,7 @@ impl<'a, 'e> Lowerer<'a, 'e> {
         };
         // Declared after the value is converted: `let x = x + 1.0;` reads the
         // outer `x`.
-        let slot = self.declare(
-            ident.ident.to_string(),
-            kind,
-            ident.mutability.is_some(),
-        );
+        let slot = self.declare(ident.ident.to_string(), kind, ident.mutability.is_some());
         Some(Stmt::Set {
             slot,
             op: None,
@@ -557,7 +557,7 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                     syn::BinOp::RemAssign(_) => Arith::Rem,
                     _ => {
                         self.push(err(
-                            &b.op,
+                            b.op,
                             "unsupported compound assignment: use `+=`, `-=`, `*=` or `/=`",
                         ));
                         return None;
@@ -574,7 +574,7 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                     return None;
                 }
                 if op == Arith::Rem && self.kind(slot) != SlotKind::Int {
-                    self.push(err(&b.op, "`%=` is supported on integers only"));
+                    self.push(err(b.op, "`%=` is supported on integers only"));
                     return None;
                 }
                 let value = self.coerce(slot, value)?;
@@ -661,7 +661,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
             return None;
         }
         let name = match &*f.pat {
-            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() => {
+            syn::Pat::Ident(p)
+                if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() =>
+            {
                 Some(p.ident.to_string())
             }
             syn::Pat::Wild(_) => None,
@@ -747,7 +749,10 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                     Some(mk(Kind::Neg(Box::new(a)), ty))
                 }
                 _ => {
-                    self.push(err(&u.op, format!("this operator is not supported: {SUPPORTED}")));
+                    self.push(err(
+                        u.op,
+                        format!("this operator is not supported: {SUPPORTED}"),
+                    ));
                     None
                 }
             },
@@ -762,15 +767,12 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                     | syn::BinOp::SubAssign(_)
                     | syn::BinOp::MulAssign(_)
                     | syn::BinOp::DivAssign(_) => {
-                        self.push(err(
-                            e,
-                            "an assignment is a statement here: end it with `;`",
-                        ));
+                        self.push(err(e, "an assignment is a statement here: end it with `;`"));
                         return None;
                     }
                     _ => {
                         self.push(err(
-                            &b.op,
+                            b.op,
                             "comparisons and logical or bitwise operators are not supported: \
                              the gradient is straight-line code over + - * / and the float \
                              methods (for piecewise functions use `max`, `min`, `abs` or \
@@ -789,7 +791,7 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                 };
                 if op == Arith::Rem && ty == Ty::Float {
                     self.push(err(
-                        &b.op,
+                        b.op,
                         "`%` is supported on integers only (index arithmetic)",
                     ));
                     return None;
@@ -822,7 +824,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                 let SlotKind::Array(len) = self.kind(slot) else {
                     self.push(err(
                         base,
-                        format!("`{base}` is not an array: only `[f64; N]` parameters can be indexed"),
+                        format!(
+                            "`{base}` is not an array: only `[f64; N]` parameters can be indexed"
+                        ),
                     ));
                     return None;
                 };
@@ -859,7 +863,10 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                     ));
                     return None;
                 }
-                self.push(err(&c.ty, "unsupported cast: use `as f64` (or `as f32`) on integers"));
+                self.push(err(
+                    &c.ty,
+                    "unsupported cast: use `as f64` (or `as f32`) on integers",
+                ));
                 None
             }
             syn::Expr::Block(b) => {
@@ -1081,7 +1088,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
             _ => None,
         };
         let Some((callee, name)) = callee else {
-            let shown = quote::ToTokens::to_token_stream(path).to_string().replace(' ', "");
+            let shown = quote::ToTokens::to_token_stream(path)
+                .to_string()
+                .replace(' ', "");
             let hint = match names.as_slice() {
                 [f] if Callee::facade(f).is_some() => {
                     format!("; call it as `symgrad::{f}(x)`")
@@ -1138,7 +1147,7 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                 None => ok = false,
             }
         }
-        ok.then(|| Expr {
+        ok.then_some(Expr {
             kind: Kind::Call(callee, out),
             ty: Ty::Float,
             syn: e,

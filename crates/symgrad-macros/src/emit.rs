@@ -37,21 +37,14 @@ fn generate(
     returns: Returns,
     at: &dyn ToTokens,
 ) -> Result<Generated, syn::Error> {
-    gradient_parts(
-        &mut ex.graph,
-        ex.output,
-        &ex.inputs,
-        params,
-        float,
-        returns,
-    )
-    .map(|((args, ret), block)| Generated { args, ret, block })
-    .map_err(|e| {
-        syn::Error::new_spanned(
-            at,
-            format!("symgrad could not generate the gradient: {}", e.message()),
-        )
-    })
+    gradient_parts(&mut ex.graph, ex.output, &ex.inputs, params, float, returns)
+        .map(|((args, ret), block)| Generated { args, ret, block })
+        .map_err(|e| {
+            syn::Error::new_spanned(
+                at,
+                format!("symgrad could not generate the gradient: {}", e.message()),
+            )
+        })
 }
 
 /// The return type of a gradient (or Hessian) function of `n` inputs.
@@ -88,10 +81,7 @@ pub(crate) fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => {
-            let e = syn::Error::new(
-                e.span(),
-                format!("#[gradient] applies to a function: {e}"),
-            );
+            let e = syn::Error::new(e.span(), format!("#[gradient] applies to a function: {e}"));
             let e = e.into_compile_error();
             return quote!(#e #item);
         }
@@ -243,9 +233,7 @@ pub(crate) fn grad(input: TokenStream) -> TokenStream {
 fn starts_with_literal(input: &TokenStream) -> bool {
     match input.clone().into_iter().next() {
         Some(proc_macro2::TokenTree::Literal(_)) => true,
-        Some(proc_macro2::TokenTree::Group(g))
-            if g.delimiter() == proc_macro2::Delimiter::None =>
-        {
+        Some(proc_macro2::TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::None => {
             starts_with_literal(&g.stream())
         }
         _ => false,
@@ -325,8 +313,6 @@ fn raw_closure_stub(error: TokenStream, closure: &syn::ExprClosure) -> TokenStre
         }
     }
 }
-
-
 
 /// Generates a gradient function for a graph built elsewhere (the formula
 /// form).

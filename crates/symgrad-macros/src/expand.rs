@@ -17,7 +17,9 @@ enum Val {
     Int(i64),
     Float(NodeId),
     /// An array parameter: its inputs start at `start`.
-    Array { start: usize },
+    Array {
+        start: usize,
+    },
 }
 
 /// The graph of a body: its output node and its inputs in parameter order.
@@ -162,7 +164,9 @@ impl Expander {
                 let a = self.int(start)?;
                 let mut b = self.int(end)?;
                 if *inclusive {
-                    b = b.checked_add(1).ok_or_else(|| self.error(end, "loop bound overflows"))?;
+                    b = b
+                        .checked_add(1)
+                        .ok_or_else(|| self.error(end, "loop bound overflows"))?;
                 }
                 let count = u64::try_from(b.saturating_sub(a)).unwrap_or(0);
                 self.iterations = self.iterations.saturating_add(count);
@@ -233,7 +237,9 @@ impl Expander {
                     None => {
                         return Err(self.error(
                             index,
-                            format!("index out of bounds: the array has length {len} but the index is {i}"),
+                            format!(
+                            "index out of bounds: the array has length {len} but the index is {i}"
+                        ),
                         ))
                     }
                 }

@@ -34,7 +34,9 @@ fn parse_input(input: ParseStream) -> syn::Result<Input> {
     input
         .parse::<syn::Token![,]>()
         .map_err(|e| syn::Error::new(e.span(), expected))?;
-    let key: syn::Ident = input.parse().map_err(|e| syn::Error::new(e.span(), expected))?;
+    let key: syn::Ident = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), expected))?;
     if key != "wrt" {
         return Err(syn::Error::new(key.span(), expected));
     }
@@ -43,8 +45,7 @@ fn parse_input(input: ParseStream) -> syn::Result<Input> {
         .map_err(|e| syn::Error::new(e.span(), expected))?;
     let content;
     syn::bracketed!(content in input);
-    let names: Punctuated<syn::Ident, syn::Token![,]> =
-        Punctuated::parse_terminated(&content)?;
+    let names: Punctuated<syn::Ident, syn::Token![,]> = Punctuated::parse_terminated(&content)?;
     if input.peek(syn::Token![,]) {
         input.parse::<syn::Token![,]>()?;
     }
@@ -168,10 +169,7 @@ fn build(input: &Input, errors: &mut Errors) -> Option<Expanded> {
             ),
         ));
     }
-    let inputs = names
-        .iter()
-        .filter_map(|n| f.graph.var_node(n))
-        .collect();
+    let inputs = names.iter().filter_map(|n| f.graph.var_node(n)).collect();
     Some(Expanded {
         graph: f.graph,
         output: f.output,

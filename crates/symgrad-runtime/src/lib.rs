@@ -97,8 +97,10 @@ pub fn sign<T: Real>(x: T) -> T {
         T::ONE
     } else if x < T::ZERO {
         -T::ONE
+    } else if x.is_nan() {
+        x
     } else {
-        x - x
+        T::ZERO
     }
 }
 

@@ -10,10 +10,7 @@ const Y: f64 = 1.3;
 fn reference(formula: &str) -> (f64, [f64; 2]) {
     let e = Expr::parse(formula).expect("the reference formula parses");
     let vars = e.vars();
-    let point: Vec<f64> = vars
-        .iter()
-        .map(|v| if *v == "x" { X } else { Y })
-        .collect();
+    let point: Vec<f64> = vars.iter().map(|v| if *v == "x" { X } else { Y }).collect();
     let value = e.eval(&point).expect("evaluates");
     let wrt: Vec<&str> = ["x", "y"]
         .into_iter()
@@ -38,7 +35,9 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 fn check(got: (f64, [f64; 2]), formula: &str) {
     let want = reference(formula);
     assert!(
-        close(got.0, want.0, 1e-13) && close(got.1[0], want.1[0], 1e-13) && close(got.1[1], want.1[1], 1e-13),
+        close(got.0, want.0, 1e-13)
+            && close(got.1[0], want.1[0], 1e-13)
+            && close(got.1[1], want.1[1], 1e-13),
         "{formula}: got {got:?}, interpreter {want:?}"
     );
 }
@@ -59,7 +58,8 @@ macro_rules! same {
 fn arithmetic_and_powers() {
     same!("x^2*y + y + 2", |x, y| x.powi(2) * y + y + 2.0);
     same!("x^3 * y^-2 - x/y", |x, y| x.powi(3) * y.powi(-2) - x / y);
-    same!("-(x - y)*(x + y) + 0.001*x*y", |x, y| -(x - y) * (x + y) + 1e-3 * x * y);
+    same!("-(x - y)*(x + y) + 0.001*x*y", |x, y| -(x - y) * (x + y)
+        + 1e-3 * x * y);
     same!("pow(x, y) + x*y", |x, y| x.powf(y) + x * y);
     same!("sqrt(x*y) + 1/x + y", |x, y| (x * y).sqrt() + x.recip() + y);
     same!("2*x + 3*y", |x, y| 2 * x + 3.0 * y);
@@ -70,20 +70,30 @@ fn arithmetic_and_powers() {
 fn elementary_functions() {
     same!("exp(x*y) + ln(x+y)", |x, y| (x * y).exp() + (x + y).ln());
     same!("ln(x)/ln(10) + ln(y)/ln(2)", |x, y| x.log10() + y.log2());
-    same!("sin(x)*cos(y) + tan(x*y)", |x, y| x.sin() * y.cos() + (x * y).tan());
-    same!("asin(x) + acos(x*y/2) + atan(y)", |x, y| x.asin() + (x * y / 2.0).acos() + y.atan());
-    same!("sinh(x) + cosh(y) * tanh(x*y)", |x, y| x.sinh() + y.cosh() * (x * y).tanh());
-    same!("abs(x - y) + max(x, y) * min(x, y)", |x, y| (x - y).abs() + x.max(y) * x.min(y));
+    same!("sin(x)*cos(y) + tan(x*y)", |x, y| x.sin() * y.cos()
+        + (x * y).tan());
+    same!("asin(x) + acos(x*y/2) + atan(y)", |x, y| x.asin()
+        + (x * y / 2.0).acos()
+        + y.atan());
+    same!("sinh(x) + cosh(y) * tanh(x*y)", |x, y| x.sinh()
+        + y.cosh() * (x * y).tanh());
+    same!("abs(x - y) + max(x, y) * min(x, y)", |x, y| (x - y).abs()
+        + x.max(y) * x.min(y));
 }
 
 #[test]
 fn path_calls_and_constants() {
-    same!("sin(x) + sqrt(y) + max(x, y)", |x, y| f64::sin(x) + f64::sqrt(y) + f64::max(x, y));
-    same!("pi*x + e*y", |x, y| std::f64::consts::PI * x + core::f64::consts::E * y);
-    same!("2*pi*x + ln(2)*y", |x, y| ::std::f64::consts::TAU * x + std::f64::consts::LN_2 * y);
-    same!("sigmoid(x*y) + relu(x - y) + softplus(y)", |x, y| symgrad::sigmoid(x * y)
-        + ::symgrad::relu(x - y)
-        + symgrad::softplus(y));
+    same!("sin(x) + sqrt(y) + max(x, y)", |x, y| f64::sin(x)
+        + f64::sqrt(y)
+        + f64::max(x, y));
+    same!("pi*x + e*y", |x, y| std::f64::consts::PI * x
+        + core::f64::consts::E * y);
+    same!("2*pi*x + ln(2)*y", |x, y| ::std::f64::consts::TAU * x
+        + std::f64::consts::LN_2 * y);
+    same!(
+        "sigmoid(x*y) + relu(x - y) + softplus(y)",
+        |x, y| symgrad::sigmoid(x * y) + ::symgrad::relu(x - y) + symgrad::softplus(y)
+    );
 }
 
 #[test]
@@ -91,7 +101,10 @@ fn blocks_lets_and_shadowing() {
     let f = grad!(|x: f64, y: f64| {
         let u = x * y;
         let u = u.sin() + u;
-        let v: f64 = { let w = u * u; w + 1.0 };
+        let v: f64 = {
+            let w = u * u;
+            w + 1.0
+        };
         return v / y;
     });
     check(f(X, Y), "u = x*y; u2 = sin(u) + u; (u2^2 + 1)/y");
@@ -147,9 +160,17 @@ fn nested_loops_against_central_differences() {
     let s = 0.6;
     let (v, g) = nested_gradient(x, s);
     assert!(close(v, nested(x, s), 1e-14));
-    let numeric = central(|p: [f64; 5]| nested([p[0], p[1], p[2], p[3]], p[4]), [x[0], x[1], x[2], x[3], s]);
+    let numeric = central(
+        |p: [f64; 5]| nested([p[0], p[1], p[2], p[3]], p[4]),
+        [x[0], x[1], x[2], x[3], s],
+    );
     for i in 0..5 {
-        assert!(close(g[i], numeric[i], 1e-7), "{i}: {} vs {}", g[i], numeric[i]);
+        assert!(
+            close(g[i], numeric[i], 1e-7),
+            "{i}: {} vs {}",
+            g[i],
+            numeric[i]
+        );
     }
 }
 
@@ -164,7 +185,9 @@ fn quad32(x: f32, y: f32) -> f32 {
 fn trig32(x: [f32; 2]) -> f32 {
     let mut s: f32 = 0.0;
     for i in 0..2 {
-        s += (x[i] * (i as f32 + 1.0)).sin() * x[1 - i].exp() + f32::sqrt(x[i]) + std::f32::consts::PI;
+        s += (x[i] * (i as f32 + 1.0)).sin() * x[1 - i].exp()
+            + f32::sqrt(x[i])
+            + std::f32::consts::PI;
     }
     s
 }
@@ -183,7 +206,11 @@ fn f32_variants() {
     assert!(close(f64::from(v), want.0, 1e-6));
     assert!(close(f64::from(g[0]), want.1[0], 1e-6) && close(f64::from(g[1]), want.1[1], 1e-6));
     let (v, g) = trig32_gradient([X as f32, Y as f32]);
-    assert!(close(f64::from(v), f64::from(trig32([X as f32, Y as f32])), 1e-6));
+    assert!(close(
+        f64::from(v),
+        f64::from(trig32([X as f32, Y as f32])),
+        1e-6
+    ));
     let want = reference("sin(x)*exp(y) + sqrt(x) + sin(2*y)*exp(x) + sqrt(y) + 2*pi");
     assert!(close(f64::from(v), want.0, 1e-5));
     assert!(close(f64::from(g[0]), want.1[0], 1e-5) && close(f64::from(g[1]), want.1[1], 1e-5));
@@ -204,5 +231,8 @@ mod shapes {
 #[test]
 fn visibility_is_kept() {
     assert_eq!(shapes::norm2([1.0, 2.0, 3.0]), 14.0);
-    assert_eq!(shapes::norm2_gradient([1.0, 2.0, 3.0]), (14.0, [2.0, 4.0, 6.0]));
+    assert_eq!(
+        shapes::norm2_gradient([1.0, 2.0, 3.0]),
+        (14.0, [2.0, 4.0, 6.0])
+    );
 }

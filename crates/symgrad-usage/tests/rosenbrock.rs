@@ -16,6 +16,7 @@ fn rosenbrock(x: [f64; 1000]) -> f64 {
 
 /// The same function for n = 10, written with `x.len()` and `return`.
 #[gradient]
+#[allow(clippy::needless_return)] // `return` as the last statement is part of what is tested.
 pub fn rosenbrock_len(x: [f64; 10]) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() - 1 {
@@ -56,7 +57,12 @@ fn matches_the_analytic_gradient_at_the_standard_start() {
     assert!(close(value, 253_616.0, 1e-13), "{value}");
     let expected = analytic(&x);
     for i in 0..N {
-        assert!(close(grad[i], expected[i], 1e-12), "{i}: {} vs {}", grad[i], expected[i]);
+        assert!(
+            close(grad[i], expected[i], 1e-12),
+            "{i}: {} vs {}",
+            grad[i],
+            expected[i]
+        );
     }
 }
 
@@ -85,7 +91,11 @@ fn matches_central_differences() {
         up[i] += h;
         down[i] -= h;
         let numeric = (rosenbrock(up) - rosenbrock(down)) / (2.0 * h);
-        assert!(close(grad[i], numeric, 1e-6), "{i}: {} vs {numeric}", grad[i]);
+        assert!(
+            close(grad[i], numeric, 1e-6),
+            "{i}: {} vs {numeric}",
+            grad[i]
+        );
     }
 }
 

@@ -30,6 +30,11 @@
 mod expr;
 
 pub use expr::{Derivatives, Expr, Hessian};
+pub use symgrad_core::diff::{Mode, Options, Stats};
+pub use symgrad_core::{
+    diff, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error, ErrorKind,
+    Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
+};
 /// Compile-time gradients: `grad!` (a closure or a formula) and
 /// `#[gradient]` (a function). See the `symgrad-macros` crate.
 pub use symgrad_macros::{grad, gradient};
@@ -37,11 +42,6 @@ pub use symgrad_macros::{grad, gradient};
 /// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
 /// original function compiles as ordinary Rust.
 pub use symgrad_runtime::{relu, sigmoid, softplus, Real};
-pub use symgrad_core::diff::{Mode, Options, Stats};
-pub use symgrad_core::{
-    diff, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error, ErrorKind,
-    Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
-};
 
 /// What generated code calls. Not a public API: paths here may change with
 /// any release of the macros that use them.

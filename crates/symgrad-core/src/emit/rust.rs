@@ -155,7 +155,10 @@ pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) ->
         }
     }
     if chunked {
-        statements = declarations(f.instrs.len(), &ty, local).into_iter().chain(statements).collect();
+        statements = declarations(f.instrs.len(), &ty, local)
+            .into_iter()
+            .chain(statements)
+            .collect();
     }
     let outputs = f.outputs.iter().map(|&o| operand(o)).collect();
     Body {
