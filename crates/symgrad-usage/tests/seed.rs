@@ -32,3 +32,25 @@ fn attribute_form() {
         (42.0, [24.0, 10.0], [[8.0, 6.0], [6.0, 0.0]])
     );
 }
+
+#[test]
+fn unused_parameters_and_constant_bodies() {
+    let f = grad!(|x: f64, y: f64| x * 2.0);
+    assert_eq!(f(3.0, 4.0), (6.0, [2.0, 0.0]));
+    let c = grad!(|_x: f64| 3.0);
+    assert_eq!(c(1.0), (3.0, [0.0]));
+}
+
+#[gradient]
+fn reassigned(mut x: f64, y: f64) -> f64 {
+    x = x * y;
+    x += y;
+    x
+}
+
+#[test]
+fn mutable_parameters() {
+    assert_eq!(reassigned(3.0, 4.0), 16.0);
+    // x*y + y: d/dx = y, d/dy = x + 1.
+    assert_eq!(reassigned_gradient(3.0, 4.0), (16.0, [4.0, 4.0]));
+}
