@@ -43,7 +43,7 @@ fn unused_parameters_and_constant_bodies() {
 
 #[gradient]
 fn reassigned(mut x: f64, y: f64) -> f64 {
-    x = x * y;
+    x = y * x;
     x += y;
     x
 }
