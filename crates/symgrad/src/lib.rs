@@ -35,6 +35,13 @@ pub use symgrad_core::{
     diff, emit, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error,
     ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
+/// Compile-time gradients: `grad!` (a closure or a formula) and
+/// `#[gradient]` (a function). See the `symgrad-macros` crate.
+pub use symgrad_macros::{grad, gradient};
+/// Numerically stable activation functions over `f32` and `f64`. Bodies
+/// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
+/// original function compiles as ordinary Rust.
+pub use symgrad_runtime::{relu, sigmoid, softplus, Real};
 
 /// What generated code calls. Not a public API: paths here may change with
 /// any release of the macros that use them.

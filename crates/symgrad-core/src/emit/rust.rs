@@ -96,6 +96,12 @@ pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) ->
     };
     let private = quote!(::symgrad::__private);
     let mut statements = TokenStream::new();
+    // Each `let` opens a debug-info scope nested in the previous one, and
+    // rustc's LLVM backend overflows its stack on some ten thousand nested
+    // scopes (Rosenbrock n = 1000 has 18,000 locals) in any build with debug
+    // info. Long bodies therefore declare their locals up front, a few
+    // hundred per tuple pattern, and assign each once.
+    let chunked = f.instrs.len() > CHUNK;
     for (i, instr) in f.instrs.iter().enumerate() {
         let value = match *instr {
             Instr::Add(a, b) => binary(operand(a), quote!(+), operand(b)),
@@ -142,13 +148,41 @@ pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) ->
             }
         };
         let name = local(i as u32);
-        statements.extend(quote!(let #name: #ty = #value;));
+        if chunked {
+            statements.extend(quote!(#name = #value;));
+        } else {
+            statements.extend(quote!(let #name: #ty = #value;));
+        }
+    }
+    if chunked {
+        statements = declarations(f.instrs.len(), &ty, local)
+            .into_iter()
+            .chain(statements)
+            .collect();
     }
     let outputs = f.outputs.iter().map(|&o| operand(o)).collect();
     Body {
         statements,
         outputs,
     }
+}
+
+/// Bodies with more locals than this declare them in tuple patterns of this
+/// many (see [`body`]).
+const CHUNK: usize = 256;
+
+/// `let (t0, t1, ...): (f64, f64, ...);` for `n` locals, `CHUNK` per pattern.
+fn declarations(n: usize, ty: &TokenStream, local: impl Fn(u32) -> Ident) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let names = (start..end).map(|i| local(i as u32));
+        let types = (start..end).map(|_| ty);
+        out.extend(quote!(let (#(#names,)*): (#(#types,)*);));
+        start = end;
+    }
+    out
 }
 
 fn binary(a: TokenStream, op: TokenStream, b: TokenStream) -> TokenStream {

@@ -1,0 +1,100 @@
+//! Compile-time gradients for symgrad: the `grad!` macro and the
+//! `#[gradient]` attribute.
+//!
+//! Both turn mathematics written at compile time into the same hash-consed
+//! expression graph the formula parser builds, differentiate it (reverse
+//! mode; the Hessian forward over reverse) and splice straight-line Rust into
+//! the user's crate: no tape, no allocation, absolute paths only
+//! (`::symgrad::__private`, `::core`).
+//!
+//! The macro works in phases, as thiserror does:
+//!
+//! 1. **parse** ([`sig`], [`body`]): syn's tree becomes a small typed AST
+//!    whose nodes keep a reference to the syn node they came from, so that
+//!    every error is spanned on the tokens it is about. Names are resolved
+//!    and types (integer or float) checked here; every unsupported construct
+//!    is reported, and all errors are combined into one `syn::Error`.
+//! 2. **expand** ([`expand`]): the AST is evaluated symbolically into a
+//!    [`Graph`](symgrad_core::Graph), `for` loops unrolled (integer
+//!    arithmetic on loop variables is folded as it goes), so building is
+//!    linear in the size of the unrolled function.
+//! 3. **emit** ([`emit`]): `symgrad_core::emit::rust::gradient_parts` lowers
+//!    the graph and its derivatives to SSA and Rust tokens.
+//!
+//! After an error the macro still emits the user's function and a correctly
+//! typed stub for the generated one, so the user sees the real error and
+//! not a cascade of "cannot find function" errors. Nothing in this crate
+//! panics on user input.
+
+mod body;
+mod emit;
+mod expand;
+mod formula;
+mod sig;
+
+use proc_macro::TokenStream;
+
+/// The value and gradient of a closure or of a formula, as a function.
+///
+/// ```
+/// use symgrad::grad;
+///
+/// let f = grad!(|x: f64, y: f64| x.powi(2) * y + y + 2.0);
+/// assert_eq!(f(3.0, 4.0), (42.0, [24.0, 10.0]));
+///
+/// let g = grad!("x²y + y + 2", wrt = [x, y]);
+/// assert_eq!(g(3.0, 4.0), (42.0, [24.0, 10.0]));
+/// ```
+///
+/// The closure form takes `f64` or `f32` parameters (scalars or arrays
+/// `[f64; N]`) and accepts the same bodies as [`macro@gradient`]. The formula
+/// form takes a string in symgrad's formula syntax and the variables, in
+/// parameter order, after `wrt =`; every variable of the formula must be
+/// listed and every listed name used.
+///
+/// The result is a function item (not a closure: it captures nothing)
+/// returning `(value, [gradient; n])`, the gradient in parameter order.
+#[proc_macro]
+pub fn grad(input: TokenStream) -> TokenStream {
+    emit::grad(input.into()).into()
+}
+
+/// Adds `NAME_gradient` (and with `#[gradient(hessian)]`, `NAME_hessian`)
+/// next to a float function, keeping the function itself unchanged.
+///
+/// ```
+/// use symgrad::gradient;
+///
+/// #[gradient(hessian)]
+/// fn quad(x: f64, y: f64) -> f64 {
+///     x.powi(2) * y + y + 2.0
+/// }
+///
+/// assert_eq!(quad(3.0, 4.0), 42.0);
+/// assert_eq!(quad_gradient(3.0, 4.0), (42.0, [24.0, 10.0]));
+/// assert_eq!(
+///     quad_hessian(3.0, 4.0),
+///     (42.0, [24.0, 10.0], [[8.0, 6.0], [6.0, 0.0]])
+/// );
+/// ```
+///
+/// Parameters are `f64` or `[f64; N]` (or all `f32`), the return type the
+/// same float type. `NAME_gradient` has the same parameters and returns
+/// `(F, [F; n])`, where a scalar parameter contributes one entry and an
+/// array parameter `N`, in order; `NAME_hessian` returns
+/// `(F, [F; n], [[F; n]; n])`. Both have the function's visibility.
+///
+/// The body may use `let` and `let mut` bindings, `=`, `+=`, `-=`, `*=`,
+/// `/=`, `+ - * /`, unary minus, float and integer literals, the float
+/// methods `powi powf sqrt exp ln log10 log2 sin cos tan asin acos atan sinh
+/// cosh tanh abs max min recip` (as `x.sin()` or `f64::sin(x)`), the
+/// constants in `std::f64::consts` (`PI`, `E`, `TAU`, ...), `symgrad::sigmoid`,
+/// `symgrad::relu` and `symgrad::softplus`, indexing arrays with constant
+/// integer expressions, `x.len()`, and `for i in A..B` / `A..=B` loops with
+/// constant bounds, unrolled (the loop variable may appear in index
+/// arithmetic and as `i as f64`). The last statement is the result, bare or
+/// as `return expr;`.
+#[proc_macro_attribute]
+pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
+    emit::gradient(args.into(), item.into()).into()
+}

@@ -1,0 +1,8 @@
+use symgrad::gradient;
+
+#[gradient]
+async fn f(x: f64) -> f64 {
+    x * x
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use symgrad::{gradient, sigmoid};
+
+#[gradient]
+fn f(x: f64) -> f64 {
+    sigmoid(x) * 2.0
+}
+
+fn main() {}
