@@ -7,7 +7,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::{DVector, SVector};
-use num_dual::{DualDVec64, DualNum, DualSVec64};
+use num_dual::{DualDVec64, DualSVec64};
 use symgrad::diff::reverse;
 use symgrad::eval::Program;
 use symgrad::{grad, gradient, workloads};

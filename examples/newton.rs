@@ -32,4 +32,5 @@ fn main() {
         x += dx;
         y += dy;
     }
+    println!("minimum at ({x}, {y}), f = {:.3e}", rosenbrock(x, y));
 }

@@ -81,7 +81,15 @@ fn param_type(ty: &syn::Type, errors: &mut Errors) -> Option<(Option<usize>, Flo
                 ));
                 return None;
             };
-            let len = match &a.len {
+            // A length passed through `macro_rules!` arrives wrapped in an
+            // invisible group (or parentheses); look through them.
+            let mut len_expr = &a.len;
+            while let syn::Expr::Group(syn::ExprGroup { expr, .. })
+            | syn::Expr::Paren(syn::ExprParen { expr, .. }) = len_expr
+            {
+                len_expr = expr;
+            }
+            let len = match len_expr {
                 syn::Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Int(n),
                     ..
