@@ -135,15 +135,12 @@ pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) ->
             }
             Instr::Call(func, a) => {
                 let a = operand(a);
-                match std_method(func) {
-                    Some(m) => {
-                        let m = Ident::new(m, Span::call_site());
-                        quote!(#ty::#m(#a))
-                    }
-                    None => {
-                        let name = Ident::new(func.name(), Span::call_site());
-                        quote!(#private::#name(#a))
-                    }
+                // The method and the runtime helper carry the function's own name.
+                let name = Ident::new(func.name(), Span::call_site());
+                if has_std_method(func) {
+                    quote!(#ty::#name(#a))
+                } else {
+                    quote!(#private::#name(#a))
                 }
             }
         };
@@ -189,25 +186,14 @@ fn binary(a: TokenStream, op: TokenStream, b: TokenStream) -> TokenStream {
     quote!(#a #op #b)
 }
 
-/// The inherent float method computing `func`, when there is one whose plain
-/// formula is what we want.
-fn std_method(func: Func) -> Option<&'static str> {
-    Some(match func {
-        Func::Sin => "sin",
-        Func::Cos => "cos",
-        Func::Tan => "tan",
-        Func::Exp => "exp",
-        Func::Ln => "ln",
-        Func::Sqrt => "sqrt",
-        Func::Tanh => "tanh",
-        Func::Sinh => "sinh",
-        Func::Cosh => "cosh",
-        Func::Asin => "asin",
-        Func::Acos => "acos",
-        Func::Atan => "atan",
-        Func::Abs => "abs",
-        Func::Sigmoid | Func::Relu | Func::Softplus | Func::Sign | Func::Step => return None,
-    })
+/// Whether `f32`/`f64` have a method named like `func` that computes it as
+/// we want; the others (`sigmoid`, `softplus`, `relu`, `sign`, `step`) are
+/// runtime helpers, in stable forms and with symgrad's conventions at 0.
+fn has_std_method(func: Func) -> bool {
+    !matches!(
+        func,
+        Func::Sigmoid | Func::Relu | Func::Softplus | Func::Sign | Func::Step
+    )
 }
 
 /// What a generated gradient function returns.
