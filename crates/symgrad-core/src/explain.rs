@@ -274,13 +274,13 @@ impl Explanation {
         );
         for st in &self.backward {
             if st.name == self.output.0 {
-                let _ = writeln!(s, "  {}̄ = 1", st.name);
+                let _ = writeln!(s, "  {} = 1", bar(&st.name));
                 continue;
             }
             let symbolic: Vec<String> = st
                 .terms
                 .iter()
-                .map(|(u, _, _)| format!("{u}̄·∂{u}/∂{}", st.name))
+                .map(|(u, _, _)| format!("{}·∂{u}/∂{}", bar(u), st.name))
                 .collect();
             let numeric: Vec<String> = st
                 .terms
@@ -289,8 +289,8 @@ impl Explanation {
                 .collect();
             let _ = writeln!(
                 s,
-                "  {}̄ = {} = {} = {}",
-                st.name,
+                "  {} = {} = {} = {}",
+                bar(&st.name),
                 symbolic.join(" + "),
                 numeric.join(" + "),
                 fmt_num(st.value)
@@ -298,9 +298,19 @@ impl Explanation {
         }
         let _ = writeln!(s, "\nGradient");
         for (name, v) in &self.gradient {
-            let _ = writeln!(s, "  ∂f/∂{name} = {name}̄ = {}", fmt_num(*v));
+            let _ = writeln!(s, "  ∂f/∂{name} = {} = {}", bar(name), fmt_num(*v));
         }
         s
+    }
+}
+
+/// The adjoint of a named node, written as textbooks do: a bar over the
+/// name's first letter (`v̄4` for node v4, `x̄` for x), with a combining macron.
+fn bar(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}\u{304}{}", chars.as_str()),
+        None => String::new(),
     }
 }
 
