@@ -579,15 +579,17 @@ pub(crate) fn gradient_parts(
         emit_stage(l + 1, &mut code);
     }
 
-    // The gradient: the scatter arrays, weighted, plus the direct part.
-    let grad = name("grad");
-    match weights.as_slice() {
-        [(array, w)] if outer.outputs[*w] == Operand::Const(1.0) => {
-            code.extend(quote!(let mut #grad: [#ty; #nl] = #array;));
+    // The gradient: the scatter arrays, weighted, plus the direct part. One
+    // array of weight one is the gradient itself (no copy).
+    let grad = match weights.as_slice() {
+        [(array, w)] if outer.outputs[*w] == Operand::Const(1.0) => array.clone(),
+        [] => {
+            let grad = name("grad");
+            code.extend(quote!(let mut #grad: [#ty; #nl] = [#zero; #nl];));
+            grad
         }
-        [] => code.extend(quote!(let mut #grad: [#ty; #nl] = [#zero; #nl];)),
         _ => {
-            let j = name("j");
+            let (grad, j) = (name("grad"), name("j"));
             let terms = weights.iter().map(|(array, w)| {
                 let w = &outer_out[*w];
                 quote!(#w * #array[#j])
@@ -598,8 +600,9 @@ pub(crate) fn gradient_parts(
                     #grad[#j] = #(#terms)+*;
                 }
             });
+            grad
         }
-    }
+    };
     for (k, &j) in direct.iter().enumerate() {
         if outer.outputs[direct_at + k] == Operand::Const(0.0) {
             continue;
