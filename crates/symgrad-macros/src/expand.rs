@@ -4,10 +4,21 @@
 //! and `for` loops are unrolled by running their body once per iteration.
 //! Each step does constant work plus one hash-consed node, so building is
 //! linear in the size of the unrolled function.
+//!
+//! An *accumulation loop* (see [`crate::looped`]) is not unrolled when the
+//! caller asks for loops: its body runs once, symbolically, with the loop
+//! variable an affine value `a*i + b`, every array read `x[a*i + b]` and
+//! every value from before the loop a variable of its own, and the updates
+//! `acc += e` summed into one term per accumulator. After the loop each
+//! accumulator is a fresh variable standing for its final value, and the
+//! loop is recorded in [`Expanded::loops`] for [`crate::looped`] to emit as
+//! a Rust `for` loop.
 
 use crate::body::{Arith, Block, Body, Callee, Constant, Expr, Kind, Stmt};
+use crate::looped::{Acc, Looped, Read};
 use crate::sig::Sig;
-use symgrad_core::{Func, Graph, NamedConst, NodeId, Num};
+use std::collections::HashMap;
+use symgrad_core::{Func, Graph, NamedConst, NodeId, Num, Op};
 
 /// The most loop iterations a body may unroll to, in all.
 pub(crate) const MAX_ITERATIONS: u64 = 1_000_000;
@@ -20,6 +31,12 @@ enum Val {
     Array {
         start: usize,
     },
+    /// Inside an accumulation loop: the integer `a*i + b` of its loop
+    /// variable `i` (never with `a == 0`, which is an `Int`).
+    Affine {
+        a: i64,
+        b: i64,
+    },
 }
 
 /// The graph of a body: its output node and its inputs in parameter order.
@@ -27,27 +44,63 @@ pub(crate) struct Expanded {
     pub graph: Graph,
     pub output: NodeId,
     pub inputs: Vec<NodeId>,
+    /// The accumulation loops kept as loops, in program order (empty when
+    /// loops were unrolled).
+    pub loops: Vec<Looped>,
+}
+
+/// How `for` loops are expanded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Loops {
+    /// Every loop unrolled: the graph is the whole function.
+    Unroll,
+    /// Accumulation loops kept as loops (see [`crate::looped`]), the others
+    /// unrolled.
+    Keep,
+}
+
+/// The state of an accumulation loop whose body is being expanded once.
+struct Symbolic {
+    /// The loop variable's slot: slots below it were bound before the loop.
+    slot: usize,
+    name: String,
+    /// The range, `start..end`, with `0 <= start < end`.
+    start: i64,
+    end: i64,
+    /// Each accumulator's slot and the sum of its updates so far.
+    accs: Vec<(usize, Option<NodeId>)>,
+    /// The body's inputs, each with its variable node.
+    reads: Vec<(Read, NodeId)>,
 }
 
 struct Expander {
     g: Graph,
     slots: Vec<Val>,
     inputs: Vec<NodeId>,
+    /// The position of each input node in `inputs`.
+    input_pos: HashMap<NodeId, usize>,
     iterations: u64,
     /// The loop variables in scope and their current values, for messages.
     loops: Vec<(String, i64)>,
+    mode: Loops,
+    symbolic: Option<Symbolic>,
+    kept: Vec<Looped>,
 }
 
 type Result<T> = std::result::Result<T, syn::Error>;
 
 /// Evaluates `body` into a graph.
-pub(crate) fn expand(sig: &Sig<'_>, body: &Body<'_>) -> Result<Expanded> {
+pub(crate) fn expand(sig: &Sig<'_>, body: &Body<'_>, mode: Loops) -> Result<Expanded> {
     let mut x = Expander {
         g: Graph::new(),
         slots: vec![Val::Int(0); body.slots],
         inputs: Vec::with_capacity(sig.width()),
+        input_pos: HashMap::new(),
         iterations: 0,
         loops: Vec::new(),
+        mode,
+        symbolic: None,
+        kept: Vec::new(),
     };
     for (i, p) in sig.params.iter().enumerate() {
         let name = p.ident.to_string();
@@ -68,6 +121,7 @@ pub(crate) fn expand(sig: &Sig<'_>, body: &Body<'_>) -> Result<Expanded> {
         };
         x.set(i, val);
     }
+    x.input_pos = x.inputs.iter().enumerate().map(|(i, &v)| (v, i)).collect();
     let out = x.block(&body.block)?;
     let output = match out {
         Some(v) => x.float(v),
@@ -77,6 +131,7 @@ pub(crate) fn expand(sig: &Sig<'_>, body: &Body<'_>) -> Result<Expanded> {
         graph: x.g,
         output,
         inputs: x.inputs,
+        loops: x.kept,
     })
 }
 
@@ -95,8 +150,9 @@ impl Expander {
         match v {
             Val::Float(n) => n,
             Val::Int(i) => self.g.int(i),
-            // The checker never lets an array be a value.
-            Val::Array { .. } => self.g.int(0),
+            // The checker never lets an array be a value, and an affine
+            // integer becomes a float only through `Kind::ToFloat`.
+            Val::Array { .. } | Val::Affine { .. } => self.g.int(0),
         }
     }
 
@@ -140,6 +196,9 @@ impl Expander {
         match s {
             Stmt::Set { slot, op, value } => {
                 let v = self.expr(value)?;
+                if self.accumulate(*slot, *op, v) {
+                    return Ok(());
+                }
                 let v = match op {
                     None => v,
                     Some(op) => {
@@ -168,6 +227,15 @@ impl Expander {
                         .checked_add(1)
                         .ok_or_else(|| self.error(end, "loop bound overflows"))?;
                 }
+                // Only from outside any kept loop (the checker refuses a
+                // kept loop with a loop inside it).
+                if self.mode == Loops::Keep && self.symbolic.is_none() && 0 <= a && a < b {
+                    if let Some(accs) = crate::looped::accumulators(*slot, body, |s| {
+                        matches!(self.get(s), Val::Float(_))
+                    }) {
+                        return self.keep_loop(*slot, name, a, b, accs, body);
+                    }
+                }
                 let count = u64::try_from(b.saturating_sub(a)).unwrap_or(0);
                 self.iterations = self.iterations.saturating_add(count);
                 if self.iterations > MAX_ITERATIONS {
@@ -193,6 +261,165 @@ impl Expander {
         Ok(())
     }
 
+    /// Expands an accumulation loop once, symbolically, and records it.
+    fn keep_loop(
+        &mut self,
+        slot: usize,
+        name: &str,
+        start: i64,
+        end: i64,
+        accs: Vec<usize>,
+        body: &Block<'_>,
+    ) -> Result<()> {
+        self.symbolic = Some(Symbolic {
+            slot,
+            name: name.to_string(),
+            start,
+            end,
+            accs: accs.into_iter().map(|s| (s, None)).collect(),
+            reads: Vec::new(),
+        });
+        self.set(slot, Val::Affine { a: 1, b: 0 });
+        let done = self.block(body);
+        let symbolic = self.symbolic.take();
+        done?;
+        let Some(symbolic) = symbolic else {
+            return Ok(());
+        };
+        let number = self.kept.len();
+        let mut kept_accs = Vec::new();
+        for (k, (acc, term)) in symbolic.accs.into_iter().enumerate() {
+            let Some(term) = term else { continue };
+            let init = self.get(acc);
+            let init = self.float(init);
+            // `#` cannot appear in a parameter name: no clash.
+            let var = self.g.var(&format!("#acc{number}_{k}"));
+            self.set(acc, Val::Float(var));
+            kept_accs.push(Acc { init, term, var });
+        }
+        self.kept.push(Looped {
+            start,
+            end,
+            reads: symbolic.reads,
+            accs: kept_accs,
+        });
+        Ok(())
+    }
+
+    /// In an accumulation loop, `acc += v` or `acc -= v` adds to the
+    /// accumulator's term instead of assigning; returns whether it did.
+    fn accumulate(&mut self, slot: usize, op: Option<Arith>, v: Val) -> bool {
+        let Some(sym) = &self.symbolic else {
+            return false;
+        };
+        if slot >= sym.slot {
+            return false;
+        }
+        let v = self.float(v);
+        let Some(sym) = &mut self.symbolic else {
+            return false;
+        };
+        let Some(entry) = sym.accs.iter_mut().find(|(s, _)| *s == slot) else {
+            return false;
+        };
+        entry.1 = Some(match (entry.1, op) {
+            (None, Some(Arith::Sub)) => self.g.neg(v),
+            (None, _) => v,
+            (Some(t), Some(Arith::Sub)) => self.g.sub(t, v),
+            (Some(t), _) => self.g.add(t, v),
+        });
+        true
+    }
+
+    /// A slot's value; in an accumulation loop, a float bound before the
+    /// loop is read as a variable of the body.
+    fn read(&mut self, slot: usize) -> Val {
+        let v = self.get(slot);
+        match (&self.symbolic, v) {
+            (Some(sym), Val::Float(n)) if slot < sym.slot => Val::Float(self.outer(n)),
+            _ => v,
+        }
+    }
+
+    /// In an accumulation loop, the body's variable for a node computed
+    /// outside it: the node itself for constants and inputs (recorded as
+    /// read), a fresh variable for anything else.
+    fn outer(&mut self, n: NodeId) -> NodeId {
+        if self.symbolic.is_none() || matches!(self.g.op(n), Op::Const(_) | Op::Named(_)) {
+            return n;
+        }
+        let read = match self.input_pos.get(&n) {
+            Some(&j) => Read::Input(j),
+            None => Read::Outer(n),
+        };
+        self.body_input(read)
+    }
+
+    /// The variable standing for `read` in the current loop's body.
+    fn body_input(&mut self, read: Read) -> NodeId {
+        let number = self.kept.len();
+        let existing = self
+            .symbolic
+            .as_ref()
+            .and_then(|s| s.reads.iter().find(|(r, _)| *r == read).map(|&(_, v)| v));
+        if let Some(v) = existing {
+            return v;
+        }
+        let var = match read {
+            Read::Input(j) => self.inputs.get(j).copied(),
+            _ => None,
+        };
+        let count = self.symbolic.as_ref().map_or(0, |s| s.reads.len());
+        let var = var.unwrap_or_else(|| self.g.var(&format!("#read{number}_{count}")));
+        if let Some(s) = &mut self.symbolic {
+            s.reads.push((read, var));
+        }
+        var
+    }
+
+    /// `x[a*i + b]` in an accumulation loop: checked at both ends of the
+    /// range (an affine index takes every value in between).
+    fn affine_index(
+        &mut self,
+        slot: usize,
+        len: usize,
+        a: i64,
+        b: i64,
+        index: &Expr<'_>,
+    ) -> Result<Val> {
+        let Val::Array { start } = self.get(slot) else {
+            return Err(self.error(index, "only array parameters can be indexed"));
+        };
+        let Some(sym) = &self.symbolic else {
+            return Err(self.error(index, "expected a constant integer"));
+        };
+        let (name, first, last) = (sym.name.clone(), sym.start, sym.end - 1);
+        for i in [first, last] {
+            let k = a.checked_mul(i).and_then(|x| x.checked_add(b));
+            let fits = k
+                .and_then(|k| usize::try_from(k).ok())
+                .is_some_and(|k| k < len);
+            if !fits {
+                let shown = k.map_or_else(|| "out of range".to_string(), |k| k.to_string());
+                self.loops.push((name, i));
+                let e = self.error(
+                    index,
+                    format!(
+                        "index out of bounds: the array has length {len} but the index is {shown}"
+                    ),
+                );
+                self.loops.pop();
+                return Err(e);
+            }
+        }
+        Ok(Val::Float(self.body_input(Read::Element {
+            param: slot,
+            start,
+            a,
+            b,
+        })))
+    }
+
     fn arith(&mut self, op: Arith, a: Val, b: Val, at: &Expr<'_>) -> Result<Val> {
         if let (Val::Int(x), Val::Int(y)) = (a, b) {
             let r = match op {
@@ -208,6 +435,27 @@ impl Expander {
                 .map(Val::Int)
                 .ok_or_else(|| self.error(at, "integer overflow"));
         }
+        if let (Some((a1, b1)), Some((a2, b2))) = (affine(a), affine(b)) {
+            // The checker lets through only what stays affine: sums, and
+            // products with a constant.
+            let r = match op {
+                Arith::Add => a1.checked_add(a2).zip(b1.checked_add(b2)),
+                Arith::Sub => a1.checked_sub(a2).zip(b1.checked_sub(b2)),
+                Arith::Mul if a1 == 0 => a2.checked_mul(b1).zip(b2.checked_mul(b1)),
+                Arith::Mul if a2 == 0 => a1.checked_mul(b2).zip(b1.checked_mul(b2)),
+                _ => {
+                    return Err(self.error(
+                        at,
+                        "symgrad-macros bug: a non-affine index reached an accumulation loop",
+                    ))
+                }
+            };
+            return match r {
+                Some((0, b)) => Ok(Val::Int(b)),
+                Some((a, b)) => Ok(Val::Affine { a, b }),
+                None => Err(self.error(at, "integer overflow")),
+            };
+        }
         let (x, y) = (self.float(a), self.float(b));
         Ok(Val::Float(match op {
             Arith::Add => self.g.add(x, y),
@@ -222,9 +470,13 @@ impl Expander {
         Ok(match &e.kind {
             Kind::Num(n) => Val::Float(self.g.constant(*n)),
             Kind::Int(i) => Val::Int(*i),
-            Kind::Slot(s) => self.get(*s),
+            Kind::Slot(s) => self.read(*s),
             Kind::Index { slot, len, index } => {
-                let i = self.int(index)?;
+                let i = match self.expr(index)? {
+                    Val::Int(i) => i,
+                    Val::Affine { a, b } => return self.affine_index(*slot, *len, a, b, index),
+                    _ => return Err(self.error(index, "expected a constant integer")),
+                };
                 let Val::Array { start, .. } = self.get(*slot) else {
                     return Err(self.error(e, "only array parameters can be indexed"));
                 };
@@ -233,7 +485,7 @@ impl Expander {
                     .filter(|&k| k < *len)
                     .and_then(|k| self.inputs.get(start + k).copied());
                 match element {
-                    Some(v) => Val::Float(v),
+                    Some(v) => Val::Float(self.outer(v)),
                     None => {
                         return Err(self.error(
                             index,
@@ -254,15 +506,16 @@ impl Expander {
                     i.checked_neg()
                         .ok_or_else(|| self.error(e, "integer overflow"))?,
                 ),
+                v @ Val::Affine { .. } => self.arith(Arith::Sub, Val::Int(0), v, e)?,
                 v => {
                     let x = self.float(v);
                     Val::Float(self.g.neg(x))
                 }
             },
-            Kind::ToFloat(a) => {
-                let v = self.expr(a)?;
-                Val::Float(self.float(v))
-            }
+            Kind::ToFloat(a) => match self.expr(a)? {
+                Val::Affine { a, b } => Val::Float(self.body_input(Read::Float { a, b })),
+                v => Val::Float(self.float(v)),
+            },
             Kind::Const(c) => Val::Float(self.constant(*c)),
             Kind::Block(b) => {
                 let v = self.block(b)?;
@@ -365,5 +618,14 @@ impl Expander {
                 g.div(one, ln)
             }
         }
+    }
+}
+
+/// An integer as `(a, b)` in `a*i + b`.
+fn affine(v: Val) -> Option<(i64, i64)> {
+    match v {
+        Val::Int(b) => Some((0, b)),
+        Val::Affine { a, b } => Some((a, b)),
+        _ => None,
     }
 }

@@ -174,5 +174,6 @@ fn build(input: &Input, errors: &mut Errors) -> Option<Expanded> {
         graph: f.graph,
         output: f.output,
         inputs,
+        loops: Vec::new(),
     })
 }

@@ -17,9 +17,13 @@
 //! 2. **expand** ([`expand`]): the AST is evaluated symbolically into a
 //!    [`Graph`](symgrad_core::Graph), `for` loops unrolled (integer
 //!    arithmetic on loop variables is folded as it goes), so building is
-//!    linear in the size of the unrolled function.
+//!    linear in the size of the unrolled function. For the gradient,
+//!    loops that only accumulate (`s += term(x[i], x[i + 1])`) are instead
+//!    expanded once and kept as loops ([`looped`]).
 //! 3. **emit** ([`emit`]): `symgrad_core::emit::rust::gradient_parts` lowers
-//!    the graph and its derivatives to SSA and Rust tokens.
+//!    the graph and its derivatives to SSA and Rust tokens, or, with kept
+//!    loops, [`looped::gradient_parts`] emits straight-line code around real
+//!    `for` loops.
 //!
 //! After an error the macro still emits the user's function and a correctly
 //! typed stub for the generated one, so the user sees the real error and
@@ -30,6 +34,7 @@ mod body;
 mod emit;
 mod expand;
 mod formula;
+mod looped;
 mod sig;
 
 use proc_macro::TokenStream;

@@ -1,5 +1,7 @@
-//! Rosenbrock n = 1000 through `#[gradient]`, with the loop unrolled by the
-//! macro, against a hand-written analytic gradient and central differences.
+//! Rosenbrock n = 1000 through `#[gradient]`, whose loop the macro keeps as a
+//! loop (an accumulation loop: see symgrad-macros' `looped` module and its
+//! unit test `rosenbrock_is_kept_as_a_loop`), against a hand-written
+//! analytic gradient and central differences.
 
 use symgrad::gradient;
 

@@ -29,7 +29,9 @@ impl Float {
         }
     }
 
-    fn literal(self, x: f64) -> TokenStream {
+    /// A literal of this type for `x` (`2.0`, `(-1.5)`, `f64::NAN`), unsuffixed
+    /// so that the surrounding `let` or parameter types it.
+    pub fn literal(self, x: f64) -> TokenStream {
         let ty = self.tokens();
         if x.is_nan() {
             return quote!(#ty::NAN);
@@ -82,6 +84,34 @@ pub struct Body {
 /// expression that reads input `i` (a parameter `x` or an element `x[3]`);
 /// locals are named `{prefix}{i}`.
 pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) -> Body {
+    let Statements {
+        declarations,
+        each,
+        outputs,
+    } = statements(f, float, inputs, prefix);
+    Body {
+        statements: declarations
+            .into_iter()
+            .chain(each.into_iter().flatten())
+            .collect(),
+        outputs,
+    }
+}
+
+/// [`body`] with one statement per instruction, for callers that interleave
+/// them with code of their own (the macros put loops between them).
+pub struct Statements {
+    /// Declarations that must come before every statement (empty for short
+    /// functions, whose statements are `let`s).
+    pub declarations: TokenStream,
+    /// `each[i]` defines local `i`.
+    pub each: Vec<TokenStream>,
+    /// One expression per output (a local, an input or a constant).
+    pub outputs: Vec<TokenStream>,
+}
+
+/// Prints `f` one statement per instruction; see [`body`].
+pub fn statements(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) -> Statements {
     let ty = float.tokens();
     let local = |i: u32| format_ident!("{}{}", prefix, i);
     let operand = |o: Operand| -> TokenStream {
@@ -95,7 +125,7 @@ pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) ->
         }
     };
     let private = quote!(::symgrad::__private);
-    let mut statements = TokenStream::new();
+    let mut each = Vec::with_capacity(f.instrs.len());
     // Each `let` opens a debug-info scope nested in the previous one, and
     // rustc's LLVM backend overflows its stack on some ten thousand nested
     // scopes (Rosenbrock n = 1000 has 18,000 locals) in any build with debug
@@ -145,21 +175,21 @@ pub fn body(f: &Function, float: Float, inputs: &[TokenStream], prefix: &str) ->
             }
         };
         let name = local(i as u32);
-        if chunked {
-            statements.extend(quote!(#name = #value;));
+        each.push(if chunked {
+            quote!(#name = #value;)
         } else {
-            statements.extend(quote!(let #name: #ty = #value;));
-        }
+            quote!(let #name: #ty = #value;)
+        });
     }
-    if chunked {
-        statements = declarations(f.instrs.len(), &ty, local)
-            .into_iter()
-            .chain(statements)
-            .collect();
-    }
+    let declarations = if chunked {
+        declarations(f.instrs.len(), &ty, local)
+    } else {
+        TokenStream::new()
+    };
     let outputs = f.outputs.iter().map(|&o| operand(o)).collect();
-    Body {
-        statements,
+    Statements {
+        declarations,
+        each,
         outputs,
     }
 }
@@ -288,7 +318,7 @@ pub fn gradient_parts(
 }
 
 /// The expression reading each flattened input: `x` or `x[3]`.
-fn input_expressions(params: &[Param]) -> Vec<TokenStream> {
+pub fn input_expressions(params: &[Param]) -> Vec<TokenStream> {
     let mut exprs = Vec::new();
     for p in params {
         let name = format_ident!("{}", p.name);
@@ -305,7 +335,7 @@ fn input_expressions(params: &[Param]) -> Vec<TokenStream> {
 
 /// A prefix for locals that no parameter name can collide with: `t`, or `t_`,
 /// `t__`, ... when a parameter is itself named like `t0`.
-fn local_prefix(params: &[Param]) -> String {
+pub fn local_prefix(params: &[Param]) -> String {
     let mut prefix = String::from("t");
     while params.iter().any(|p| {
         p.name
