@@ -96,8 +96,11 @@ pub fn grad(input: TokenStream) -> TokenStream {
 /// constants in `std::f64::consts` (`PI`, `E`, `TAU`, ...), `symgrad::sigmoid`,
 /// `symgrad::relu` and `symgrad::softplus`, indexing arrays with constant
 /// integer expressions, `x.len()`, and `for i in A..B` / `A..=B` loops with
-/// constant bounds, unrolled (the loop variable may appear in index
-/// arithmetic and as `i as f64`). The last statement is the result, bare or
+/// constant bounds (the loop variable may appear in index arithmetic and as
+/// `i as f64`). In `_gradient`, a loop that only accumulates
+/// (`s += term(x[i], x[i + 1])`, affine indices, no accumulator read inside)
+/// stays a Rust loop; any other loop, and every loop in `_hessian`, is
+/// unrolled. The last statement is the result, bare or
 /// as `return expr;`.
 #[proc_macro_attribute]
 pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
