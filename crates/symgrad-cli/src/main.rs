@@ -72,6 +72,8 @@ enum DiffFormat {
     Latex,
     Json,
     Dot,
+    /// A Rust function computing the value and gradient (as `symgrad emit`).
+    Rust,
 }
 
 #[derive(Args, Debug)]

@@ -325,3 +325,16 @@ fn bad_options_give_status_2() {
         assert!(stderr(&o).starts_with("error"), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn diff_format_rust_is_the_emitted_function() {
+    let diff = ok(&["diff", "x^2*y + y + 2", "--format", "rust"]);
+    let emit = ok(&["emit", "x^2*y + y + 2", "--name", "f"]);
+    assert_eq!(diff, emit);
+    assert!(
+        diff.contains("pub fn f(x: f64, y: f64) -> (f64, [f64; 2])"),
+        "{diff}"
+    );
+    let o = symgrad(&["diff", "x*y", "--format", "rust", "--wrt", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -6,6 +6,7 @@ use crate::report::{json_num, num, partial_name, partial_name_latex, table};
 use crate::{DiffArgs, DiffFormat, Failure, ModeArg};
 use serde_json::{json, Map, Value};
 use symgrad_core::diff::{self, numeric, Mode, Options, Stats};
+use symgrad_core::emit::{Float, Returns};
 use symgrad_core::eval::Program;
 use symgrad_core::print::{self, DotOptions, Printed};
 use symgrad_core::simplify::simplify;
@@ -30,6 +31,22 @@ struct Outcome {
 
 pub fn run(args: DiffArgs) -> Result<String, Failure> {
     let (text, mut f) = input::load(&args.source)?;
+    if args.format == DiffFormat::Rust {
+        // The generated function takes every variable and returns the whole
+        // gradient (and Hessian), computed by reverse mode.
+        if !args.wrt.is_empty() || args.order.is_some() || args.at.is_some() {
+            return Err(Failure::input(
+                "error: --format rust prints a function of every variable; \
+                 it takes neither --wrt, --order nor --at (use symgrad emit for more options)",
+            ));
+        }
+        let returns = if args.hessian {
+            Returns::Hessian
+        } else {
+            Returns::Gradient
+        };
+        return super::emit::rust_source(&mut f, "f", Float::F64, returns);
+    }
     let wrt = input::wrt(&args.wrt, &f)?;
     let point = args
         .at
@@ -101,6 +118,7 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         DiffFormat::Latex => report.text(&mut outcomes, true),
         DiffFormat::Json => report.json(&mut outcomes),
         DiffFormat::Dot => Ok(report.dot(&mut outcomes)),
+        DiffFormat::Rust => unreachable!("handled before differentiation"),
     }
 }
 
