@@ -10,7 +10,7 @@
 //! coefficients become subtractions and factors with negative exponents
 //! become divisions, so `x - 2*y` is one multiply and one subtract.
 
-use crate::graph::{Func, Graph, NodeId, Op};
+use crate::graph::{Func, Graph, NamedConst, NodeId, Op};
 use crate::num::Num;
 use crate::simplify::simplify;
 use std::collections::HashMap;
@@ -43,6 +43,55 @@ pub enum Instr {
     Min(Operand, Operand),
     /// An elementwise function (never `Sqrt`, which has its own instruction).
     Call(Func, Operand),
+}
+
+impl Instr {
+    /// The instruction's value, given its operands' values.
+    pub fn apply(&self, get: impl Fn(Operand) -> f64) -> f64 {
+        match *self {
+            Instr::Add(a, b) => get(a) + get(b),
+            Instr::Sub(a, b) => get(a) - get(b),
+            Instr::Mul(a, b) => get(a) * get(b),
+            Instr::Div(a, b) => get(a) / get(b),
+            Instr::Neg(a) => -get(a),
+            Instr::Powi(a, n) => get(a).powi(n),
+            Instr::Powf(a, b) => get(a).powf(get(b)),
+            Instr::Sqrt(a) => get(a).sqrt(),
+            Instr::Max(a, b) => {
+                let (x, y) = (get(a), get(b));
+                if y > x {
+                    y
+                } else {
+                    x
+                }
+            }
+            Instr::Min(a, b) => {
+                let (x, y) = (get(a), get(b));
+                if y < x {
+                    y
+                } else {
+                    x
+                }
+            }
+            Instr::Call(f, a) => f.eval(get(a)),
+        }
+    }
+
+    /// The operands the instruction reads.
+    fn operands(&self) -> [Option<Operand>; 2] {
+        match *self {
+            Instr::Add(a, b)
+            | Instr::Sub(a, b)
+            | Instr::Mul(a, b)
+            | Instr::Div(a, b)
+            | Instr::Powf(a, b)
+            | Instr::Max(a, b)
+            | Instr::Min(a, b) => [Some(a), Some(b)],
+            Instr::Neg(a) | Instr::Powi(a, _) | Instr::Sqrt(a) | Instr::Call(_, a) => {
+                [Some(a), None]
+            }
+        }
+    }
 }
 
 /// Straight-line code computing some outputs from some inputs.
@@ -102,33 +151,7 @@ impl Function {
             Operand::Const(c) => c,
         };
         for instr in &self.instrs {
-            let v = match *instr {
-                Instr::Add(a, b) => get(a, &locals) + get(b, &locals),
-                Instr::Sub(a, b) => get(a, &locals) - get(b, &locals),
-                Instr::Mul(a, b) => get(a, &locals) * get(b, &locals),
-                Instr::Div(a, b) => get(a, &locals) / get(b, &locals),
-                Instr::Neg(a) => -get(a, &locals),
-                Instr::Powi(a, n) => get(a, &locals).powi(n),
-                Instr::Powf(a, b) => get(a, &locals).powf(get(b, &locals)),
-                Instr::Sqrt(a) => get(a, &locals).sqrt(),
-                Instr::Max(a, b) => {
-                    let (x, y) = (get(a, &locals), get(b, &locals));
-                    if y > x {
-                        y
-                    } else {
-                        x
-                    }
-                }
-                Instr::Min(a, b) => {
-                    let (x, y) = (get(a, &locals), get(b, &locals));
-                    if y < x {
-                        y
-                    } else {
-                        x
-                    }
-                }
-                Instr::Call(f, a) => f.eval(get(a, &locals)),
-            };
+            let v = instr.apply(|o| get(o, &locals));
             locals.push(v);
         }
         self.outputs.iter().map(|&o| get(o, &locals)).collect()
@@ -205,6 +228,19 @@ fn key(instr: &Instr) -> (u8, u64, u64) {
 
 impl Lowering<'_> {
     fn push(&mut self, instr: Instr) -> Operand {
+        // An instruction on constants only (such as `pi + 2` from a formula's
+        // named constants) is folded here, in f64, as the code would compute it.
+        if instr
+            .operands()
+            .iter()
+            .flatten()
+            .all(|o| matches!(o, Operand::Const(_)))
+        {
+            return Operand::Const(instr.apply(|o| match o {
+                Operand::Const(c) => c,
+                _ => f64::NAN,
+            }));
+        }
         let k = key(&instr);
         if let Some(&o) = self.emitted.get(&k) {
             return o;
@@ -244,6 +280,11 @@ impl Lowering<'_> {
             Op::Neg => {
                 let a = self.operand(args[0]);
                 self.push(Instr::Neg(a))
+            }
+            // e^x is exp(x).
+            Op::Pow if self.g.op(args[0]) == Op::Named(NamedConst::E) => {
+                let e = self.operand(args[1]);
+                self.push(Instr::Call(Func::Exp, e))
             }
             Op::Pow => {
                 let base = self.operand(args[0]);
@@ -295,16 +336,15 @@ impl Lowering<'_> {
         self.push(Instr::Powf(base, Operand::Const(e.to_f64())))
     }
 
-    /// A term's coefficient and the rest of it: `-2*x*y` is `(-2, x*y)`.
-    fn split_coefficient(&mut self, term: NodeId) -> (f64, Operand) {
+    /// A term's coefficient (numbers and named constants multiplied
+    /// together) and the rest of it as a numerator and a denominator:
+    /// `-2*pi*x/y` is `(-6.28..., Some(x), Some(y))`.
+    fn split_coefficient(&mut self, term: NodeId) -> (f64, Option<Operand>, Option<Operand>) {
         if self.g.op(term) == Op::Mul {
             let args: Vec<NodeId> = self.g.args(term).to_vec();
-            if let Some(c) = self.g.as_const(args[0]) {
-                let rest = self.product(&args[1..]);
-                return (c.to_f64(), rest);
-            }
+            return self.product_parts(&args);
         }
-        (1.0, self.operand(term))
+        (1.0, Some(self.operand(term)), None)
     }
 
     /// A canonical sum: positive terms added, negative ones subtracted (a
@@ -324,12 +364,22 @@ impl Lowering<'_> {
                 signed.push((false, self.operand(t)));
                 continue;
             }
-            let (c, rest) = self.split_coefficient(t);
-            let magnitude = c.abs();
-            let scaled = if magnitude == 1.0 {
-                rest
-            } else {
-                self.push(Instr::Mul(Operand::Const(magnitude), rest))
+            let (c, numerator, denominator) = self.split_coefficient(t);
+            let m = c.abs();
+            let scaled = match (numerator, denominator) {
+                (Some(a), d) => {
+                    let a = if m == 1.0 {
+                        a
+                    } else {
+                        self.push(Instr::Mul(Operand::Const(m), a))
+                    };
+                    match d {
+                        Some(d) => self.push(Instr::Div(a, d)),
+                        None => a,
+                    }
+                }
+                (None, Some(d)) => self.push(Instr::Div(Operand::Const(m), d)),
+                (None, None) => Operand::Const(m),
             };
             signed.push((c < 0.0, scaled));
         }
@@ -359,15 +409,21 @@ impl Lowering<'_> {
         }
     }
 
-    /// A canonical product: numerator factors multiplied, then divided by the
-    /// product of the factors with negative exponents.
-    fn product(&mut self, factors: &[NodeId]) -> Operand {
+    /// A canonical product taken apart: the coefficient (numbers and named
+    /// constants), the product of the other factors, and the product of the
+    /// factors with negative exponents (raised to the positive power).
+    fn product_parts(&mut self, factors: &[NodeId]) -> (f64, Option<Operand>, Option<Operand>) {
         let mut coef = 1.0;
         let mut numerator: Vec<Operand> = Vec::new();
         let mut denominator: Vec<Operand> = Vec::new();
         for &f in factors {
             if let Some(c) = self.g.as_const(f) {
                 coef *= c.to_f64();
+                continue;
+            }
+            // Named constants join the coefficient too: pi*x/2 is one multiply.
+            if let Op::Named(c) = self.g.op(f) {
+                coef *= c.value();
                 continue;
             }
             if self.g.op(f) == Op::Pow && self.value[f.index()].is_none() {
@@ -399,6 +455,13 @@ impl Lowering<'_> {
                 Some(a) => self.push(Instr::Mul(a, v)),
             });
         }
+        (coef, acc, den)
+    }
+
+    /// A canonical product: the numerator times the coefficient, divided by
+    /// the product of the factors with negative exponents.
+    fn product(&mut self, factors: &[NodeId]) -> Operand {
+        let (coef, acc, den) = self.product_parts(factors);
         let mut value = match (acc, den) {
             (Some(a), Some(d)) => self.push(Instr::Div(a, d)),
             (Some(a), None) => a,
