@@ -3,6 +3,13 @@
 //! Lowering keeps only the nodes the outputs depend on, in topological order,
 //! so running is one loop over a vector with no recursion and no hashing.
 //! Used by `--at`, `eval`, finite differences, `explain` and the tests.
+//!
+//! [`Program`] is the fast path for scalar formulas and refuses tensor
+//! nodes; [`TensorProgram`] runs any graph, tensors included (see its module).
+
+mod tensor;
+
+pub use tensor::{Tensor, TensorProgram};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{Func, Graph, NodeId, Op};
@@ -54,6 +61,16 @@ impl Program {
         };
         for &v in &order {
             let node = g.node(v);
+            if node.op.is_tensor() || node.shape != crate::graph::ShapeId::SCALAR {
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!(
+                        "'{}' has shape {}: evaluate tensor graphs with eval::TensorProgram",
+                        node.op.label(),
+                        g.shape(v)
+                    ),
+                ));
+            }
             let a = |k: usize| slot_of[node.args[k].index()];
             let slot = match node.op {
                 Op::Const(n) => push(&mut instrs, Instr::Const(n.to_f64())),
@@ -93,6 +110,7 @@ impl Program {
                 Op::Max => push(&mut instrs, Instr::Max(a(0), a(1))),
                 Op::Min => push(&mut instrs, Instr::Min(a(0), a(1))),
                 Op::Func(f) => push(&mut instrs, Instr::Func(f, a(0))),
+                _ => unreachable!("tensor operations are refused above"),
             };
             slot_of[v.index()] = slot;
         }

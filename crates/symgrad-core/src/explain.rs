@@ -88,7 +88,7 @@ pub fn explain(
     let mut locals: Vec<(NodeId, Vec<NodeId>)> = Vec::new();
     for &v in &order {
         if !g.args(v).is_empty() {
-            locals.push((v, local_derivatives(g, v).to_vec()));
+            locals.push((v, local_derivatives(g, v)?.to_vec()));
         }
     }
     let mut wanted: Vec<NodeId> = vec![output];

@@ -30,7 +30,8 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
     if args.grad {
         // Local derivatives on the edges, and (with a point) adjoints on the nodes.
         for &v in &order {
-            let partials = local_derivatives(&mut f.graph, v);
+            let partials = local_derivatives(&mut f.graph, v)
+                .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
             for (slot, &d) in partials.iter().enumerate() {
                 // Derivatives with respect to constants mean nothing to a reader.
                 if !is_constant(&f.graph, f.graph.args(v)[slot]) {

@@ -47,6 +47,22 @@ pub fn gradient(
     wrt: &[NodeId],
     max_paths: u128,
 ) -> Result<(Vec<NodeId>, Stats)> {
+    if let Some(v) = g
+        .reachable(&[output])
+        .into_iter()
+        .find(|&v| !g.is_scalar(v) || g.op(v).is_tensor())
+    {
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "path enumeration needs scalar nodes, and this graph has a tensor of shape {} \
+                 ('{}'); tensors are expanded to scalar neurons by the networks issue \
+                 (issue 4, part 7), which is not done yet: use --mode reverse or forward",
+                g.shape(v),
+                g.op(v).label()
+            ),
+        ));
+    }
     let counts = count_paths(g, output, wrt);
     let total = counts.iter().fold(0u128, |acc, &c| acc.saturating_add(c));
     if total > max_paths {
@@ -107,7 +123,7 @@ pub fn gradient(
             let label = match &partials[user.index()] {
                 Some(p) => p[slot],
                 None => {
-                    let p = local_derivatives(g, user);
+                    let p = local_derivatives(g, user)?;
                     let label = p[slot];
                     partials[user.index()] = Some(p);
                     label

@@ -1,18 +1,36 @@
-//! The one table of local derivatives.
+//! The one table of derivatives. A new operation is added here, in one place.
 //!
-//! For a node `v = op(a_0, a_1, ...)`, [`local_derivatives`] builds, as graph
-//! nodes, the partial derivative `∂v/∂a_i` for each operand slot `i`. Every
-//! mode uses this table: forward mode as tangent rules
-//! (`v̇ = Σ ∂v/∂a_i · ȧ_i`), reverse mode as adjoint rules
-//! (`ā_i += v̄ · ∂v/∂a_i`), path enumeration as edge labels. A new operation
-//! is added here, in one place.
+//! The table has two kinds of entry:
+//!
+//! - **Elementwise operations** (arithmetic, `max`, `min`, functions; scalars
+//!   are the rank-0 case) have *local partials*: for `v = op(a_0, a_1, ...)`,
+//!   [`local_derivatives`] builds `∂v/∂a_i` as a node for each operand slot
+//!   `i`, of (at most) `v`'s shape. Every mode derives its rule from them:
+//!   forward mode as tangents (`v̇ = Σ ∂v/∂a_i ⊙ ȧ_i`), reverse mode as
+//!   adjoints (`ā_i += sum_to(v̄ ⊙ ∂v/∂a_i, shape(a_i))`, where `sum_to`
+//!   undoes broadcasting and is absent for scalars), path enumeration as
+//!   edge labels. [`vjp`] and [`jvp`] do exactly this for them.
+//! - **Tensor operations** (`@`, transpose, reductions, broadcasts, softmax,
+//!   logsumexp) have no partial that is a node of the graph (it is a
+//!   Jacobian), so [`local_derivatives`] refuses them with a typed
+//!   [`ErrorKind::NoRule`] error naming the operation. Their rules are
+//!   written directly as a vector-Jacobian product in [`vjp`] (reverse mode)
+//!   and a Jacobian-vector product in [`jvp`] (forward mode), side by side in
+//!   [`tensor_vjp`] and [`tensor_jvp`].
+//!
+//! `vjp` and `jvp` match every [`Op`] exhaustively, so the compiler checks
+//! that a new operation gets both rules; neither can fail.
 //!
 //! Conventions at non-smooth points: `|x|'(0) = sign(0) = 0`,
 //! `relu'(0) = step(0) = 0`; `max(a, b)` sends the whole derivative to `a`
 //! on a tie (the operand its value takes), and `min` likewise. `sign` and
-//! `step` have derivative 0 (everywhere they have one).
+//! `step` have derivative 0 (everywhere they have one). A reduction `max`
+//! sends the whole adjoint to the *first* largest entry in row-major order
+//! (through [`Op::ArgMaxMask`]), so ties do not double the gradient; the
+//! mask itself is piecewise constant and has derivative 0.
 
-use crate::graph::{Func, Graph, NodeId, Op};
+use crate::error::{Error, ErrorKind, Result};
+use crate::graph::{Axis, Func, Graph, NodeId, Op, Shape};
 use smallvec::{smallvec, SmallVec};
 
 /// The partials of one node with respect to its operand slots, in slot order.
@@ -21,13 +39,23 @@ pub type Partials = SmallVec<[NodeId; 2]>;
 /// Builds `∂v/∂args[i]` for every operand slot of node `v`.
 ///
 /// Leaves (constants, variables) have no operands and give an empty list.
-/// Every operation of [`Op`] has a rule, so this cannot fail today; tensor
-/// operations without a rule will return a typed `NoRule` error from here.
-pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Partials {
+/// Elementwise operations always have partials; tensor operations give an
+/// [`ErrorKind::NoRule`] error (their derivatives are in [`vjp`] and [`jvp`]).
+pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
     let node = g.node(v).clone();
     let args = &node.args;
-    match node.op {
+    Ok(match node.op {
         Op::Const(_) | Op::Named(_) | Op::Var(_) => SmallVec::new(),
+        op if op.is_tensor() => {
+            return Err(Error::new(
+                ErrorKind::NoRule,
+                format!(
+                    "'{}' has no local partial derivative (its derivative is a Jacobian); \
+                     differentiate it by reverse or forward mode",
+                    op.label()
+                ),
+            ))
+        }
         Op::Add => args.iter().map(|_| g.int(1)).collect(),
         Op::Sub => smallvec![g.int(1), g.int(-1)],
         Op::Neg => smallvec![g.int(-1)],
@@ -75,6 +103,271 @@ pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Partials {
             smallvec![to_a, to_b]
         }
         Op::Func(f) => smallvec![func_derivative(g, f, v, args[0])],
+        _ => unreachable!("tensor operations are refused above"),
+    })
+}
+
+/// The adjoint contributions of one node: `(slot, ā)` with `ā` shaped like
+/// the operand in that slot. Slots whose contribution is zero are left out.
+pub type Contributions = SmallVec<[(usize, NodeId); 2]>;
+
+/// The vector-Jacobian product of node `v` with its adjoint `v_bar` (shaped
+/// like `v`): what each operand's adjoint receives. Reverse mode's one rule.
+pub fn vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
+    let op = g.op(v);
+    if op.is_leaf() {
+        return SmallVec::new();
+    }
+    if op.is_tensor() {
+        return tensor_vjp(g, v, v_bar);
+    }
+    let partials = local_derivatives(g, v).expect("elementwise operations have partials");
+    let mut out = Contributions::new();
+    for (slot, &d) in partials.iter().enumerate() {
+        let a = g.args(v)[slot];
+        let contribution = g.mul(v_bar, d);
+        if g.is_zero(contribution) {
+            continue;
+        }
+        // A broadcast operand receives the sum over the axes it was repeated on.
+        let contribution = sum_to_operand(g, contribution, a);
+        out.push((slot, contribution));
+    }
+    out
+}
+
+/// The Jacobian-vector product of node `v` with its operands' tangents
+/// (`None` for zero, otherwise shaped like the operand): `v`'s tangent,
+/// shaped like `v`, or `None` when it is zero. Forward mode's one rule.
+///
+/// `partials` caches elementwise partials between calls for the same node
+/// (forward mode makes one pass per input); it is filled on first use.
+pub fn jvp(
+    g: &mut Graph,
+    v: NodeId,
+    tangents: &[Option<NodeId>],
+    partials: &mut Option<Partials>,
+) -> Option<NodeId> {
+    let op = g.op(v);
+    if op.is_leaf() {
+        return None;
+    }
+    if op.is_tensor() {
+        return tensor_jvp(g, v, tangents);
+    }
+    let local = match partials {
+        Some(p) => p.clone(),
+        None => {
+            let p = local_derivatives(g, v).expect("elementwise operations have partials");
+            *partials = Some(p.clone());
+            p
+        }
+    };
+    let mut sum: Option<NodeId> = None;
+    for (slot, &d) in local.iter().enumerate() {
+        let Some(a_dot) = tangents[slot] else {
+            continue;
+        };
+        let term = g.mul(d, a_dot);
+        if g.is_zero(term) {
+            continue;
+        }
+        sum = Some(match sum {
+            None => term,
+            Some(s) => g.add(s, term),
+        });
+    }
+    // `x + c` with only `c` varying: the tangent of a scalar operand still
+    // has `v`'s shape.
+    sum.map(|s| fill_to(g, s, v))
+}
+
+/// `x` (an adjoint contribution of `v`'s shape) summed down to operand `a`'s shape.
+fn sum_to_operand(g: &mut Graph, x: NodeId, a: NodeId) -> NodeId {
+    if g.shape_id(x) == g.shape_id(a) {
+        return x;
+    }
+    let shape = g.shape(a).clone();
+    g.sum_to(x, &shape)
+}
+
+/// `x` broadcast to node `like`'s shape.
+fn fill_to(g: &mut Graph, x: NodeId, like: NodeId) -> NodeId {
+    if g.shape_id(x) == g.shape_id(like) {
+        return x;
+    }
+    let shape = g.shape(like).clone();
+    g.broadcast_to(x, &shape)
+}
+
+/// The axis a reduction removes from a shape of rank `rank` (`None`: all).
+fn axis_index(axis: Axis) -> Option<usize> {
+    match axis {
+        Axis::All => None,
+        Axis::Dim(k) => Some(k as usize),
+    }
+}
+
+/// `x`, the result of reducing a tensor of shape `full` over `axis`, with the
+/// reduced axis put back as a 1, so that it broadcasts against `full`
+/// (`[m]` from `[m, n]` over axis 1 becomes `[m, 1]`). A scalar stays a scalar.
+fn keep_axis(g: &mut Graph, x: NodeId, axis: Option<usize>, full: &Shape) -> NodeId {
+    let Some(k) = axis else {
+        return x;
+    };
+    if g.is_scalar(x) {
+        return x;
+    }
+    let mut dims = full.dims().to_vec();
+    dims[k] = 1;
+    g.reshape(x, &Shape::new(dims))
+}
+
+/// `x` (reduced over `axis` from `full`) repeated back to `full`.
+fn unreduce(g: &mut Graph, x: NodeId, axis: Option<usize>, full: &Shape) -> NodeId {
+    let kept = keep_axis(g, x, axis, full);
+    g.broadcast_to(kept, full)
+}
+
+/// The number of entries a reduction over `axis` combines.
+fn reduced_count(full: &Shape, axis: Option<usize>) -> i64 {
+    let n = match axis {
+        None => full.numel(),
+        Some(k) => full.dims()[k],
+    };
+    i64::try_from(n).expect("tensor sizes fit in i64")
+}
+
+/// The sum of `x` over its last axis, kept as a 1 so that it broadcasts back.
+fn sum_last_kept(g: &mut Graph, x: NodeId) -> NodeId {
+    let full = g.shape(x).clone();
+    let last = full.rank() - 1;
+    let s = g.sum(x, Axis::Dim(last as u32));
+    keep_axis(g, s, Some(last), &full)
+}
+
+/// Reverse-mode rules of the tensor operations, `v̄` shaped like `v`.
+fn tensor_vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
+    let node = g.node(v).clone();
+    let a = node.args[0];
+    let a_shape = g.shape(a).clone();
+    let one = |c: NodeId| -> Contributions { smallvec![(0, c)] };
+    match node.op {
+        // C = A @ B: Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄, with outer products where a
+        // vector operand stands for a one-column or one-row matrix.
+        Op::MatMul => {
+            let b = node.args[1];
+            let b_shape = g.shape(b).clone();
+            let (a_bar, b_bar) = match (a_shape.rank(), b_shape.rank()) {
+                (2, 2) => {
+                    let bt = g.transpose(b);
+                    let at = g.transpose(a);
+                    (g.matmul(v_bar, bt), g.matmul(at, v_bar))
+                }
+                // [m, k] @ [k] -> [m]: Ā = C̄ bᵀ (outer), b̄ = Aᵀ C̄.
+                (2, 1) => {
+                    let m = a_shape.dims()[0];
+                    let col = g.reshape(v_bar, &Shape::new(vec![m, 1]));
+                    let at = g.transpose(a);
+                    (g.mul(col, b), g.matmul(at, v_bar))
+                }
+                // [k] @ [k, n] -> [n]: ā = B C̄, B̄ = a C̄ᵀ (outer).
+                (1, 2) => {
+                    let k = a_shape.dims()[0];
+                    let col = g.reshape(a, &Shape::new(vec![k, 1]));
+                    (g.matmul(b, v_bar), g.mul(col, v_bar))
+                }
+                // The dot product: C̄ is a scalar.
+                _ => (g.mul(v_bar, b), g.mul(v_bar, a)),
+            };
+            smallvec![(0, a_bar), (1, b_bar)]
+        }
+        Op::Transpose => one(g.transpose(v_bar)),
+        Op::Sum(axis) => one(unreduce(g, v_bar, axis_index(axis), &a_shape)),
+        Op::Mean(axis) => {
+            let k = axis_index(axis);
+            let n = g.int(reduced_count(&a_shape, k));
+            let spread = unreduce(g, v_bar, k, &a_shape);
+            one(g.div(spread, n))
+        }
+        // The adjoint goes to the first largest entry (see the module doc).
+        Op::MaxReduce(axis) => {
+            let k = axis_index(axis);
+            let mask = g.argmax_mask(a, axis);
+            let kept = keep_axis(g, v_bar, k, &a_shape);
+            one(g.mul(mask, kept))
+        }
+        Op::ArgMaxMask(_) => SmallVec::new(),
+        Op::SumTo(_) => one(g.broadcast_to(v_bar, &a_shape)),
+        Op::BroadcastTo(_) => one(g.sum_to(v_bar, &a_shape)),
+        Op::Reshape(_) => one(g.reshape(v_bar, &a_shape)),
+        // s = softmax(a): ā = s ⊙ (v̄ - sum_last(v̄ ⊙ s)).
+        Op::Softmax => {
+            let vs = g.mul(v_bar, v);
+            let dot = sum_last_kept(g, vs);
+            let centered = g.sub(v_bar, dot);
+            one(g.mul(v, centered))
+        }
+        // l = logsumexp(a): ā = v̄ ⊙ softmax(a), v̄ repeated along the last axis.
+        Op::LogSumExp => {
+            let s = g.softmax(a);
+            let last = a_shape.rank() - 1;
+            let kept = keep_axis(g, v_bar, Some(last), &a_shape);
+            one(g.mul(kept, s))
+        }
+        op => unreachable!("{op:?} is not a tensor operation"),
+    }
+}
+
+/// Forward-mode rules of the tensor operations, tangents shaped like operands.
+fn tensor_jvp(g: &mut Graph, v: NodeId, tangents: &[Option<NodeId>]) -> Option<NodeId> {
+    let node = g.node(v).clone();
+    let a = node.args[0];
+    let a_dot = tangents[0];
+    let a_shape = g.shape(a).clone();
+    match node.op {
+        // Ċ = Ȧ @ B + A @ Ḃ
+        Op::MatMul => {
+            let b = node.args[1];
+            let left = a_dot.map(|t| g.matmul(t, b));
+            let right = tangents[1].map(|t| g.matmul(a, t));
+            match (left, right) {
+                (Some(l), Some(r)) => Some(g.add(l, r)),
+                (l, r) => l.or(r),
+            }
+        }
+        Op::Transpose => a_dot.map(|t| g.transpose(t)),
+        Op::Sum(axis) => a_dot.map(|t| g.sum(t, axis)),
+        Op::Mean(axis) => a_dot.map(|t| g.mean(t, axis)),
+        Op::MaxReduce(axis) => a_dot.map(|t| {
+            let mask = g.argmax_mask(a, axis);
+            let picked = g.mul(mask, t);
+            g.sum(picked, axis)
+        }),
+        Op::ArgMaxMask(_) => None,
+        Op::SumTo(_) | Op::BroadcastTo(_) | Op::Reshape(_) => {
+            let shape = g.shape(v).clone();
+            a_dot.map(|t| match node.op {
+                Op::SumTo(_) => g.sum_to(t, &shape),
+                Op::BroadcastTo(_) => g.broadcast_to(t, &shape),
+                _ => g.reshape(t, &shape),
+            })
+        }
+        // ṡ = s ⊙ (ȧ - sum_last(ȧ ⊙ s)): the softmax Jacobian is symmetric.
+        Op::Softmax => a_dot.map(|t| {
+            let ts = g.mul(t, v);
+            let dot = sum_last_kept(g, ts);
+            let centered = g.sub(t, dot);
+            g.mul(v, centered)
+        }),
+        // l̇ = sum_last(softmax(a) ⊙ ȧ)
+        Op::LogSumExp => a_dot.map(|t| {
+            let s = g.softmax(a);
+            let st = g.mul(s, t);
+            let last = a_shape.rank() - 1;
+            g.sum(st, Axis::Dim(last as u32))
+        }),
+        op => unreachable!("{op:?} is not a tensor operation"),
     }
 }
 

@@ -267,6 +267,16 @@ impl Lowering<'_> {
                     format!("'{name}' is not an input of the generated function"),
                 ));
             }
+            op if op.is_tensor() || !self.g.is_scalar(id) => {
+                return Err(crate::Error::new(
+                    crate::ErrorKind::Shape,
+                    format!(
+                        "code generation handles scalar formulas only, and '{}' is a tensor \
+                         operation (tensor kernels are part 4 of the networks issue)",
+                        op.label()
+                    ),
+                ));
+            }
             Op::Add => self.sum(&args),
             Op::Mul => self.product(&args),
             Op::Sub => {
@@ -312,6 +322,7 @@ impl Lowering<'_> {
                 let a = self.operand(args[0]);
                 self.push(Instr::Call(f, a))
             }
+            _ => unreachable!("tensor operations are refused above"),
         })
     }
 

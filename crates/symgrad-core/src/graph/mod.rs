@@ -8,11 +8,13 @@
 
 mod op;
 mod shape;
+mod tensor;
 mod view;
 
-pub use op::{Func, NamedConst, Op};
+pub use op::{Axis, Func, NamedConst, Op};
 pub use shape::{Shape, ShapeId};
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::num::Num;
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -54,6 +56,15 @@ pub struct Node {
 /// (arithmetic on constants, `x+0`, `x*1`, `x*0`, `x^1`, `x^0`, exact function
 /// values such as `sin(0)`), so the graph keeps the structure of its input:
 /// `w*w` is one product node with two edges to `w`.
+///
+/// Every node has a shape, computed by the builder from its operands (a
+/// scalar is rank 0, [`ShapeId::SCALAR`]). Elementwise operations broadcast
+/// NumPy-style. The builders come in two kinds: the plain ones (`add`,
+/// `matmul`, ...) panic when operand shapes do not fit, which scalar formulas
+/// never do; the `try_` ones (`try_add`, `try_matmul`, [`Graph::try_apply`])
+/// return an [`ErrorKind::Shape`] error instead. Code that builds graphs
+/// from user input with tensors in it (the network-file parser) must use the
+/// `try_` builders, which never panic.
 #[derive(Clone, Debug)]
 pub struct Graph {
     nodes: Vec<Node>,
@@ -62,7 +73,9 @@ pub struct Graph {
     memo: HashTable<(u32, NodeId)>,
     var_names: Vec<String>,
     var_by_name: FxHashMap<String, NodeId>,
+    /// The shape table: `shapes[id]` for a [`ShapeId`]; entry 0 is the scalar.
     shapes: Vec<Shape>,
+    shape_ids: FxHashMap<Shape, ShapeId>,
 }
 
 impl Default for Graph {
@@ -80,6 +93,7 @@ impl Graph {
             var_names: Vec::new(),
             var_by_name: FxHashMap::default(),
             shapes: vec![Shape::scalar()],
+            shape_ids: std::iter::once((Shape::scalar(), ShapeId::SCALAR)).collect(),
         }
     }
 
@@ -118,6 +132,44 @@ impl Graph {
         &self.shapes[self.nodes[id.index()].shape.index()]
     }
 
+    /// The id of node `id`'s shape in the shape table.
+    pub fn shape_id(&self, id: NodeId) -> ShapeId {
+        self.nodes[id.index()].shape
+    }
+
+    /// Whether node `id` is a scalar (rank 0).
+    pub fn is_scalar(&self, id: NodeId) -> bool {
+        self.nodes[id.index()].shape == ShapeId::SCALAR
+    }
+
+    /// The shape with id `id`.
+    pub fn shape_by_id(&self, id: ShapeId) -> &Shape {
+        &self.shapes[id.index()]
+    }
+
+    /// The id of `shape` in this graph's shape table, added on first use.
+    pub fn intern_shape(&mut self, shape: &Shape) -> ShapeId {
+        if shape.is_scalar() {
+            return ShapeId::SCALAR;
+        }
+        if let Some(&id) = self.shape_ids.get(shape) {
+            return id;
+        }
+        let id = ShapeId::from_index(self.shapes.len());
+        self.shapes.push(shape.clone());
+        self.shape_ids.insert(shape.clone(), id);
+        id
+    }
+
+    /// Whether node `id` is zero of its shape: the exact constant 0, or 0
+    /// broadcast to a tensor shape.
+    pub fn is_zero(&self, id: NodeId) -> bool {
+        match self.op(id) {
+            Op::BroadcastTo(_) => self.is_int(self.args(id)[0], 0),
+            _ => self.is_int(id, 0),
+        }
+    }
+
     /// The constant held by node `id`, if it is a number.
     pub fn as_const(&self, id: NodeId) -> Option<Num> {
         match self.op(id) {
@@ -151,13 +203,50 @@ impl Graph {
     }
 
     /// The scalar variable called `name`, created on first use.
+    ///
+    /// # Panics
+    /// When `name` is already a tensor variable (see [`Graph::tensor_var`]).
     pub fn var(&mut self, name: &str) -> NodeId {
         if let Some(&id) = self.var_by_name.get(name) {
+            assert!(self.is_scalar(id), "'{name}' is a tensor variable");
             return id;
         }
+        self.new_var(name, ShapeId::SCALAR)
+    }
+
+    /// The tensor variable (an input or a parameter) called `name` with
+    /// shape `shape`, created on first use. A scalar shape gives the same node
+    /// as [`Graph::var`].
+    ///
+    /// # Panics
+    /// When `name` already exists with another shape; [`Graph::try_tensor_var`]
+    /// returns an error instead.
+    pub fn tensor_var(&mut self, name: &str, shape: impl Into<Shape>) -> NodeId {
+        self.try_tensor_var(name, shape)
+            .unwrap_or_else(|e| panic!("{}", e.message()))
+    }
+
+    /// [`Graph::tensor_var`], with an [`ErrorKind::Shape`] error when `name`
+    /// already exists with another shape.
+    pub fn try_tensor_var(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
+        let shape = shape.into();
+        if let Some(&id) = self.var_by_name.get(name) {
+            if *self.shape(id) != shape {
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!("'{name}' has shape {}, not {shape}", self.shape(id)),
+                ));
+            }
+            return Ok(id);
+        }
+        let sid = self.intern_shape(&shape);
+        Ok(self.new_var(name, sid))
+    }
+
+    fn new_var(&mut self, name: &str, shape: ShapeId) -> NodeId {
         let index = u32::try_from(self.var_names.len()).expect("fewer than 2^32 variables");
         self.var_names.push(name.to_string());
-        let id = self.intern(Op::Var(index), SmallVec::new());
+        let id = self.intern_shaped(Op::Var(index), SmallVec::new(), shape);
         self.var_by_name.insert(name.to_string(), id);
         id
     }
@@ -179,44 +268,72 @@ impl Graph {
 
     /// `a + b`.
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        match (self.as_const(a), self.as_const(b)) {
+        ok_or_panic(self.try_add(a, b))
+    }
+
+    /// `a + b`, or a shape error when the operands do not broadcast.
+    pub fn try_add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(Op::Add, a, b)?;
+        let r = match (self.as_const(a), self.as_const(b)) {
             (Some(x), Some(y)) => self.constant(x.add(y)),
             (Some(x), _) if x.is_zero() && x.is_exact() => b,
             (_, Some(y)) if y.is_zero() && y.is_exact() => a,
-            _ => self.intern(Op::Add, smallvec![a, b]),
-        }
+            _ => self.intern_shaped(Op::Add, smallvec![a, b], shape),
+        };
+        Ok(self.fill(r, shape))
     }
 
     /// `a - b`.
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        match (self.as_const(a), self.as_const(b)) {
+        ok_or_panic(self.try_sub(a, b))
+    }
+
+    /// `a - b`, or a shape error when the operands do not broadcast.
+    pub fn try_sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(Op::Sub, a, b)?;
+        let r = match (self.as_const(a), self.as_const(b)) {
             (Some(x), Some(y)) => self.constant(x.sub(y)),
             (_, Some(y)) if y.is_zero() && y.is_exact() => a,
             (Some(x), _) if x.is_zero() && x.is_exact() => self.neg(b),
-            _ => self.intern(Op::Sub, smallvec![a, b]),
-        }
+            _ => self.intern_shaped(Op::Sub, smallvec![a, b], shape),
+        };
+        Ok(self.fill(r, shape))
     }
 
-    /// `a * b`.
+    /// `a * b` (elementwise for tensors; `@` is [`Graph::matmul`]).
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        match (self.as_const(a), self.as_const(b)) {
+        ok_or_panic(self.try_mul(a, b))
+    }
+
+    /// `a * b`, or a shape error when the operands do not broadcast.
+    pub fn try_mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(Op::Mul, a, b)?;
+        let r = match (self.as_const(a), self.as_const(b)) {
             (Some(x), Some(y)) => self.constant(x.mul(y)),
             (Some(x), _) | (_, Some(x)) if x.is_zero() && x.is_exact() => self.int(0),
             (Some(x), _) if x.is_one() && x.is_exact() => b,
             (_, Some(y)) if y.is_one() && y.is_exact() => a,
-            _ => self.intern(Op::Mul, smallvec![a, b]),
-        }
+            _ => self.intern_shaped(Op::Mul, smallvec![a, b], shape),
+        };
+        Ok(self.fill(r, shape))
     }
 
     /// `a / b`.
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        match (self.as_const(a), self.as_const(b)) {
+        ok_or_panic(self.try_div(a, b))
+    }
+
+    /// `a / b`, or a shape error when the operands do not broadcast.
+    pub fn try_div(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(Op::Div, a, b)?;
+        let r = match (self.as_const(a), self.as_const(b)) {
             (Some(x), Some(y)) if x.div(y).is_some() => self.constant(x.div(y).unwrap_or(x)),
             (_, Some(y)) if y.is_one() && y.is_exact() => a,
             (Some(x), Some(y)) if x.is_zero() && !y.is_zero() => a,
             (Some(x), None) if x.is_zero() && x.is_exact() => a,
-            _ => self.intern(Op::Div, smallvec![a, b]),
-        }
+            _ => self.intern_shaped(Op::Div, smallvec![a, b], shape),
+        };
+        Ok(self.fill(r, shape))
     }
 
     /// `-a`.
@@ -227,11 +344,23 @@ impl Graph {
         if self.op(a) == Op::Neg {
             return self.args(a)[0];
         }
-        self.intern(Op::Neg, smallvec![a])
+        let shape = self.shape_id(a);
+        self.intern_shaped(Op::Neg, smallvec![a], shape)
     }
 
     /// `a ^ b`.
     pub fn pow(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        ok_or_panic(self.try_pow(a, b))
+    }
+
+    /// `a ^ b`, or a shape error when the operands do not broadcast.
+    pub fn try_pow(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(Op::Pow, a, b)?;
+        let r = self.pow_folded(a, b, shape);
+        Ok(self.fill(r, shape))
+    }
+
+    fn pow_folded(&mut self, a: NodeId, b: NodeId, shape: ShapeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             if let Some(r) = x.pow_exact(y) {
                 return self.constant(r);
@@ -246,7 +375,7 @@ impl Graph {
         if self.is_int(b, 1) || self.is_int(a, 1) {
             return a;
         }
-        self.intern(Op::Pow, smallvec![a, b])
+        self.intern_shaped(Op::Pow, smallvec![a, b], shape)
     }
 
     /// `a ^ n` for an integer `n`.
@@ -255,28 +384,31 @@ impl Graph {
         self.pow(a, n)
     }
 
-    /// `max(a, b)`.
+    /// `max(a, b)` (elementwise for tensors).
     pub fn max(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.extremum(Op::Max, a, b)
+        ok_or_panic(self.try_extremum(Op::Max, a, b))
     }
 
-    /// `min(a, b)`.
+    /// `min(a, b)` (elementwise for tensors).
     pub fn min(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.extremum(Op::Min, a, b)
+        ok_or_panic(self.try_extremum(Op::Min, a, b))
     }
 
-    fn extremum(&mut self, op: Op, a: NodeId, b: NodeId) -> NodeId {
+    /// `max(a, b)` or `min(a, b)` (`op` is [`Op::Max`] or [`Op::Min`]), or a
+    /// shape error when the operands do not broadcast.
+    pub fn try_extremum(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(op, a, b)?;
         if a == b {
-            return a;
+            return Ok(a);
         }
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             let first = match op {
                 Op::Max => x >= y,
                 _ => x <= y,
             };
-            return if first { a } else { b };
+            return Ok(if first { a } else { b });
         }
-        self.intern(op, smallvec![a, b])
+        Ok(self.intern_shaped(op, smallvec![a, b], shape))
     }
 
     /// `f(a)` for an elementwise function.
@@ -289,7 +421,8 @@ impl Graph {
         if f == Func::Ln && self.op(a) == Op::Named(NamedConst::E) {
             return self.int(1);
         }
-        self.intern(Op::Func(f), smallvec![a])
+        let shape = self.shape_id(a);
+        self.intern_shaped(Op::Func(f), smallvec![a], shape)
     }
 
     /// Builds `op` over `args`, through the same folding as the named builders.
@@ -297,45 +430,123 @@ impl Graph {
     ///
     /// # Panics
     /// When the number of operands does not fit the operation (a programming
-    /// error, never reachable from user input).
+    /// error, never reachable from user input), or operand shapes do not fit
+    /// ([`Graph::try_apply`] returns that as an error).
     pub fn apply(&mut self, op: Op, args: &[NodeId]) -> NodeId {
-        match (op, args) {
+        ok_or_panic(self.try_apply(op, args))
+    }
+
+    /// [`Graph::apply`], with an [`ErrorKind::Shape`] error when operand
+    /// shapes do not fit the operation.
+    ///
+    /// # Panics
+    /// When the number of operands does not fit the operation, or `op` is a
+    /// variable index this graph does not have (programming errors).
+    pub fn try_apply(&mut self, op: Op, args: &[NodeId]) -> Result<NodeId> {
+        Ok(match (op, args) {
             (Op::Const(n), []) => self.constant(n),
             (Op::Named(c), []) => self.named(c),
-            (Op::Var(v), []) => {
-                let name = self.var_names[v as usize].clone();
-                self.var(&name)
-            }
+            (Op::Var(v), []) => self
+                .var_node(&self.var_names[v as usize].clone())
+                .expect("an existing variable"),
             (Op::Add, [first, rest @ ..]) if !rest.is_empty() => {
-                rest.iter().fold(*first, |acc, &x| self.add(acc, x))
+                let mut acc = *first;
+                for &x in rest {
+                    acc = self.try_add(acc, x)?;
+                }
+                acc
             }
             (Op::Mul, [first, rest @ ..]) if !rest.is_empty() => {
-                rest.iter().fold(*first, |acc, &x| self.mul(acc, x))
+                let mut acc = *first;
+                for &x in rest {
+                    acc = self.try_mul(acc, x)?;
+                }
+                acc
             }
-            (Op::Sub, &[a, b]) => self.sub(a, b),
-            (Op::Div, &[a, b]) => self.div(a, b),
-            (Op::Pow, &[a, b]) => self.pow(a, b),
-            (Op::Max, &[a, b]) => self.max(a, b),
-            (Op::Min, &[a, b]) => self.min(a, b),
+            (Op::Sub, &[a, b]) => self.try_sub(a, b)?,
+            (Op::Div, &[a, b]) => self.try_div(a, b)?,
+            (Op::Pow, &[a, b]) => self.try_pow(a, b)?,
+            (Op::Max | Op::Min, &[a, b]) => self.try_extremum(op, a, b)?,
             (Op::Neg, &[a]) => self.neg(a),
             (Op::Func(f), &[a]) => self.func(f, a),
+            (Op::MatMul, &[a, b]) => self.try_matmul(a, b)?,
+            (op, &[a]) if op.is_tensor() => self.try_unary_tensor(op, a)?,
             _ => panic!("{op:?} does not take {} operands", args.len()),
-        }
+        })
     }
 
     /// Adds `op(args)` without any folding, or returns the node that already
     /// computes it. Used by the builders above and by passes that have already
-    /// put their operands in canonical form (such as n-ary sums).
+    /// put their operands in canonical form (such as n-ary sums). The shape is
+    /// inferred from the operands.
+    ///
+    /// # Panics
+    /// When the operand shapes do not fit `op` ([`Graph::try_intern`] returns
+    /// an error instead).
     pub fn intern(&mut self, op: Op, args: Args) -> NodeId {
+        ok_or_panic(self.try_intern(op, args))
+    }
+
+    /// [`Graph::intern`], with an [`ErrorKind::Shape`] error when the operand
+    /// shapes do not fit `op`.
+    pub fn try_intern(&mut self, op: Op, args: Args) -> Result<NodeId> {
+        let shape = self.infer_shape(op, &args)?;
+        Ok(self.intern_shaped(op, args, shape))
+    }
+
+    /// The shape of `op(args)`; leaves other than tensor variables are scalars.
+    fn infer_shape(&mut self, op: Op, args: &[NodeId]) -> Result<ShapeId> {
+        if op.is_tensor() {
+            return self.tensor_shape(op, args);
+        }
+        let mut shape = ShapeId::SCALAR;
+        for (i, &a) in args.iter().enumerate() {
+            shape = if i == 0 {
+                self.shape_id(a)
+            } else {
+                self.broadcast_ids(op, shape, self.shape_id(a))?
+            };
+        }
+        Ok(shape)
+    }
+
+    /// The broadcast shape of two elementwise operands.
+    fn broadcast_pair(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<ShapeId> {
+        let (sa, sb) = (self.shape_id(a), self.shape_id(b));
+        self.broadcast_ids(op, sa, sb)
+    }
+
+    fn broadcast_ids(&mut self, op: Op, sa: ShapeId, sb: ShapeId) -> Result<ShapeId> {
+        if sa == sb || sb == ShapeId::SCALAR {
+            return Ok(sa);
+        }
+        if sa == ShapeId::SCALAR {
+            return Ok(sb);
+        }
+        let (a, b) = (self.shape_by_id(sa), self.shape_by_id(sb));
+        match a.broadcast(b) {
+            Some(s) => Ok(self.intern_shape(&s)),
+            None => Err(Error::new(ErrorKind::Shape, broadcast_message(op, a, b))),
+        }
+    }
+
+    /// `r` broadcast to `shape` when a fold gave a smaller value (`W*0` is 0
+    /// of `W`'s shape, not the scalar 0).
+    fn fill(&mut self, r: NodeId, shape: ShapeId) -> NodeId {
+        if self.shape_id(r) == shape {
+            r
+        } else {
+            self.intern_shaped(Op::BroadcastTo(shape), smallvec![r], shape)
+        }
+    }
+
+    /// Adds `op(args)` of a shape the caller has already checked.
+    fn intern_shaped(&mut self, op: Op, args: Args, shape: ShapeId) -> NodeId {
         debug_assert!(
             args.iter().all(|a| a.index() < self.nodes.len()),
             "operands must exist before their user"
         );
-        let node = Node {
-            op,
-            args,
-            shape: ShapeId::SCALAR,
-        };
+        let node = Node { op, args, shape };
         // The table only keeps half the hash, and must hash the same way when
         // it grows as when it looks up, so every use goes through `widen`.
         let tag = short(FxBuildHasher.hash_one(&node));
@@ -410,7 +621,12 @@ impl Graph {
                 .map(|a| map[a.index()].expect("operands come first"))
                 .collect();
             let new = match node.op {
-                Op::Var(v) => self.var(&other.var_names[v as usize]),
+                Op::Var(v) => {
+                    self.tensor_var(&other.var_names[v as usize], other.shape(id).clone())
+                }
+                Op::SumTo(s) => self.sum_to(args[0], other.shape_by_id(s)),
+                Op::BroadcastTo(s) => self.broadcast_to(args[0], other.shape_by_id(s)),
+                Op::Reshape(s) => self.reshape(args[0], other.shape_by_id(s)),
                 op => self.apply(op, &args),
             };
             map[id.index()] = Some(new);
@@ -419,6 +635,23 @@ impl Graph {
             .iter()
             .map(|o| map[o.index()].expect("outputs are reachable"))
             .collect()
+    }
+}
+
+/// The node of a builder that cannot fail on the operands it was given.
+fn ok_or_panic(r: Result<NodeId>) -> NodeId {
+    r.unwrap_or_else(|e| panic!("{}", e.message()))
+}
+
+/// `cannot add [2, 3] and [4]`, worded for the operation.
+fn broadcast_message(op: Op, a: &Shape, b: &Shape) -> String {
+    match op {
+        Op::Add => format!("cannot add {a} and {b}"),
+        Op::Sub => format!("cannot subtract {b} from {a}"),
+        Op::Mul => format!("cannot multiply {a} by {b} elementwise"),
+        Op::Div => format!("cannot divide {a} by {b}"),
+        Op::Pow => format!("cannot raise {a} to the power {b}"),
+        op => format!("cannot broadcast {a} with {b} in {}", op.label()),
     }
 }
 

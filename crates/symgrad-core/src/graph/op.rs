@@ -1,5 +1,6 @@
 //! The operations a graph node can hold, and the names the formula syntax uses for them.
 
+use super::ShapeId;
 use crate::num::Num;
 use std::fmt;
 
@@ -210,6 +211,45 @@ pub enum Op {
     Min,
     /// An elementwise function of `args[0]`.
     Func(Func),
+
+    // Tensor operations. The elementwise operations above broadcast
+    // NumPy-style; the ones below change shapes. A `ShapeId` inside an
+    // operation indexes the graph's own shape table.
+    /// The matrix product `args[0] @ args[1]`: `[m, k] @ [k, n] -> [m, n]`,
+    /// `[m, k] @ [k] -> [m]`, `[k] @ [k, n] -> [n]`, `[k] @ [k] -> []`.
+    MatMul,
+    /// The transpose of a matrix (rank 2 only).
+    Transpose,
+    /// The sum of the entries, over all axes or one (which disappears).
+    Sum(Axis),
+    /// The mean of the entries, over all axes or one.
+    Mean(Axis),
+    /// The largest entry, over all axes or one.
+    MaxReduce(Axis),
+    /// 1 at the first largest entry (row-major order) over all axes or along
+    /// one, 0 elsewhere; the shape of its operand. It routes the adjoint of
+    /// [`Op::MaxReduce`] and is piecewise constant (derivative 0).
+    ArgMaxMask(Axis),
+    /// The sum that undoes broadcasting: reduces its operand to the given shape,
+    /// which the operand's shape broadcasts from.
+    SumTo(ShapeId),
+    /// Repeats its operand to the given shape, by NumPy broadcasting.
+    BroadcastTo(ShapeId),
+    /// The same entries, row-major, in another shape with as many entries.
+    Reshape(ShapeId),
+    /// `exp(a - max) / sum(exp(a - max))` along the last axis.
+    Softmax,
+    /// `max + ln(sum(exp(a - max)))` along the last axis, which disappears.
+    LogSumExp,
+}
+
+/// The axes a reduction runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Axis {
+    /// Every axis: the result is a scalar.
+    All,
+    /// One axis, counted from 0; the result has the other axes.
+    Dim(u32),
 }
 
 impl Op {
@@ -228,11 +268,52 @@ impl Op {
             Op::Max => "max".to_string(),
             Op::Min => "min".to_string(),
             Op::Func(f) => f.name().to_string(),
+            Op::MatMul => "@".to_string(),
+            Op::Transpose => "transpose".to_string(),
+            Op::Sum(a) => reduction_label("sum", *a),
+            Op::Mean(a) => reduction_label("mean", *a),
+            Op::MaxReduce(a) => reduction_label("max", *a),
+            Op::ArgMaxMask(a) => reduction_label("argmax_mask", *a),
+            Op::SumTo(_) => "sum_to".to_string(),
+            Op::BroadcastTo(_) => "broadcast_to".to_string(),
+            Op::Reshape(_) => "reshape".to_string(),
+            Op::Softmax => "softmax".to_string(),
+            Op::LogSumExp => "logsumexp".to_string(),
         }
+    }
+
+    /// Whether the operation works entry by entry with NumPy broadcasting
+    /// (arithmetic, `max`, `min`, functions): its derivative is a set of local
+    /// partials. Leaves and tensor operations are not elementwise.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Pow
+                | Op::Max
+                | Op::Min
+                | Op::Func(_)
+        )
+    }
+
+    /// Whether the operation only exists for tensors (changes or needs shapes).
+    pub fn is_tensor(&self) -> bool {
+        !self.is_leaf() && !self.is_elementwise()
     }
 
     /// Whether the node is a leaf (no operands).
     pub fn is_leaf(&self) -> bool {
         matches!(self, Op::Const(_) | Op::Named(_) | Op::Var(_))
+    }
+}
+
+fn reduction_label(name: &str, axis: Axis) -> String {
+    match axis {
+        Axis::All => name.to_string(),
+        Axis::Dim(k) => format!("{name}[axis {k}]"),
     }
 }

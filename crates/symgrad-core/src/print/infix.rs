@@ -3,7 +3,7 @@
 
 use super::rope::{f, s, Piece, Rope};
 use super::Printed;
-use crate::graph::{Func, Graph, NamedConst, NodeId, Op};
+use crate::graph::{Axis, Func, Graph, NamedConst, NodeId, Op};
 use crate::num::Num;
 use std::collections::HashSet;
 
@@ -258,6 +258,37 @@ impl Printer<'_> {
             Op::Neg => self.negated(arg(0)),
             Op::Pow => self.power(arg(0), args[1], arg(1)),
             Op::Func(func) => self.call(func, arg(0)),
+            // `@` binds like a sum when printed, so that it is parenthesized
+            // as an operand of `*` or `^` and never read as `(x*W) @ v`.
+            Op::MatMul => {
+                let l = self.at_least(arg(0), POW);
+                let r = self.at_least(arg(1), POW);
+                self.make(vec![f(l), s(" @ "), f(r)], SUM)
+            }
+            Op::Transpose if self.style == Style::Latex => {
+                let a = self.at_least(arg(0), ATOM);
+                self.make(vec![s("{"), f(a), s("}^{\\top}")], ATOM)
+            }
+            op if op.is_tensor() => {
+                let extra = match op {
+                    Op::Sum(Axis::Dim(k))
+                    | Op::Mean(Axis::Dim(k))
+                    | Op::MaxReduce(Axis::Dim(k))
+                    | Op::ArgMaxMask(Axis::Dim(k)) => format!(", axis={k}"),
+                    Op::SumTo(sh) | Op::BroadcastTo(sh) | Op::Reshape(sh) => {
+                        format!(", {}", g.shape_by_id(sh))
+                    }
+                    _ => String::new(),
+                };
+                let name = match op {
+                    Op::Sum(_) => "sum",
+                    Op::Mean(_) => "mean",
+                    Op::MaxReduce(_) => "max",
+                    Op::ArgMaxMask(_) => "argmax_mask",
+                    _ => return self.tensor_call(&op.label(), arg(0), extra),
+                };
+                self.tensor_call(name, arg(0), extra)
+            }
             op => {
                 let name = if op == Op::Max { "max" } else { "min" };
                 let (open, close) = match self.style {
@@ -419,6 +450,18 @@ impl Printer<'_> {
             }
             Style::Latex => self.make(vec![f(b), s("^{"), f(exp.frag), s("}")], POW),
         }
+    }
+
+    /// A tensor operation written as a call: `sum(x, axis=1)`, `softmax(z)`.
+    fn tensor_call(&mut self, name: &str, a: Shown, extra: String) -> Shown {
+        let (open, close) = match self.style {
+            Style::Text => (format!("{name}("), ")"),
+            Style::Latex => (
+                format!("\\operatorname{{{}}}\\left(", name.replace('_', "\\_")),
+                "\\right)",
+            ),
+        };
+        self.make(vec![s(open), f(a.frag), s(extra), s(close)], ATOM)
     }
 
     fn call(&mut self, func: Func, a: Shown) -> Shown {

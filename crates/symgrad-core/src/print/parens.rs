@@ -41,6 +41,19 @@ pub fn parens(g: &Graph, id: NodeId) -> String {
                     false,
                 )
             }
+            Op::MatMul => (
+                {
+                    let mut p = wrapped(arg(0));
+                    p.push(s(" @ "));
+                    p.extend(wrapped(arg(1)));
+                    p
+                },
+                true,
+            ),
+            op if op.is_tensor() => (
+                vec![s(format!("{}(", op.label())), f(arg(0).0), s(")")],
+                false,
+            ),
             Op::Neg => {
                 let mut p = vec![s("-")];
                 p.extend(wrapped(arg(0)));

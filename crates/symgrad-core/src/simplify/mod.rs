@@ -13,6 +13,12 @@
 //! is not built as a node: it is carried up to its user as a pending map of
 //! terms (or factors), and the user merges the smaller map into the larger, so
 //! a chain of 100,000 additions costs linear time, not quadratic.
+//!
+//! Tensor nodes (tensor operations, and elementwise operations of rank 1 or
+//! more) are left structurally alone: their operands are simplified and the
+//! node is rebuilt with the same operation through the graph's builders. The
+//! canonical rules apply to scalar nodes only, where a scalar result of a
+//! tensor operation (such as `sum(W)`) is an opaque factor.
 
 mod order;
 #[cfg(test)]
@@ -203,6 +209,16 @@ impl Pass<'_> {
     fn rewrite(&mut self, id: NodeId) -> Repr {
         let op = self.g.op(id);
         let args: Args = self.g.args(id).into();
+        if op.is_tensor() || !self.g.is_scalar(id) {
+            // Tensor nodes keep their structure: only their operands are
+            // simplified (the canonical rules are for scalars).
+            let mut new_args: Args = Args::new();
+            for &a in &args {
+                let r = self.take(a);
+                new_args.push(self.build(r));
+            }
+            return Repr::Node(self.g.apply(op, &new_args));
+        }
         match op {
             Op::Var(_) | Op::Const(_) | Op::Named(_) => Repr::Node(id),
             Op::Add | Op::Sub => {
@@ -268,6 +284,7 @@ impl Pass<'_> {
                 let b = self.build(b);
                 Repr::Node(self.g.apply(op, &[a, b]))
             }
+            _ => unreachable!("tensor operations keep their structure"),
         }
     }
 

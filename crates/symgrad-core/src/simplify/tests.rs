@@ -32,6 +32,7 @@ fn eval(g: &Graph, root: NodeId, vals: &[f64]) -> f64 {
             Op::Max => a[0].max(a[1]),
             Op::Min => a[0].min(a[1]),
             Op::Func(f) => f.eval(a[0]),
+            op => panic!("{op:?} is not a scalar operation"),
         };
     }
     v[root.index()]
