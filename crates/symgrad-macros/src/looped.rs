@@ -45,7 +45,7 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::HashMap;
 use symgrad_core::diff::reverse;
-use symgrad_core::diff::rules::local_derivatives;
+use symgrad_core::diff::rules::vjp;
 use symgrad_core::emit::rust::{input_expressions, statements, Statements};
 use symgrad_core::emit::{Float, Function, Operand, Param};
 use symgrad_core::{Graph, NodeId};
@@ -294,10 +294,10 @@ fn adjoints(
         if g.args(v).is_empty() {
             continue;
         }
-        let partials = local_derivatives(g, v);
-        for (slot, &d) in partials.iter().enumerate() {
+        // The rule table's vector-Jacobian product: v̄ times each operand's
+        // local derivative (scalar graphs only here).
+        for (slot, c) in vjp(g, v, v_bar) {
             let a = g.args(v)[slot];
-            let c = g.mul(v_bar, d);
             add(g, &mut adjoint, a, c);
         }
     }
