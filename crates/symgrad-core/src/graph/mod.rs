@@ -76,7 +76,12 @@ pub struct Graph {
     /// The shape table: `shapes[id]` for a [`ShapeId`]; entry 0 is the scalar.
     shapes: Vec<Shape>,
     shape_ids: FxHashMap<Shape, ShapeId>,
+    /// The nodes of the integers -1..=2 once built (see [`Graph::int`]).
+    small_ints: [Option<NodeId>; SMALL_INTS],
 }
+
+/// How many small integers [`Graph::int`] remembers: -1, 0, 1, 2.
+const SMALL_INTS: usize = 4;
 
 impl Default for Graph {
     fn default() -> Self {
@@ -94,6 +99,7 @@ impl Graph {
             var_by_name: FxHashMap::default(),
             shapes: vec![Shape::scalar()],
             shape_ids: std::iter::once((Shape::scalar(), ShapeId::SCALAR)).collect(),
+            small_ints: [None; SMALL_INTS],
         }
     }
 
@@ -133,6 +139,7 @@ impl Graph {
     }
 
     /// The id of node `id`'s shape in the shape table.
+    #[inline]
     pub fn shape_id(&self, id: NodeId) -> ShapeId {
         self.nodes[id.index()].shape
     }
@@ -163,6 +170,7 @@ impl Graph {
 
     /// Whether node `id` is zero of its shape: the exact constant 0, or 0
     /// broadcast to a tensor shape.
+    #[inline]
     pub fn is_zero(&self, id: NodeId) -> bool {
         match self.op(id) {
             Op::BroadcastTo(_) => self.is_int(self.args(id)[0], 0),
@@ -171,6 +179,7 @@ impl Graph {
     }
 
     /// The constant held by node `id`, if it is a number.
+    #[inline]
     pub fn as_const(&self, id: NodeId) -> Option<Num> {
         match self.op(id) {
             Op::Const(n) => Some(n),
@@ -179,6 +188,7 @@ impl Graph {
     }
 
     /// Whether node `id` is the exact constant `n`.
+    #[inline]
     pub fn is_int(&self, id: NodeId, n: i64) -> bool {
         self.as_const(id)
             .is_some_and(|c| c.is_exact() && c.is_int(n))
@@ -253,25 +263,37 @@ impl Graph {
 
     /// A constant node.
     pub fn constant(&mut self, n: Num) -> NodeId {
-        self.intern(Op::Const(n), SmallVec::new())
+        // Constants are scalars: no shape to infer.
+        self.intern_shaped(Op::Const(n), SmallVec::new(), ShapeId::SCALAR)
     }
 
     /// The exact integer constant `n`.
     pub fn int(&mut self, n: i64) -> NodeId {
-        self.constant(Num::int(n))
+        // -1, 0, 1 and 2 are built by every derivative rule: remember them.
+        let slot = usize::try_from(n + 1).ok().filter(|&i| i < SMALL_INTS);
+        if let Some(id) = slot.and_then(|i| self.small_ints[i]) {
+            return id;
+        }
+        let id = self.constant(Num::int(n));
+        if let Some(i) = slot {
+            self.small_ints[i] = Some(id);
+        }
+        id
     }
 
     /// `pi` or `e`.
     pub fn named(&mut self, c: NamedConst) -> NodeId {
-        self.intern(Op::Named(c), SmallVec::new())
+        self.intern_shaped(Op::Named(c), SmallVec::new(), ShapeId::SCALAR)
     }
 
     /// `a + b`.
+    #[inline]
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
         ok_or_panic(self.try_add(a, b))
     }
 
     /// `a + b`, or a shape error when the operands do not broadcast.
+    #[inline]
     pub fn try_add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         let shape = self.broadcast_pair(Op::Add, a, b)?;
         let r = match (self.as_const(a), self.as_const(b)) {
@@ -284,11 +306,13 @@ impl Graph {
     }
 
     /// `a - b`.
+    #[inline]
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
         ok_or_panic(self.try_sub(a, b))
     }
 
     /// `a - b`, or a shape error when the operands do not broadcast.
+    #[inline]
     pub fn try_sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         let shape = self.broadcast_pair(Op::Sub, a, b)?;
         let r = match (self.as_const(a), self.as_const(b)) {
@@ -301,11 +325,13 @@ impl Graph {
     }
 
     /// `a * b` (elementwise for tensors; `@` is [`Graph::matmul`]).
+    #[inline]
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
         ok_or_panic(self.try_mul(a, b))
     }
 
     /// `a * b`, or a shape error when the operands do not broadcast.
+    #[inline]
     pub fn try_mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         let shape = self.broadcast_pair(Op::Mul, a, b)?;
         let r = match (self.as_const(a), self.as_const(b)) {
@@ -319,11 +345,13 @@ impl Graph {
     }
 
     /// `a / b`.
+    #[inline]
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         ok_or_panic(self.try_div(a, b))
     }
 
     /// `a / b`, or a shape error when the operands do not broadcast.
+    #[inline]
     pub fn try_div(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         let shape = self.broadcast_pair(Op::Div, a, b)?;
         let r = match (self.as_const(a), self.as_const(b)) {
@@ -337,6 +365,7 @@ impl Graph {
     }
 
     /// `-a`.
+    #[inline]
     pub fn neg(&mut self, a: NodeId) -> NodeId {
         if let Some(x) = self.as_const(a) {
             return self.constant(x.neg());
@@ -511,11 +540,13 @@ impl Graph {
     }
 
     /// The broadcast shape of two elementwise operands.
+    #[inline]
     fn broadcast_pair(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<ShapeId> {
         let (sa, sb) = (self.shape_id(a), self.shape_id(b));
         self.broadcast_ids(op, sa, sb)
     }
 
+    #[inline]
     fn broadcast_ids(&mut self, op: Op, sa: ShapeId, sb: ShapeId) -> Result<ShapeId> {
         if sa == sb || sb == ShapeId::SCALAR {
             return Ok(sa);
@@ -532,6 +563,7 @@ impl Graph {
 
     /// `r` broadcast to `shape` when a fold gave a smaller value (`W*0` is 0
     /// of `W`'s shape, not the scalar 0).
+    #[inline]
     fn fill(&mut self, r: NodeId, shape: ShapeId) -> NodeId {
         if self.shape_id(r) == shape {
             r
@@ -639,6 +671,7 @@ impl Graph {
 }
 
 /// The node of a builder that cannot fail on the operands it was given.
+#[inline]
 fn ok_or_panic(r: Result<NodeId>) -> NodeId {
     r.unwrap_or_else(|e| panic!("{}", e.message()))
 }
