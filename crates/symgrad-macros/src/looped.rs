@@ -454,8 +454,10 @@ pub(crate) fn gradient_parts(
         Operand::Const(_) => 0,
     };
     for instr in &outer.instrs {
-        let s = operands(instr)
+        let s = instr
+            .operands()
             .into_iter()
+            .flatten()
             .map(|o| operand_stage(o, &stage))
             .max()
             .unwrap_or(0);
@@ -612,38 +614,11 @@ pub(crate) fn gradient_parts(
         code.extend(quote!(#grad[#at] += #d;));
     }
     let value = &outer_out[0];
-    let args: Vec<TokenStream> = params
-        .iter()
-        .map(|p| {
-            let name = format_ident!("{}", p.name);
-            match p.len {
-                Some(len) => {
-                    let len = Literal::usize_unsuffixed(len);
-                    quote!(#name: [#ty; #len])
-                }
-                None => quote!(#name: #ty),
-            }
-        })
-        .collect();
+    let args = symgrad_core::emit::rust::param_list(params, float);
     Ok((
-        (quote!(#(#args),*), quote!((#ty, [#ty; #nl]))),
+        (args, quote!((#ty, [#ty; #nl]))),
         quote!({ #code (#value, #grad) }),
     ))
-}
-
-/// The operands of an instruction.
-fn operands(instr: &symgrad_core::emit::Instr) -> Vec<Operand> {
-    use symgrad_core::emit::Instr;
-    match *instr {
-        Instr::Add(a, b)
-        | Instr::Sub(a, b)
-        | Instr::Mul(a, b)
-        | Instr::Div(a, b)
-        | Instr::Powf(a, b)
-        | Instr::Max(a, b)
-        | Instr::Min(a, b) => vec![a, b],
-        Instr::Neg(a) | Instr::Powi(a, _) | Instr::Sqrt(a) | Instr::Call(_, a) => vec![a],
-    }
 }
 
 /// `a*i + b` as `usize` arithmetic that never goes below zero: the checker

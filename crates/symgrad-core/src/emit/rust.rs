@@ -286,19 +286,7 @@ pub fn gradient_parts(
     let value = &outputs[0];
     let gradient = &outputs[1..=n];
     let nl = Literal::usize_unsuffixed(n);
-    let args: Vec<TokenStream> = params
-        .iter()
-        .map(|p| {
-            let name = format_ident!("{}", p.name);
-            match p.len {
-                Some(len) => {
-                    let len = Literal::usize_unsuffixed(len);
-                    quote!(#name: [#ty; #len])
-                }
-                None => quote!(#name: #ty),
-            }
-        })
-        .collect();
+    let args = param_list(params, float);
     let (ret, result) = match returns {
         Returns::Gradient => (
             quote!((#ty, [#ty; #nl])),
@@ -314,7 +302,23 @@ pub fn gradient_parts(
             )
         }
     };
-    Ok(((quote!(#(#args),*), ret), quote!({ #statements #result })))
+    Ok(((args, ret), quote!({ #statements #result })))
+}
+
+/// The parameter list `x: f64, v: [f64; 3]` of a generated function.
+pub fn param_list(params: &[Param], float: Float) -> TokenStream {
+    let ty = float.tokens();
+    let args = params.iter().map(|p| {
+        let name = format_ident!("{}", p.name);
+        match p.len {
+            Some(len) => {
+                let len = Literal::usize_unsuffixed(len);
+                quote!(#name: [#ty; #len])
+            }
+            None => quote!(#name: #ty),
+        }
+    });
+    quote!(#(#args),*)
 }
 
 /// The expression reading each flattened input: `x` or `x[3]`.

@@ -78,7 +78,7 @@ impl Instr {
     }
 
     /// The operands the instruction reads.
-    fn operands(&self) -> [Option<Operand>; 2] {
+    pub fn operands(&self) -> [Option<Operand>; 2] {
         match *self {
             Instr::Add(a, b)
             | Instr::Sub(a, b)
