@@ -1,0 +1,106 @@
+use super::*;
+
+fn err(src: &str) -> Error {
+    parse_network(src).expect_err("the file is bad")
+}
+
+const SMALL: &str = "input x[3]\ntarget y[2]\nparam W[2, 3] = 0.1*(i + 2*j)\nparam b[2] = 0\nz = W @ x + b\nloss = sum((z - y)^2) / 2\n";
+
+#[test]
+fn parses_declarations_equations_and_initializers() {
+    let net = parse_network(SMALL).unwrap();
+    assert_eq!(net.decls.len(), 4);
+    assert_eq!(net.equations.len(), 2);
+    let w = &net.decls[2];
+    assert_eq!(w.shape, Shape::from([2, 3]));
+    let init = w.init.as_ref().unwrap();
+    assert_eq!(init.data, [0.0, 0.2, 0.4, 0.1, 0.30000000000000004, 0.5]);
+    assert!(net.graph.is_scalar(net.loss));
+}
+
+#[test]
+fn unknown_name_is_spanned() {
+    let src = "input x[3]\nparam b[3] = 0\nloss = sum(x + c)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::UnknownVariable);
+    let s = e.span().unwrap();
+    assert_eq!(&src[s.start..s.end], "c");
+}
+
+#[test]
+fn shape_mismatch_is_spanned() {
+    let src = "input x[10]\nparam W[30, 784] = 0\nloss = sum(W @ x)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    assert_eq!(e.message(), "cannot multiply [30, 784] by [10]");
+    let s = e.span().unwrap();
+    assert_eq!(&src[s.start..s.end], "W @ x");
+}
+
+#[test]
+fn missing_loss_and_duplicates_are_errors() {
+    let e = err("input x[3]\nz = sum(x)\n");
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.message().contains("no 'loss"), "{}", e.message());
+    let src = "input x[3]\nz = sum(x)\nz = mean(x)\nloss = z\n";
+    let e = err(src);
+    let s = e.span().unwrap();
+    assert_eq!(s.start, src.find("z = mean").unwrap());
+    assert!(e.message().contains("defined twice"));
+    let e = err("input x[3]\ninput x[3]\nloss = sum(x)\n");
+    assert!(e.message().contains("defined twice"));
+}
+
+#[test]
+fn loss_must_be_scalar_and_random_init_is_refused() {
+    assert_eq!(err("input x[3]\nloss = x\n").kind(), ErrorKind::Shape);
+    let e = err("param W[2, 2] ~ normal(0, 1)\nloss = sum(W)\n");
+    assert!(e.message().contains("not supported yet"));
+    let e = err("param W[2] = k\nloss = sum(W)\n");
+    assert_eq!(e.kind(), ErrorKind::UnknownVariable);
+}
+
+#[test]
+fn gradient_of_a_small_network_matches_by_hand() {
+    let net = parse_network(SMALL).unwrap();
+    let csv = "x0,x1,x2,y0,y1\n1,2,3,0,1\n0,1,0,1,0\n";
+    let data = batch::read_csv(&net, csv).unwrap();
+    let ev = batch::Evaluator::new(&net).unwrap();
+    let r = ev.loss_and_gradient(&data.rows).unwrap();
+    // By hand: W = [[0, .2, .4], [.1, .3, .5]], b = 0.
+    let w = [[0.0, 0.2, 0.4], [0.1, 0.3, 0.5]];
+    let samples = [([1.0, 2.0, 3.0], [0.0, 1.0]), ([0.0, 1.0, 0.0], [1.0, 0.0])];
+    let mut loss = 0.0;
+    let mut gw = [[0.0; 3]; 2];
+    let mut gb = [0.0; 2];
+    for (x, y) in samples {
+        for i in 0..2 {
+            let z: f64 = (0..3).map(|j| w[i][j] * x[j]).sum();
+            let d = z - y[i];
+            loss += d * d / 2.0 / 2.0;
+            gb[i] += d / 2.0;
+            for j in 0..3 {
+                gw[i][j] += d * x[j] / 2.0;
+            }
+        }
+    }
+    assert!((r.loss - loss).abs() < 1e-14);
+    assert_eq!(r.batch, 2);
+    for (k, g) in r.gradient[0].1.data.iter().enumerate() {
+        assert!((g - gw[k / 3][k % 3]).abs() < 1e-14);
+    }
+    for (k, g) in r.gradient[1].1.data.iter().enumerate() {
+        assert!((g - gb[k]).abs() < 1e-14);
+    }
+}
+
+#[test]
+fn one_hot_labels() {
+    let src = "input x[2]\nloss = sum(x[0])\n";
+    // `x[0]` is not indexing: '[' after an operand is a syntax error.
+    assert_eq!(err(src).kind(), ErrorKind::Syntax);
+    let net = parse_network("input x[2]\ntarget y[3]\nloss = sum(y) * sum(x)\n").unwrap();
+    let data = batch::read_csv(&net, "a,b,label\n1,2,2\n").unwrap();
+    assert_eq!(data.rows[0][1].data, [0.0, 0.0, 1.0]);
+    assert!(batch::read_csv(&net, "a,b,label\n1,2,3\n").is_err());
+}
