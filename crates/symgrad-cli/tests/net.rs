@@ -37,6 +37,8 @@ fn grad_json(sg: &str, csv: &str, extra: &[&str]) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The contract's key order: loss, batch, gradient.
+    assert!(out.stdout.starts_with(b"{\"loss\":"));
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 

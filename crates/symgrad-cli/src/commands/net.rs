@@ -4,7 +4,7 @@
 
 use crate::report::{json_num, num, table};
 use crate::{Failure, NetFormat, NetGradArgs};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use symgrad_core::net::{batch, parse_network};
 
 fn read(path: &std::path::Path) -> Result<String, Failure> {
@@ -67,26 +67,30 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
         .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
     Ok(match args.format {
         NetFormat::Json => {
-            let mut gradient = Map::new();
+            // Written by hand so that the keys come in the contract's order
+            // (loss, batch, gradient) and the parameters in declaration order.
+            let mut gradient = Vec::new();
             for (name, g) in &out.gradient {
-                let mut entry = Map::new();
-                entry.insert("shape".into(), json!(g.shape.dims()));
-                entry.insert("sum".into(), json_num(fsum(g.data.iter().copied())));
-                entry.insert(
-                    "abs_sum".into(),
-                    json_num(fsum(g.data.iter().map(|x| x.abs()))),
-                );
-                if args.values {
+                let values = if args.values {
                     let values: Vec<Value> = g.data.iter().map(|&x| json_num(x)).collect();
-                    entry.insert("values".into(), Value::Array(values));
-                }
-                gradient.insert(name.clone(), Value::Object(entry));
+                    format!(",\"values\":{}", Value::Array(values))
+                } else {
+                    String::new()
+                };
+                gradient.push(format!(
+                    "{}:{{\"shape\":{},\"sum\":{},\"abs_sum\":{}{values}}}",
+                    Value::from(name.as_str()),
+                    json!(g.shape.dims()),
+                    json_num(fsum(g.data.iter().copied())),
+                    json_num(fsum(g.data.iter().map(|x| x.abs()))),
+                ));
             }
-            let mut obj = Map::new();
-            obj.insert("loss".into(), json_num(out.loss));
-            obj.insert("batch".into(), json!(out.batch));
-            obj.insert("gradient".into(), Value::Object(gradient));
-            format!("{}\n", Value::Object(obj))
+            format!(
+                "{{\"loss\":{},\"batch\":{},\"gradient\":{{{}}}}}\n",
+                json_num(out.loss),
+                out.batch,
+                gradient.join(",")
+            )
         }
         NetFormat::Text => {
             let mut s = format!("loss  {}\nbatch {}\n\n", num(out.loss), out.batch);

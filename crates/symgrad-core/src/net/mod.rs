@@ -322,9 +322,14 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
                     1 => "the index i",
                     _ => "the indices i and j",
                 };
-                let at = body.find(name).map_or(Span::new(start, end), |p| {
-                    Span::new(start + p, start + p + name.len())
-                });
+                let at = lex(body)
+                    .into_iter()
+                    .find(|t| {
+                        t.kind == Tok::Ident && body.get(t.span.start..t.span.end) == Some(name)
+                    })
+                    .map_or(Span::new(start, end), |t| {
+                        Span::new(start + t.span.start, start + t.span.end)
+                    });
                 return Err(Error::at(
                     ErrorKind::UnknownVariable,
                     at,

@@ -104,3 +104,33 @@ fn one_hot_labels() {
     assert_eq!(data.rows[0][1].data, [0.0, 0.0, 1.0]);
     assert!(batch::read_csv(&net, "a,b,label\n1,2,3\n").is_err());
 }
+
+#[test]
+fn initializer_errors_are_spanned_in_the_file() {
+    let src = "input x[2]\nparam W[2] = sin(i) + n\nloss = sum(W * x)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::UnknownVariable);
+    let s = e.span().unwrap();
+    assert_eq!(s.start, src.find("+ n").unwrap() + 2);
+    assert_eq!(&src[s.start..s.end], "n");
+    let src = "param W[2] = 0.1*(i +\nloss = sum(W)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.span().unwrap().start > src.find('=').unwrap());
+}
+
+#[test]
+fn tensor_functions_build() {
+    let src = "input x[4]\ntarget y[4]\nparam W[4, 4] = 0.1*(i - j)\n\
+               z = transpose(W) @ x\np = softmax(z)\n\
+               loss = logsumexp(z) - sum(y * z) + mean(p) + max(z) + sum(max(z, 0)^2)\n";
+    let net = parse_network(src).unwrap();
+    assert!(net.graph.is_scalar(net.loss));
+    let e = err("input x[4]\nloss = sum(x, 1)\n");
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    assert_eq!(
+        err("input x[4]\nloss = foo(x)\n").kind(),
+        ErrorKind::UnknownFunction
+    );
+    assert_eq!(err("input x[4]\nloss = sum x\n").kind(), ErrorKind::Syntax);
+}
