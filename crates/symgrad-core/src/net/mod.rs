@@ -35,6 +35,9 @@ use crate::graph::{Graph, NodeId, Shape};
 use crate::parse::lexer::{lex, Tok, Token};
 use rustc_hash::FxHashMap;
 
+/// The most entries a declared tensor may have (2^27, 1 GiB of `f64`).
+pub const MAX_ENTRIES: usize = 1 << 27;
+
 /// What a declared tensor is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -251,6 +254,13 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
                 _ => return Err(syntax(stmt[k].span, "expected ',' or ']' in a shape")),
             }
         }
+    }
+    let numel = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if numel.is_none_or(|n| n > MAX_ENTRIES) {
+        return Err(syntax(
+            Span::new(stmt[2].span.start, stmt[k - 1].span.end),
+            format!("'{name}' would have more than {MAX_ENTRIES} entries"),
+        ));
     }
     let shape = Shape::new(dims);
     let node = graph

@@ -134,3 +134,41 @@ fn tensor_functions_build() {
     );
     assert_eq!(err("input x[4]\nloss = sum x\n").kind(), ErrorKind::Syntax);
 }
+
+#[test]
+fn huge_shapes_are_refused() {
+    let e = err("param W[100000000000, 100000000000] = 0\nloss = sum(W)\n");
+    assert!(e.message().contains("more than"), "{}", e.message());
+    let e = err("param W[100000, 100000] = 0\nloss = sum(W)\n");
+    assert!(e.message().contains("more than"), "{}", e.message());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    /// Whatever the text, parsing gives a network or an error, never a panic.
+    #[test]
+    fn parsing_never_panics(src in "(input|target|param|loss|z|x|W|sum|softmax|@|\\[|\\]|[0-9]|,|=|~|\\(|\\)|\\+|-|\\*|/|\\^|²|#| |\n|i|j){0,40}") {
+        let _ = parse_network(&src);
+    }
+
+    /// A valid file with a few bytes changed: still no panic, and when it
+    /// parses, evaluation fails or succeeds without one too.
+    #[test]
+    fn edited_files_never_panic(
+        edits in proptest::collection::vec((0usize..200, "[\\[\\]@,=()*+^/ 0-9a-z\n]{0,3}", 0usize..3), 1..4)
+    ) {
+        let mut src = SMALL.to_string();
+        for (at, insert, delete) in edits {
+            let at = at % (src.len() + 1);
+            let end = (at + delete).min(src.len());
+            src.replace_range(at..end, &insert);
+        }
+        if let Ok(net) = parse_network(&src) {
+            if let Ok(ev) = batch::Evaluator::new(&net) {
+                if let Ok(data) = batch::read_csv(&net, "x0,x1,x2,y0,y1\n1,2,3,0,1\n") {
+                    let _ = ev.loss_and_gradient(&data.rows);
+                }
+            }
+        }
+    }
+}
