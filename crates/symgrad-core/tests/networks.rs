@@ -98,3 +98,24 @@ fn w3_matches_numpy() {
 fn w3b_matches_numpy() {
     check("W3b", "w3b.sg", "w3b_data.csv", &["W2", "b2"]);
 }
+
+#[test]
+fn cross_entropy_is_the_written_out_loss() {
+    let src = read("w3b.sg").replace("loss = -sum(y * log(p))", "loss = cross_entropy(p, y)");
+    assert!(src.contains("cross_entropy"));
+    let a = parse_network(&read("w3b.sg")).unwrap();
+    let b = parse_network(&src).unwrap();
+    let data = batch::read_csv(&a, &read("w3b_data.csv")).unwrap();
+    let ra = batch::Evaluator::new(&a)
+        .unwrap()
+        .loss_and_gradient(&data.rows)
+        .unwrap();
+    let rb = batch::Evaluator::new(&b)
+        .unwrap()
+        .loss_and_gradient(&data.rows)
+        .unwrap();
+    assert_eq!(ra.loss, rb.loss);
+    for ((_, ga), (_, gb)) in ra.gradient.iter().zip(&rb.gradient) {
+        assert_eq!(ga.data, gb.data);
+    }
+}

@@ -7,7 +7,8 @@
 //! formula syntax (`sigmoid`, `exp`, `log`/`ln`, ...), `sum(a)` and
 //! `mean(a)` over all entries or `sum(a, k)` over axis `k`, `max(a)` (a
 //! reduction) and `max(a, b)`/`min(a, b)` (elementwise), `pow(a, b)`,
-//! `softmax`, `logsumexp` and `transpose`. There is no implicit
+//! `softmax`, `logsumexp`, `transpose` and `cross_entropy(p, y)`
+//! (`-sum(y * log(p))`). There is no implicit
 //! multiplication. The recursion is capped at [`MAX_DEPTH`] levels.
 
 use super::Defined;
@@ -348,6 +349,16 @@ impl<'a> Parser<'a> {
             "transpose" => {
                 arity(1)?;
                 self.graph.try_transpose(args[0].node)
+            }
+            "cross_entropy" => {
+                // -sum(y * log(p)), written out so that its derivative is
+                // the rule table's.
+                arity(2)?;
+                let log_p = self.graph.func(Func::Ln, args[0].node);
+                self.graph
+                    .try_mul(args[1].node, log_p)
+                    .and_then(|t| self.graph.try_sum(t, Axis::All))
+                    .map(|s| self.graph.neg(s))
             }
             _ => match Func::from_name(name) {
                 Some(f) => {
