@@ -40,6 +40,41 @@ enum Command {
     Explain(ExplainArgs),
     /// Print a Rust function computing the value and gradient (or Hessian).
     Emit(EmitArgs),
+    /// Network files (.sg): the mean loss and its gradient over a batch.
+    #[command(subcommand)]
+    Net(NetCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum NetCommand {
+    /// The mean loss over CSV rows and its gradient with respect to every parameter.
+    Grad(NetGradArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NetFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct NetGradArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// The data: a CSV file with a header whose columns fill the inputs, then
+    /// the targets (or one integer label for a one-hot target).
+    #[arg(long, value_name = "FILE.csv")]
+    data: std::path::PathBuf,
+    /// The rows A..B (half-open, from 0 after the header) [default: all].
+    #[arg(long, value_name = "A..B")]
+    rows: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: NetFormat,
+    /// Also print every gradient entry (row-major).
+    #[arg(long)]
+    values: bool,
 }
 
 /// Where the formula comes from.
@@ -203,6 +238,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => commands::graph::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Emit(args) => commands::emit::run(args),
+        Command::Net(NetCommand::Grad(args)) => commands::net::grad(args),
     };
     match result {
         Ok(text) => {

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod explain;
 pub mod formula;
 pub mod graph;
+pub mod net;
 pub mod num;
 pub mod parse;
 pub mod print;

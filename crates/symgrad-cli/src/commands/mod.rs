@@ -5,3 +5,4 @@ pub mod emit;
 pub mod eval;
 pub mod explain;
 pub mod graph;
+pub mod net;

@@ -15,7 +15,7 @@ use nom::{IResult, Parser};
 /// What a token is. Names and operators keep their text in the source, found
 /// through the token's span.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum Tok {
+pub(crate) enum Tok {
     /// A decimal literal, already converted.
     Num(Num),
     /// A name: a variable, a binding, a function or a constant.
@@ -32,6 +32,12 @@ pub(super) enum Tok {
     RParen,
     Comma,
     Eq,
+    /// `@`, the matrix product of network files (a stray character in formulas).
+    At,
+    /// `[`, which opens a shape in network files (a stray character in formulas).
+    LBracket,
+    /// `]`.
+    RBracket,
     /// A run of superscript digits with an optional leading sign, as a power.
     Sup(Num),
     /// A newline or `;`: the end of a statement.
@@ -43,7 +49,7 @@ pub(super) enum Tok {
 
 /// A token, where it is, and whether whitespace or a comment precedes it.
 #[derive(Clone, Debug)]
-pub(super) struct Token {
+pub(crate) struct Token {
     pub kind: Tok,
     pub span: Span,
     pub space_before: bool,
@@ -176,6 +182,9 @@ fn token(i: &str) -> (Tok, &str) {
         ')' => Tok::RParen,
         ',' => Tok::Comma,
         '=' => Tok::Eq,
+        '@' => Tok::At,
+        '[' => Tok::LBracket,
+        ']' => Tok::RBracket,
         '\n' | ';' => Tok::Sep,
         '⁻' | '⁺' => Tok::Bad(format!("expected superscript digits after '{c}'")),
         c if c.is_control() => Tok::Bad(format!("unexpected character U+{:04X}", u32::from(c))),
@@ -185,7 +194,7 @@ fn token(i: &str) -> (Tok, &str) {
 }
 
 /// Every token of `src`, ending with exactly one [`Tok::Eof`].
-pub(super) fn lex(src: &str) -> Vec<Token> {
+pub(crate) fn lex(src: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut rest = src;
     loop {

@@ -12,7 +12,7 @@
 //! exponent may carry a sign: `x^-2`); postfix superscripts (`x²`), which apply
 //! to the operand just before them.
 
-mod lexer;
+pub(crate) mod lexer;
 mod parser;
 
 #[cfg(test)]

@@ -330,6 +330,12 @@ impl<'s> Parser<'s> {
             if let Tok::Bad(message) = &tok.kind {
                 return Err(syntax(tok.span, message.clone()));
             }
+            if matches!(tok.kind, Tok::At | Tok::LBracket | Tok::RBracket) {
+                // Tokens of network files only: in a formula they are stray
+                // characters, reported as the lexer reports any other.
+                let c = self.text(tok.span);
+                return Err(syntax(tok.span, format!("unexpected character '{c}'")));
+            }
             if expect_operand {
                 match tok.kind {
                     Tok::Num(n) => {
@@ -506,7 +512,9 @@ impl<'s> Parser<'s> {
                         "unexpected '=': a binding 'name = ...' starts a statement",
                     ));
                 }
-                Tok::Bad(_) => return Err(internal(tok.span)),
+                Tok::Bad(_) | Tok::At | Tok::LBracket | Tok::RBracket => {
+                    return Err(internal(tok.span))
+                }
             }
             self.pos += 1;
             prev = Some(tok);

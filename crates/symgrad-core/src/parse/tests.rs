@@ -241,6 +241,10 @@ fn errors() {
     check_err(")", "unexpected ')'", 1);
     check_err("x $ y", "unexpected character '$'", 3);
     check_err("α·$", "unexpected character '$'", 3);
+    // The tokens of network files stay stray characters in formulas.
+    check_err("x @ y", "unexpected character '@'", 3);
+    check_err("x[1]", "unexpected character '['", 2);
+    check_err("@x", "unexpected character '@'", 1);
     check_err("x\u{7}", "unexpected character U+0007", 2);
     check_err("x⁻", "expected superscript digits after '⁻'", 2);
     check_err("", "empty formula", 1);

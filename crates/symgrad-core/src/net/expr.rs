@@ -1,0 +1,387 @@
+//! The equation parser of network files: precedence climbing over the
+//! formula lexer's tokens, building tensor nodes with the `try_` builders.
+//!
+//! Precedence, loosest first: `+ -`; `* / @` (left-associative); unary
+//! minus; `^` (right-associative, the exponent may carry a sign) and a
+//! postfix superscript power. Calls: the elementwise functions of the
+//! formula syntax (`sigmoid`, `exp`, `log`/`ln`, ...), `sum(a)` and
+//! `mean(a)` over all entries or `sum(a, k)` over axis `k`, `max(a)` (a
+//! reduction) and `max(a, b)`/`min(a, b)` (elementwise), `pow(a, b)`,
+//! `softmax`, `logsumexp`, `transpose` and `cross_entropy(p, y)`
+//! (`-sum(y * log(p))`). There is no implicit
+//! multiplication. The recursion is capped at [`MAX_DEPTH`] levels.
+
+use super::Defined;
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::graph::{Axis, Func, Graph, NamedConst, NodeId, Op};
+use crate::parse::lexer::{Tok, Token};
+use crate::parse::MAX_DEPTH;
+use rustc_hash::FxHashMap;
+
+/// Names that are functions or constants and so cannot be defined.
+pub(super) fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "sum"
+            | "mean"
+            | "max"
+            | "min"
+            | "pow"
+            | "softmax"
+            | "logsumexp"
+            | "transpose"
+            | "pi"
+            | "π"
+            | "e"
+    ) || Func::from_name(name).is_some()
+}
+
+fn syntax(span: Span, message: impl Into<String>) -> Error {
+    Error::at(ErrorKind::Syntax, span, message)
+}
+
+/// A built node and the source it came from.
+#[derive(Clone, Copy)]
+struct Item {
+    node: NodeId,
+    span: Span,
+}
+
+fn join(a: Span, b: Span) -> Span {
+    Span::new(a.start, b.end)
+}
+
+pub(super) struct Parser<'a> {
+    src: &'a str,
+    /// The statement's tokens after `=`, ending with a separator or end of input.
+    tokens: &'a [Token],
+    pos: usize,
+    graph: &'a mut Graph,
+    names: &'a FxHashMap<String, Defined>,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(
+        src: &'a str,
+        tokens: &'a [Token],
+        graph: &'a mut Graph,
+        names: &'a FxHashMap<String, Defined>,
+    ) -> Parser<'a> {
+        Parser {
+            src,
+            tokens,
+            pos: 0,
+            graph,
+            names,
+            depth: 0,
+        }
+    }
+
+    fn peek(&self) -> &'a Token {
+        let last = self.tokens.len() - 1;
+        &self.tokens[self.pos.min(last)]
+    }
+
+    fn text(&self, span: Span) -> &'a str {
+        self.src.get(span.start..span.end).unwrap_or("")
+    }
+
+    /// The whole statement: one expression, then the end of the line.
+    pub(super) fn statement(mut self) -> Result<NodeId> {
+        let item = self.sum()?;
+        let t = self.peek();
+        match t.kind {
+            Tok::Sep | Tok::Eof => Ok(item.node),
+            Tok::RParen => Err(syntax(t.span, "unexpected ')'")),
+            _ => Err(syntax(
+                t.span,
+                format!(
+                    "expected an operator or the end of the line, found '{}' \
+                     (network files have no implicit multiplication)",
+                    self.text(t.span)
+                ),
+            )),
+        }
+    }
+
+    fn deeper(&mut self, at: Span) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Error::at(
+                ErrorKind::TooDeep,
+                at,
+                format!("the equation nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Wraps a builder's shape error with the span of the expression.
+    fn built(&self, r: Result<NodeId>, span: Span) -> Result<Item> {
+        match r {
+            Ok(node) => Ok(Item { node, span }),
+            Err(e) => Err(Error::at(e.kind(), span, e.message())),
+        }
+    }
+
+    fn sum(&mut self) -> Result<Item> {
+        let mut a = self.product()?;
+        loop {
+            let op = match self.peek().kind {
+                Tok::Plus => Op::Add,
+                Tok::Minus => Op::Sub,
+                _ => return Ok(a),
+            };
+            self.pos += 1;
+            let b = self.product()?;
+            let span = join(a.span, b.span);
+            let r = if op == Op::Add {
+                self.graph.try_add(a.node, b.node)
+            } else {
+                self.graph.try_sub(a.node, b.node)
+            };
+            a = self.built(r, span)?;
+        }
+    }
+
+    fn product(&mut self) -> Result<Item> {
+        let mut a = self.unary()?;
+        loop {
+            let kind = self.peek().kind.clone();
+            if !matches!(kind, Tok::Star | Tok::Slash | Tok::At) {
+                return Ok(a);
+            }
+            self.pos += 1;
+            let b = self.unary()?;
+            let span = join(a.span, b.span);
+            let r = match kind {
+                Tok::Star => self.graph.try_mul(a.node, b.node),
+                Tok::Slash => self.graph.try_div(a.node, b.node),
+                _ => self.graph.try_matmul(a.node, b.node),
+            };
+            a = self.built(r, span)?;
+        }
+    }
+
+    fn unary(&mut self) -> Result<Item> {
+        let t = self.peek();
+        match t.kind {
+            Tok::Minus => {
+                self.deeper(t.span)?;
+                self.pos += 1;
+                let a = self.unary()?;
+                self.depth -= 1;
+                let node = self.graph.neg(a.node);
+                Ok(Item {
+                    node,
+                    span: join(t.span, a.span),
+                })
+            }
+            Tok::Plus => {
+                self.pos += 1;
+                self.unary()
+            }
+            _ => self.power(),
+        }
+    }
+
+    fn power(&mut self) -> Result<Item> {
+        let mut base = self.primary()?;
+        if let Tok::Sup(n) = self.peek().kind {
+            let t = self.peek();
+            self.pos += 1;
+            let e = self.graph.constant(n);
+            let span = join(base.span, t.span);
+            let r = self.graph.try_pow(base.node, e);
+            base = self.built(r, span)?;
+        }
+        let t = self.peek();
+        if t.kind != Tok::Caret {
+            return Ok(base);
+        }
+        self.deeper(t.span)?;
+        self.pos += 1;
+        let e = self.unary()?;
+        self.depth -= 1;
+        let span = join(base.span, e.span);
+        let r = self.graph.try_pow(base.node, e.node);
+        self.built(r, span)
+    }
+
+    fn primary(&mut self) -> Result<Item> {
+        let t = self.peek();
+        match t.kind {
+            Tok::Num(n) => {
+                self.pos += 1;
+                let node = self.graph.constant(n);
+                Ok(Item { node, span: t.span })
+            }
+            Tok::LParen => {
+                self.deeper(t.span)?;
+                self.pos += 1;
+                let inner = self.sum()?;
+                let close = self.peek();
+                if close.kind != Tok::RParen {
+                    return Err(syntax(t.span, "unclosed '(' opened here"));
+                }
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(Item {
+                    node: inner.node,
+                    span: join(t.span, close.span),
+                })
+            }
+            Tok::Ident => {
+                let name = self.text(t.span);
+                self.pos += 1;
+                if self.peek().kind == Tok::LParen {
+                    return self.call(name, t.span);
+                }
+                match name {
+                    "pi" | "π" => {
+                        let node = self.graph.named(NamedConst::Pi);
+                        return Ok(Item { node, span: t.span });
+                    }
+                    "e" if !self.names.contains_key("e") => {
+                        let node = self.graph.named(NamedConst::E);
+                        return Ok(Item { node, span: t.span });
+                    }
+                    _ => {}
+                }
+                match self.names.get(name) {
+                    Some(d) => Ok(Item {
+                        node: d.node,
+                        span: t.span,
+                    }),
+                    None if is_reserved(name) => Err(syntax(
+                        t.span,
+                        format!("expected '(' after the function name '{name}'"),
+                    )),
+                    None => Err(Error::at(
+                        ErrorKind::UnknownVariable,
+                        t.span,
+                        format!(
+                            "unknown name '{name}': declare it (input, target, param) \
+                             or define it by an equation above"
+                        ),
+                    )),
+                }
+            }
+            Tok::Sep | Tok::Eof => Err(syntax(t.span, "expected an expression")),
+            _ => Err(syntax(
+                t.span,
+                format!("expected an expression, found '{}'", self.text(t.span)),
+            )),
+        }
+    }
+
+    /// `name(args)`, with the `(` next.
+    fn call(&mut self, name: &str, name_span: Span) -> Result<Item> {
+        let open = self.peek().span;
+        self.deeper(open)?;
+        self.pos += 1;
+        let mut args = Vec::new();
+        if self.peek().kind != Tok::RParen {
+            loop {
+                args.push(self.sum()?);
+                match self.peek().kind {
+                    Tok::Comma => self.pos += 1,
+                    Tok::RParen => break,
+                    _ => return Err(syntax(open, "unclosed '(' opened here")),
+                }
+            }
+        }
+        let close = self.peek().span;
+        self.pos += 1;
+        self.depth -= 1;
+        let span = join(name_span, close);
+        let arity = |n: usize| -> Result<()> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(syntax(
+                    span,
+                    format!(
+                        "{name} takes {n} argument{}, found {}",
+                        if n == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                ))
+            }
+        };
+        let r = match name {
+            "sum" | "mean" | "max" if args.len() == 2 && name != "max" => {
+                let axis = self.axis(&args[1])?;
+                let a = args[0].node;
+                if name == "sum" {
+                    self.graph.try_sum(a, axis)
+                } else {
+                    self.graph.try_mean(a, axis)
+                }
+            }
+            "sum" | "mean" => {
+                arity(1)?;
+                if name == "sum" {
+                    self.graph.try_sum(args[0].node, Axis::All)
+                } else {
+                    self.graph.try_mean(args[0].node, Axis::All)
+                }
+            }
+            "max" if args.len() == 1 => self.graph.try_max_reduce(args[0].node, Axis::All),
+            "max" | "min" => {
+                arity(2)?;
+                let op = if name == "max" { Op::Max } else { Op::Min };
+                self.graph.try_extremum(op, args[0].node, args[1].node)
+            }
+            "pow" => {
+                arity(2)?;
+                self.graph.try_pow(args[0].node, args[1].node)
+            }
+            "softmax" => {
+                arity(1)?;
+                self.graph.try_softmax(args[0].node)
+            }
+            "logsumexp" => {
+                arity(1)?;
+                self.graph.try_logsumexp(args[0].node)
+            }
+            "transpose" => {
+                arity(1)?;
+                self.graph.try_transpose(args[0].node)
+            }
+            "cross_entropy" => {
+                // -sum(y * log(p)), written out so that its derivative is
+                // the rule table's.
+                arity(2)?;
+                let log_p = self.graph.func(Func::Ln, args[0].node);
+                self.graph
+                    .try_mul(args[1].node, log_p)
+                    .and_then(|t| self.graph.try_sum(t, Axis::All))
+                    .map(|s| self.graph.neg(s))
+            }
+            _ => match Func::from_name(name) {
+                Some(f) => {
+                    arity(1)?;
+                    Ok(self.graph.func(f, args[0].node))
+                }
+                None => {
+                    return Err(Error::at(
+                        ErrorKind::UnknownFunction,
+                        name_span,
+                        format!("unknown function '{name}'"),
+                    ))
+                }
+            },
+        };
+        self.built(r, span)
+    }
+
+    /// An axis argument: a non-negative integer literal.
+    fn axis(&self, item: &Item) -> Result<Axis> {
+        match self.graph.as_const(item.node).and_then(|n| n.as_int()) {
+            Some(k) if (0..=i64::from(u32::MAX)).contains(&k) => Ok(Axis::Dim(k as u32)),
+            _ => Err(syntax(item.span, "an axis must be a non-negative integer")),
+        }
+    }
+}

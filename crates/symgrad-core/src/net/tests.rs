@@ -1,0 +1,174 @@
+use super::*;
+
+fn err(src: &str) -> Error {
+    parse_network(src).expect_err("the file is bad")
+}
+
+const SMALL: &str = "input x[3]\ntarget y[2]\nparam W[2, 3] = 0.1*(i + 2*j)\nparam b[2] = 0\nz = W @ x + b\nloss = sum((z - y)^2) / 2\n";
+
+#[test]
+fn parses_declarations_equations_and_initializers() {
+    let net = parse_network(SMALL).unwrap();
+    assert_eq!(net.decls.len(), 4);
+    assert_eq!(net.equations.len(), 2);
+    let w = &net.decls[2];
+    assert_eq!(w.shape, Shape::from([2, 3]));
+    let init = w.init.as_ref().unwrap();
+    assert_eq!(init.data, [0.0, 0.2, 0.4, 0.1, 0.30000000000000004, 0.5]);
+    assert!(net.graph.is_scalar(net.loss));
+}
+
+#[test]
+fn unknown_name_is_spanned() {
+    let src = "input x[3]\nparam b[3] = 0\nloss = sum(x + c)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::UnknownVariable);
+    let s = e.span().unwrap();
+    assert_eq!(&src[s.start..s.end], "c");
+}
+
+#[test]
+fn shape_mismatch_is_spanned() {
+    let src = "input x[10]\nparam W[30, 784] = 0\nloss = sum(W @ x)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    assert_eq!(e.message(), "cannot multiply [30, 784] by [10]");
+    let s = e.span().unwrap();
+    assert_eq!(&src[s.start..s.end], "W @ x");
+}
+
+#[test]
+fn missing_loss_and_duplicates_are_errors() {
+    let e = err("input x[3]\nz = sum(x)\n");
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.message().contains("no 'loss"), "{}", e.message());
+    let src = "input x[3]\nz = sum(x)\nz = mean(x)\nloss = z\n";
+    let e = err(src);
+    let s = e.span().unwrap();
+    assert_eq!(s.start, src.find("z = mean").unwrap());
+    assert!(e.message().contains("defined twice"));
+    let e = err("input x[3]\ninput x[3]\nloss = sum(x)\n");
+    assert!(e.message().contains("defined twice"));
+}
+
+#[test]
+fn loss_must_be_scalar_and_random_init_is_refused() {
+    assert_eq!(err("input x[3]\nloss = x\n").kind(), ErrorKind::Shape);
+    let e = err("param W[2, 2] ~ normal(0, 1)\nloss = sum(W)\n");
+    assert!(e.message().contains("not supported yet"));
+    let e = err("param W[2] = k\nloss = sum(W)\n");
+    assert_eq!(e.kind(), ErrorKind::UnknownVariable);
+}
+
+#[test]
+fn gradient_of_a_small_network_matches_by_hand() {
+    let net = parse_network(SMALL).unwrap();
+    let csv = "x0,x1,x2,y0,y1\n1,2,3,0,1\n0,1,0,1,0\n";
+    let data = batch::read_csv(&net, csv).unwrap();
+    let ev = batch::Evaluator::new(&net).unwrap();
+    let r = ev.loss_and_gradient(&data.rows).unwrap();
+    // By hand: W = [[0, .2, .4], [.1, .3, .5]], b = 0.
+    let w = [[0.0, 0.2, 0.4], [0.1, 0.3, 0.5]];
+    let samples = [([1.0, 2.0, 3.0], [0.0, 1.0]), ([0.0, 1.0, 0.0], [1.0, 0.0])];
+    let mut loss = 0.0;
+    let mut gw = [[0.0; 3]; 2];
+    let mut gb = [0.0; 2];
+    for (x, y) in samples {
+        for i in 0..2 {
+            let z: f64 = (0..3).map(|j| w[i][j] * x[j]).sum();
+            let d = z - y[i];
+            loss += d * d / 2.0 / 2.0;
+            gb[i] += d / 2.0;
+            for j in 0..3 {
+                gw[i][j] += d * x[j] / 2.0;
+            }
+        }
+    }
+    assert!((r.loss - loss).abs() < 1e-14);
+    assert_eq!(r.batch, 2);
+    for (k, g) in r.gradient[0].1.data.iter().enumerate() {
+        assert!((g - gw[k / 3][k % 3]).abs() < 1e-14);
+    }
+    for (k, g) in r.gradient[1].1.data.iter().enumerate() {
+        assert!((g - gb[k]).abs() < 1e-14);
+    }
+}
+
+#[test]
+fn one_hot_labels() {
+    let src = "input x[2]\nloss = sum(x[0])\n";
+    // `x[0]` is not indexing: '[' after an operand is a syntax error.
+    assert_eq!(err(src).kind(), ErrorKind::Syntax);
+    let net = parse_network("input x[2]\ntarget y[3]\nloss = sum(y) * sum(x)\n").unwrap();
+    let data = batch::read_csv(&net, "a,b,label\n1,2,2\n").unwrap();
+    assert_eq!(data.rows[0][1].data, [0.0, 0.0, 1.0]);
+    assert!(batch::read_csv(&net, "a,b,label\n1,2,3\n").is_err());
+}
+
+#[test]
+fn initializer_errors_are_spanned_in_the_file() {
+    let src = "input x[2]\nparam W[2] = sin(i) + n\nloss = sum(W * x)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::UnknownVariable);
+    let s = e.span().unwrap();
+    assert_eq!(s.start, src.find("+ n").unwrap() + 2);
+    assert_eq!(&src[s.start..s.end], "n");
+    let src = "param W[2] = 0.1*(i +\nloss = sum(W)\n";
+    let e = err(src);
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.span().unwrap().start > src.find('=').unwrap());
+}
+
+#[test]
+fn tensor_functions_build() {
+    let src = "input x[4]\ntarget y[4]\nparam W[4, 4] = 0.1*(i - j)\n\
+               z = transpose(W) @ x\np = softmax(z)\n\
+               loss = logsumexp(z) - sum(y * z) + mean(p) + max(z) + sum(max(z, 0)^2)\n";
+    let net = parse_network(src).unwrap();
+    assert!(net.graph.is_scalar(net.loss));
+    let e = err("input x[4]\nloss = sum(x, 1)\n");
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    assert_eq!(
+        err("input x[4]\nloss = foo(x)\n").kind(),
+        ErrorKind::UnknownFunction
+    );
+    assert_eq!(err("input x[4]\nloss = sum x\n").kind(), ErrorKind::Syntax);
+}
+
+#[test]
+fn huge_shapes_are_refused() {
+    let e = err("param W[100000000000, 100000000000] = 0\nloss = sum(W)\n");
+    assert!(e.message().contains("more than"), "{}", e.message());
+    let e = err("param W[100000, 100000] = 0\nloss = sum(W)\n");
+    assert!(e.message().contains("more than"), "{}", e.message());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    /// Whatever the text, parsing gives a network or an error, never a panic.
+    #[test]
+    fn parsing_never_panics(src in "(input|target|param|loss|z|x|W|sum|softmax|@|\\[|\\]|[0-9]|,|=|~|\\(|\\)|\\+|-|\\*|/|\\^|²|#| |\n|i|j){0,40}") {
+        let _ = parse_network(&src);
+    }
+
+    /// A valid file with a few bytes changed: still no panic, and when it
+    /// parses, evaluation fails or succeeds without one too.
+    #[test]
+    fn edited_files_never_panic(
+        edits in proptest::collection::vec((0usize..200, "[\\[\\]@,=()*+^/ 0-9a-z\n]{0,3}", 0usize..3), 1..4)
+    ) {
+        let mut src = SMALL.to_string();
+        for (at, insert, delete) in edits {
+            let at = at % (src.len() + 1);
+            let end = (at + delete).min(src.len());
+            src.replace_range(at..end, &insert);
+        }
+        if let Ok(net) = parse_network(&src) {
+            if let Ok(ev) = batch::Evaluator::new(&net) {
+                if let Ok(data) = batch::read_csv(&net, "x0,x1,x2,y0,y1\n1,2,3,0,1\n") {
+                    let _ = ev.loss_and_gradient(&data.rows);
+                }
+            }
+        }
+    }
+}
