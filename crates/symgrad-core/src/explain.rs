@@ -331,6 +331,9 @@ pub fn fmt_num(x: f64) -> String {
         if x > 0.0 { "inf" } else { "-inf" }.to_string()
     } else if x == x.trunc() && x.abs() < 1e15 {
         format!("{}", x as i64)
+    } else if x.abs() < 1e-5 || x.abs() >= 1e16 {
+        // Shortest round-trip digits in scientific notation, not 20 zeros.
+        format!("{x:e}")
     } else {
         format!("{x}")
     }
