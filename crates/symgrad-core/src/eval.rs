@@ -47,13 +47,7 @@ impl Program {
     pub fn compile(g: &Graph, inputs: &[NodeId], outputs: &[NodeId]) -> Result<Program> {
         let order = g.reachable(outputs);
         let mut slot_of: Vec<u32> = vec![u32::MAX; g.len()];
-        // Input positions by node, so that finding a variable's input is O(1).
-        let mut input_of: Vec<Option<usize>> = vec![None; g.len()];
-        for (pos, x) in inputs.iter().enumerate() {
-            if let Some(entry) = input_of.get_mut(x.index()) {
-                entry.get_or_insert(pos);
-            }
-        }
+        let input_of = input_positions(g, inputs);
         let mut instrs: Vec<Instr> = Vec::with_capacity(order.len());
         let push = |instrs: &mut Vec<Instr>, i: Instr| -> u32 {
             instrs.push(i);
@@ -181,6 +175,18 @@ impl Program {
         self.run_with(inputs, &mut slots, &mut out);
         out
     }
+}
+
+/// Each node's position among `inputs` (the first, if it is listed twice),
+/// so that compiling finds a variable's input in constant time.
+pub(crate) fn input_positions(g: &Graph, inputs: &[NodeId]) -> Vec<Option<usize>> {
+    let mut input_of: Vec<Option<usize>> = vec![None; g.len()];
+    for (pos, x) in inputs.iter().enumerate() {
+        if let Some(entry) = input_of.get_mut(x.index()) {
+            entry.get_or_insert(pos);
+        }
+    }
+    input_of
 }
 
 /// The value of every node that `outputs` depend on, at a point giving each

@@ -14,20 +14,7 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(data_dir().join(name)).unwrap()
 }
 
-/// `math.fsum`-like: Neumaier-compensated sum.
-fn sum(xs: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut c) = (0.0f64, 0.0f64);
-    for x in xs {
-        let t = s + x;
-        c += if s.abs() >= x.abs() {
-            (s - t) + x
-        } else {
-            (x - t) + s
-        };
-        s = t;
-    }
-    s + c
-}
+use symgrad_core::net::batch::compensated_sum as sum;
 
 fn close(what: &str, got: f64, want: f64) -> f64 {
     let rel = (got - want).abs() / want.abs();

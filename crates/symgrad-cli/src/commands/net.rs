@@ -12,21 +12,7 @@ fn read(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::input(format!("error: cannot read {}: {e}", path.display())))
 }
 
-/// A compensated (Neumaier) sum, so that the summaries do not depend on the
-/// order of the entries beyond the last bit or so.
-fn fsum(xs: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut c) = (0.0f64, 0.0f64);
-    for x in xs {
-        let t = s + x;
-        c += if s.abs() >= x.abs() {
-            (s - t) + x
-        } else {
-            (x - t) + s
-        };
-        s = t;
-    }
-    s + c
-}
+use symgrad_core::net::batch::compensated_sum as fsum;
 
 /// `A..B` (half-open, rows counted from 0 after the header) within `n` rows.
 fn rows(spec: &str, n: usize) -> Result<std::ops::Range<usize>, Failure> {

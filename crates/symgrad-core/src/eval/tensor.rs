@@ -90,12 +90,7 @@ impl TensorProgram {
     pub fn compile(g: &Graph, inputs: &[NodeId], outputs: &[NodeId]) -> Result<TensorProgram> {
         let order = g.reachable(outputs);
         let mut slot_of: Vec<usize> = vec![usize::MAX; g.len()];
-        let mut input_of: Vec<Option<usize>> = vec![None; g.len()];
-        for (pos, x) in inputs.iter().enumerate() {
-            if let Some(entry) = input_of.get_mut(x.index()) {
-                entry.get_or_insert(pos);
-            }
-        }
+        let input_of = super::input_positions(g, inputs);
         let mut steps = Vec::with_capacity(order.len());
         for &v in &order {
             let node = g.node(v);

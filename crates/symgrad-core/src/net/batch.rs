@@ -235,3 +235,19 @@ impl Evaluator {
         })
     }
 }
+
+/// A compensated (Neumaier) sum, so that summaries of large gradients do not
+/// depend on the order of the entries beyond the last bit.
+pub fn compensated_sum(xs: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut c) = (0.0f64, 0.0f64);
+    for x in xs {
+        let t = s + x;
+        c += if s.abs() >= x.abs() {
+            (s - t) + x
+        } else {
+            (x - t) + s
+        };
+        s = t;
+    }
+    s + c
+}
