@@ -71,11 +71,7 @@ impl Program {
                 Op::Named(c) => push(&mut instrs, Instr::Const(c.value())),
                 Op::Var(_) => {
                     let Some(pos) = input_of[v.index()] else {
-                        let name = g.var_name(v).unwrap_or("?");
-                        return Err(Error::new(
-                            ErrorKind::UnknownVariable,
-                            format!("no value given for variable '{name}'"),
-                        ));
+                        return Err(no_value(g, v));
                     };
                     push(&mut instrs, Instr::Input(pos))
                 }
@@ -175,6 +171,15 @@ impl Program {
         self.run_with(inputs, &mut slots, &mut out);
         out
     }
+}
+
+/// The error for a variable the outputs need but the inputs do not list.
+pub(crate) fn no_value(g: &Graph, v: NodeId) -> Error {
+    let name = g.var_name(v).unwrap_or("?");
+    Error::new(
+        ErrorKind::UnknownVariable,
+        format!("no value given for variable '{name}'"),
+    )
 }
 
 /// Each node's position among `inputs` (the first, if it is listed twice),

@@ -190,7 +190,7 @@ pub fn random_dag(n_nodes: usize, seed: u64) -> Workload {
         let draining = n_unused > remaining;
         let consume_one = n_unused == remaining;
         let pick = |rng: &mut SplitMix64| -> NodeId {
-            let r = rng.next();
+            let r = rng.next_u64();
             let span = match r % 16 {
                 0 => return inputs[(r >> 8) as usize % RANDOM_DAG_INPUTS],
                 1..=3 => WIDE,
@@ -232,7 +232,7 @@ pub fn random_dag(n_nodes: usize, seed: u64) -> Workload {
             let b = pick(&mut rng);
             let (va, vb) = (value[a.index()], value[b.index()]);
             // Choose by the value first: building a node is not undone.
-            let candidate = match rng.next() % 9 {
+            let candidate = match rng.next_u64() % 9 {
                 0 => Some((Op::Add, va + vb)),
                 1 => Some((Op::Sub, va - vb)),
                 2 => Some((Op::Mul, va * vb)),
@@ -279,15 +279,22 @@ pub fn random_dag(n_nodes: usize, seed: u64) -> Workload {
 }
 
 /// The splitmix64 generator: small, fast, and the same on every platform.
-struct SplitMix64(u64);
+/// The field is the state; any seed works.
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
     }
 }
 

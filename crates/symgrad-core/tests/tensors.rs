@@ -11,22 +11,19 @@
 use symgrad_core::diff::{forward, paths, reverse, rules};
 use symgrad_core::eval::{Tensor, TensorProgram};
 use symgrad_core::graph::Axis;
+use symgrad_core::workloads::SplitMix64;
 use symgrad_core::{print, simplify, ErrorKind, Func, Graph, NodeId, Shape};
 
-/// SplitMix64: a small seeded generator, so failures reproduce.
-struct Rng(u64);
+/// A seeded generator (the workloads' SplitMix64), so failures reproduce.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [lo, hi).
     fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
+        self.0.uniform(lo, hi)
     }
     /// A dimension in 1..=4.
     fn dim(&mut self) -> usize {
@@ -176,7 +173,7 @@ fn broadcast_pairs(rng: &mut Rng) -> Vec<(Shape, Shape)> {
 
 #[test]
 fn elementwise_arithmetic_broadcasts_and_differentiates() {
-    let mut rng = Rng(1);
+    let mut rng = Rng(SplitMix64(1));
     for round in 0..3 {
         for (sa, sb) in broadcast_pairs(&mut rng) {
             for name in ["+", "-", "*", "/", "^", "max", "min"] {
@@ -203,7 +200,7 @@ fn elementwise_arithmetic_broadcasts_and_differentiates() {
 
 #[test]
 fn every_function_is_elementwise_on_tensors() {
-    let mut rng = Rng(2);
+    let mut rng = Rng(SplitMix64(2));
     for f in Func::ALL {
         let s = shape(&[rng.dim(), rng.dim()]);
         // Inside every domain (asin, acos, ln, sqrt) and away from the kinks of
@@ -226,7 +223,7 @@ fn every_function_is_elementwise_on_tensors() {
 
 #[test]
 fn matrix_products_in_all_four_forms() {
-    let mut rng = Rng(3);
+    let mut rng = Rng(SplitMix64(3));
     for _ in 0..4 {
         let (m, k, n) = (rng.dim(), rng.dim(), rng.dim());
         for (sa, sb) in [
@@ -244,7 +241,7 @@ fn matrix_products_in_all_four_forms() {
 
 #[test]
 fn the_interpreter_multiplies_matrices_as_the_definition_says() {
-    let mut rng = Rng(4);
+    let mut rng = Rng(SplitMix64(4));
     let (m, k, n) = (3, 5, 2);
     let mut case = Case::new(&mut rng, &[shape(&[m, k]), shape(&[k, n])], -1.0, 1.0);
     let c = case.g.matmul(case.inputs[0], case.inputs[1]);
@@ -263,7 +260,7 @@ fn the_interpreter_multiplies_matrices_as_the_definition_says() {
 
 #[test]
 fn transpose_reshape_and_broadcasts() {
-    let mut rng = Rng(5);
+    let mut rng = Rng(SplitMix64(5));
     for _ in 0..4 {
         let (m, n) = (rng.dim(), rng.dim());
         let s = shape(&[m, n]);
@@ -293,7 +290,7 @@ fn transpose_reshape_and_broadcasts() {
 
 #[test]
 fn reductions_over_all_and_one_axis() {
-    let mut rng = Rng(6);
+    let mut rng = Rng(SplitMix64(6));
     for _ in 0..3 {
         for s in [
             shape(&[rng.dim() + 1]),
@@ -334,7 +331,7 @@ fn max_sends_a_tie_to_the_first_largest_entry() {
 
 #[test]
 fn softmax_and_logsumexp_along_the_last_axis() {
-    let mut rng = Rng(7);
+    let mut rng = Rng(SplitMix64(7));
     for _ in 0..4 {
         for s in [shape(&[rng.dim() + 1]), shape(&[rng.dim(), rng.dim() + 1])] {
             let mut case = Case::new(&mut rng, std::slice::from_ref(&s), -2.0, 2.0);
@@ -370,7 +367,7 @@ fn softmax_and_logsumexp_are_stable_for_large_inputs() {
 #[test]
 fn cross_entropy_and_mse_are_expressible() {
     // -sum(y ⊙ ln(softmax(z))) and mean((a - y)^2), differentiated through.
-    let mut rng = Rng(8);
+    let mut rng = Rng(SplitMix64(8));
     let n = 4;
     let mut case = Case::new(&mut rng, &[shape(&[n]), shape(&[n])], 0.1, 1.0);
     let (z, y) = (case.inputs[0], case.inputs[1]);
@@ -411,7 +408,7 @@ fn two_layer(g: &mut Graph) -> (Vec<NodeId>, Vec<NodeId>, NodeId) {
 
 #[test]
 fn a_two_layer_network_matches_finite_differences_for_every_parameter() {
-    let mut rng = Rng(9);
+    let mut rng = Rng(SplitMix64(9));
     let mut g = Graph::new();
     let (data, params, loss) = two_layer(&mut g);
     let mut inputs = data.clone();
@@ -586,7 +583,7 @@ fn folding_keeps_shapes() {
 fn forward_mode_seeds_a_tensor_input_with_all_ones() {
     // jacobian() seeds ẋ = 1 broadcast: the derivative along the all-ones
     // direction, which is the sum of the gradient's entries.
-    let mut rng = Rng(10);
+    let mut rng = Rng(SplitMix64(10));
     let mut g = Graph::new();
     let (data, params, loss) = two_layer(&mut g);
     let mut inputs = data.clone();

@@ -100,11 +100,7 @@ impl TensorProgram {
                 Op::Named(c) => Step::Const(c.value()),
                 Op::Var(_) => {
                     let Some(pos) = input_of[v.index()] else {
-                        let name = g.var_name(v).unwrap_or("?");
-                        return Err(Error::new(
-                            ErrorKind::UnknownVariable,
-                            format!("no value given for variable '{name}'"),
-                        ));
+                        return Err(super::no_value(g, v));
                     };
                     Step::Input(pos)
                 }
