@@ -15,6 +15,7 @@ pub mod graph;
 pub mod net;
 pub mod num;
 pub mod parse;
+pub mod plan;
 pub mod print;
 pub mod simplify;
 pub mod workloads;

@@ -8,6 +8,8 @@
 //! This crate uses `std`: `exp` and `ln` on floats live there, not in `core`
 //! (a `no_std` build would need a `libm` dependency, which is not free).
 
+pub mod kernels;
+
 /// The float operations the helpers need, for `f32` and `f64`.
 pub trait Real:
     Copy

@@ -32,8 +32,8 @@ mod expr;
 pub use expr::{Derivatives, Expr, Hessian};
 pub use symgrad_core::diff::{Mode, Options, Stats};
 pub use symgrad_core::{
-    diff, emit, eval, explain, graph, num, parse, print, simplify, workloads, Binding, Error,
-    ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
+    diff, emit, eval, explain, graph, net, num, parse, plan, print, simplify, workloads, Binding,
+    Error, ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
 /// Compile-time gradients: `grad!` (a closure or a formula) and
 /// `#[gradient]` (a function). See the `symgrad-macros` crate.

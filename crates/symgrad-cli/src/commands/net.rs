@@ -46,7 +46,7 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
         Some(spec) => rows(spec, data.rows.len())?,
         None => 0..data.rows.len(),
     };
-    let evaluator = batch::Evaluator::new(&net)
+    let mut evaluator = batch::Evaluator::new(&net)
         .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
     let out = evaluator
         .loss_and_gradient(&data.rows[range])

@@ -1,17 +1,21 @@
 //! The mean loss over a batch of samples and its gradient with respect to
 //! every parameter, and the CSV data that fills inputs and targets.
 //!
-//! The evaluation is per sample: the reverse-mode gradient of the per-sample
-//! `loss` is built once, one [`TensorProgram`] computes the loss and every
-//! gradient, and it runs once per row; the results are averaged,
-//! `C = (1/m) Σ C_x` and `∇C = (1/m) Σ ∇C_x`. True batching (a leading batch
-//! axis, matrix-vector products becoming matrix-matrix products, one
-//! backward pass for the whole batch) is not done yet.
+//! [`Evaluator`] is the batched evaluation: the network is rewritten with a
+//! leading batch axis ([`super::batched`]), reverse mode runs once over the
+//! mean loss `C = (1/m) Σ C_x`, and the result is lowered to a
+//! [`Plan`] of kernel calls that runs for any batch size, so matrix-vector
+//! products become matrix-matrix products and a batch costs one backward
+//! pass. [`PerSample`] is the straightforward reference it is tested
+//! against: the gradient of the per-sample loss, run once per row with the
+//! tensor interpreter, averaged.
 
-use super::{Network, Role};
+use super::{batched, Network, Role};
 use crate::diff::reverse::gradient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::eval::{Tensor, TensorProgram};
+use crate::graph::Shape;
+use crate::plan::{Dims, Plan, Runner};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidValue, message)
@@ -125,21 +129,171 @@ pub struct LossAndGradient {
     pub gradient: Vec<(String, Tensor)>,
 }
 
-/// A network's per-sample loss and gradient, compiled once.
+/// What a plan of a network computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outputs {
+    /// The mean loss only (the forward pass).
+    Loss,
+    /// The mean loss, then its gradient with respect to every parameter in
+    /// declaration order.
+    LossAndGradient,
+}
+
+/// Lowers `net`'s mean loss over a batch (and its gradient) to a plan whose
+/// inputs are the data tensors (inputs then targets, each with a leading
+/// batch axis), then the parameters, all in declaration order, and last the
+/// scalar `1/m` ([`batched::WEIGHT`]).
+///
+/// # Errors
+/// An operation that cannot be batched or lowered.
+pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
+    let b = batched::batch(net)?;
+    let mut g = b.graph;
+    let mut outs = vec![b.loss];
+    if outputs == Outputs::LossAndGradient {
+        let (grads, _) = gradient(&mut g, b.loss, &b.params);
+        outs.extend(grads);
+    }
+    let inputs: Vec<_> = b
+        .data
+        .iter()
+        .chain(&b.params)
+        .chain([&b.weight])
+        .copied()
+        .collect();
+    Plan::lower(
+        &g,
+        &inputs,
+        &outs,
+        Dims {
+            batch: Some(b.batch),
+        },
+    )
+}
+
+/// The parameters' initial values, in declaration order.
+pub fn initial_params(net: &Network) -> Vec<(String, Tensor)> {
+    net.with_role(Role::Param)
+        .map(|p| {
+            let init = p
+                .init
+                .clone()
+                .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
+            (p.name.clone(), init)
+        })
+        .collect()
+}
+
+/// The mean loss and its gradient over a batch, in one backward pass (see
+/// the module documentation), compiled once and run for any batch size.
 pub struct Evaluator {
+    runner: Runner,
+    params: Vec<(String, Tensor)>,
+    /// The per-sample shape of each input and target.
+    data: Vec<Shape>,
+}
+
+impl Evaluator {
+    /// Batches `net`, differentiates its mean loss with respect to every
+    /// parameter and lowers the result.
+    ///
+    /// # Errors
+    /// An operation that cannot be batched or lowered.
+    pub fn new(net: &Network) -> Result<Evaluator> {
+        let plan = plan(net, Outputs::LossAndGradient)?;
+        let data = net
+            .with_role(Role::Input)
+            .chain(net.with_role(Role::Target))
+            .map(|d| d.shape.clone())
+            .collect();
+        Ok(Evaluator {
+            runner: Runner::new(plan, 1),
+            params: initial_params(net),
+            data,
+        })
+    }
+
+    /// The mean loss and gradient over `rows` (each one sample's inputs then
+    /// targets, as [`read_csv`] gives them), at the parameters' initial values.
+    ///
+    /// # Errors
+    /// For an empty batch or a row of the wrong length or shapes.
+    pub fn loss_and_gradient(&mut self, rows: &[Vec<Tensor>]) -> Result<LossAndGradient> {
+        if rows.is_empty() {
+            return Err(invalid("the batch is empty: select at least one row"));
+        }
+        // One batched tensor per input and target: the rows stacked.
+        let mut stacked: Vec<Vec<f64>> = self
+            .data
+            .iter()
+            .map(|s| Vec::with_capacity(s.numel() * rows.len()))
+            .collect();
+        for row in rows {
+            if row.len() != self.data.len() {
+                return Err(invalid(format!(
+                    "a sample has {} tensors, the network {}",
+                    row.len(),
+                    self.data.len()
+                )));
+            }
+            for ((t, shape), out) in row.iter().zip(&self.data).zip(&mut stacked) {
+                if t.shape != *shape {
+                    return Err(invalid(format!(
+                        "a sample tensor has shape {}, the network needs {shape}",
+                        t.shape
+                    )));
+                }
+                out.extend_from_slice(&t.data);
+            }
+        }
+        self.runner.resize(rows.len());
+        let weight = [1.0 / rows.len() as f64];
+        let inputs: Vec<&[f64]> = stacked
+            .iter()
+            .map(Vec::as_slice)
+            .chain(self.params.iter().map(|(_, t)| t.data.as_slice()))
+            .chain([&weight[..]])
+            .collect();
+        let out = self.runner.run(&inputs)?;
+        let gradient = self
+            .params
+            .iter()
+            .zip(&out[1..])
+            .map(|((name, p), g)| {
+                let data = if g.len() == p.data.len() {
+                    g.to_vec()
+                } else {
+                    // A gradient that is one value for every entry (zero
+                    // when the loss does not depend on the parameter).
+                    vec![g.first().copied().unwrap_or(0.0); p.data.len()]
+                };
+                (name.clone(), Tensor::new(p.shape.clone(), data))
+            })
+            .collect();
+        Ok(LossAndGradient {
+            loss: out[0].first().copied().unwrap_or(f64::NAN),
+            batch: rows.len(),
+            gradient,
+        })
+    }
+}
+
+/// A network's per-sample loss and gradient, compiled once and run once per
+/// sample: the reference that the batched [`Evaluator`] is tested against.
+pub struct PerSample {
     program: TensorProgram,
     params: Vec<(String, Tensor)>,
     /// How many input and target tensors a sample has.
     n_data: usize,
 }
 
-impl Evaluator {
-    /// Differentiates `net`'s loss with respect to every parameter (one
-    /// reverse pass) and compiles the loss and the gradients.
+impl PerSample {
+    /// Differentiates `net`'s per-sample loss with respect to every
+    /// parameter (one reverse pass) and compiles the loss and the gradients.
     ///
     /// # Errors
     /// When the graph cannot be compiled (an operation without a rule).
-    pub fn new(net: &Network) -> Result<Evaluator> {
+    pub fn new(net: &Network) -> Result<PerSample> {
         let mut g = net.graph.clone();
         let data: Vec<_> = net
             .with_role(Role::Input)
@@ -152,19 +306,9 @@ impl Evaluator {
         let mut outputs = vec![net.loss];
         outputs.extend(grads);
         let program = TensorProgram::compile(&g, &inputs, &outputs)?;
-        let params = params
-            .iter()
-            .map(|p| {
-                let init = p
-                    .init
-                    .clone()
-                    .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
-                (p.name.clone(), init)
-            })
-            .collect();
-        Ok(Evaluator {
+        Ok(PerSample {
             program,
-            params,
+            params: initial_params(net),
             n_data: data.len(),
         })
     }

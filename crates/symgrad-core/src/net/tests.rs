@@ -65,7 +65,7 @@ fn gradient_of_a_small_network_matches_by_hand() {
     let net = parse_network(SMALL).unwrap();
     let csv = "x0,x1,x2,y0,y1\n1,2,3,0,1\n0,1,0,1,0\n";
     let data = batch::read_csv(&net, csv).unwrap();
-    let ev = batch::Evaluator::new(&net).unwrap();
+    let mut ev = batch::Evaluator::new(&net).unwrap();
     let r = ev.loss_and_gradient(&data.rows).unwrap();
     // By hand: W = [[0, .2, .4], [.1, .3, .5]], b = 0.
     let w = [[0.0, 0.2, 0.4], [0.1, 0.3, 0.5]];
@@ -164,7 +164,7 @@ proptest::proptest! {
             src.replace_range(at..end, &insert);
         }
         if let Ok(net) = parse_network(&src) {
-            if let Ok(ev) = batch::Evaluator::new(&net) {
+            if let Ok(mut ev) = batch::Evaluator::new(&net) {
                 if let Ok(data) = batch::read_csv(&net, "x0,x1,x2,y0,y1\n1,2,3,0,1\n") {
                     let _ = ev.loss_and_gradient(&data.rows);
                 }

@@ -1,0 +1,317 @@
+//! The batched form of a network: the per-sample definition with a leading
+//! batch axis on everything that depends on the data, and the mean loss
+//! `C = (1/m) Σ_x C_x` as its one output.
+//!
+//! The file defines one sample (`z1 = W1 @ x + b1` with `x[784]`). Batching
+//! is a graph-to-graph rewrite, node by node in topological order: inputs
+//! and targets gain the axis (`X[m, 784]`), parameters do not, and each
+//! operation is rebuilt for operands that carry it. A parameter matrix times
+//! a batched vector becomes a matrix-matrix product, `W @ x -> X @ Wᵀ`
+//! (`[m, 784] @ [784, 30]`), so reverse mode over the rewritten graph yields
+//! the matrix form of backpropagation (`∂C/∂W1 = (X^T G)^T`) in one backward
+//! pass instead of one per sample. Reductions shift their axis by one,
+//! softmax and log-sum-exp already work along the last axis, and an
+//! elementwise operand of lower per-sample rank gets 1s after the batch axis
+//! so that NumPy broadcasting still lines its axes up with the sample's.
+//!
+//! The mean is `Σ_x C_x · w` with `w = 1/m` a scalar variable ([`WEIGHT`])
+//! that the evaluation fills in. The batch size is symbolic: the graph is built with a stand-in size
+//! [`Batched::batch`], a prime larger than every size in the file, so that a
+//! dimension equal to it can only be the batch axis. The evaluation plan
+//! ([`crate::plan`]) turns that dimension back into a variable `m`, so one
+//! graph, one reverse pass and one plan serve every batch size.
+//!
+//! Not supported (a typed [`Shape`](ErrorKind::Shape) error at the equation):
+//! a per-sample matrix that depends on the data (a transpose or a matrix
+//! product of one), which would need rank-3 batched products.
+
+use super::{Network, Role};
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::graph::{Axis, Graph, NodeId, Op, Shape};
+
+/// A network's mean loss over a batch, as a graph with a batch axis.
+#[derive(Clone, Debug)]
+pub struct Batched {
+    pub graph: Graph,
+    /// The stand-in batch size: every dimension equal to it is the batch axis.
+    pub batch: usize,
+    /// The mean loss over the batch, a scalar.
+    pub loss: NodeId,
+    /// The per-sample losses, `[batch]`.
+    pub losses: NodeId,
+    /// The inputs then the targets, in declaration order, each `[batch, ...]`.
+    pub data: Vec<NodeId>,
+    /// The parameters in declaration order, unbatched.
+    pub params: Vec<NodeId>,
+    /// `1/m`, a scalar variable that the evaluation sets: the weight of
+    /// each sample in the mean (a constant would fix the batch size).
+    pub weight: NodeId,
+}
+
+/// The name of the variable that holds `1/m`.
+pub const WEIGHT: &str = "1/m";
+
+/// Rewrites `net` with a leading batch axis (see the module documentation).
+///
+/// # Errors
+/// A [`Shape`](ErrorKind::Shape) error spanned at the equation whose
+/// operation cannot be batched.
+pub fn batch(net: &Network) -> Result<Batched> {
+    let src = &net.graph;
+    let m = stand_in_batch(src);
+    let mut g = Graph::new();
+    let order = src.reachable(&[net.loss]);
+    let mut new_id: Vec<Option<NodeId>> = vec![None; src.len()];
+    let mut batched = vec![false; src.len()];
+    let role_of = |v: NodeId| net.decls.iter().find(|d| d.node == v).map(|d| d.role);
+    let mut data = Vec::new();
+    let mut params = Vec::new();
+    // Declarations first, so that every variable exists even when the loss
+    // does not use it.
+    for d in &net.decls {
+        let shape = match d.role {
+            Role::Input | Role::Target => prepend(m, &d.shape),
+            Role::Param => d.shape.clone(),
+        };
+        let node = g
+            .try_tensor_var(&d.name, shape)
+            .map_err(|e| Error::at(e.kind(), d.span, e.message()))?;
+        new_id[d.node.index()] = Some(node);
+        batched[d.node.index()] = d.role != Role::Param;
+        match d.role {
+            Role::Param => params.push(node),
+            _ => data.push(node),
+        }
+    }
+    for &v in &order {
+        if new_id[v.index()].is_some() {
+            continue;
+        }
+        let node = src.node(v);
+        let args: Vec<NodeId> = node
+            .args
+            .iter()
+            .map(|a| {
+                new_id[a.index()].ok_or_else(|| unsupported(net, v, "an operand was not rebuilt"))
+            })
+            .collect::<Result<_>>()?;
+        let flags: Vec<bool> = node.args.iter().map(|a| batched[a.index()]).collect();
+        let any = flags.iter().any(|&b| b);
+        let at = |e: Error| Error::at(e.kind(), equation_span(net, v), e.message());
+        let built =
+            if !any {
+                if let Op::Var(_) = node.op {
+                    if role_of(v).is_none() {
+                        return Err(unsupported(net, v, "a variable that is not declared"));
+                    }
+                }
+                g.try_apply(node.op, &args).map_err(at)?
+            } else {
+                let per_sample = |a: NodeId| src.shape(a).clone();
+                let rank = src.shape(v).rank();
+                match node.op {
+                    op if op.is_elementwise() => {
+                        let mut aligned = Vec::with_capacity(args.len());
+                        for ((&a, &new), &b) in node.args.iter().zip(&args).zip(&flags) {
+                            aligned.push(if b {
+                                align(&mut g, new, m, &per_sample(a), rank).map_err(at)?
+                            } else {
+                                new
+                            });
+                        }
+                        g.try_apply(node.op, &aligned).map_err(at)?
+                    }
+                    Op::MatMul => {
+                        let (ra, rb) = (
+                            per_sample(node.args[0]).rank(),
+                            per_sample(node.args[1]).rank(),
+                        );
+                        let (a, b) = (args[0], args[1]);
+                        match (flags[0], flags[1], ra, rb) {
+                            // W @ x -> X @ Wᵀ
+                            (false, true, 2, 1) => {
+                                let wt = g.try_transpose(a).map_err(at)?;
+                                g.try_matmul(b, wt).map_err(at)?
+                            }
+                            // x @ W -> X @ W; x @ v -> X @ v
+                            (true, false, 1, 1 | 2) => g.try_matmul(a, b).map_err(at)?,
+                            // v @ x -> X @ v
+                            (false, true, 1, 1) => g.try_matmul(b, a).map_err(at)?,
+                            // x @ x' -> the row sums of X ⊙ X'
+                            (true, true, 1, 1) => {
+                                let p = g.try_mul(a, b).map_err(at)?;
+                                g.try_sum(p, Axis::Dim(1)).map_err(at)?
+                            }
+                            _ => return Err(unsupported(
+                                net,
+                                v,
+                                "a matrix product of a per-sample matrix that depends on the data",
+                            )),
+                        }
+                    }
+                    Op::Transpose => {
+                        return Err(unsupported(
+                            net,
+                            v,
+                            "the transpose of a per-sample matrix that depends on the data",
+                        ))
+                    }
+                    Op::Sum(axis) | Op::Mean(axis) | Op::MaxReduce(axis) | Op::ArgMaxMask(axis) => {
+                        let a_shape = per_sample(node.args[0]);
+                        reduction(&mut g, node.op, axis, args[0], m, &a_shape).map_err(at)?
+                    }
+                    Op::BroadcastTo(s) => {
+                        let target = src.shape_by_id(s).clone();
+                        let a = align(&mut g, args[0], m, &per_sample(node.args[0]), target.rank())
+                            .map_err(at)?;
+                        g.try_broadcast_to(a, &prepend(m, &target)).map_err(at)?
+                    }
+                    Op::SumTo(s) => {
+                        let target = src.shape_by_id(s).clone();
+                        let full_rank = per_sample(node.args[0]).rank();
+                        let mut padded = vec![m];
+                        padded.extend(std::iter::repeat_n(1, full_rank - target.rank()));
+                        padded.extend_from_slice(target.dims());
+                        let summed = g.try_sum_to(args[0], &Shape::new(padded)).map_err(at)?;
+                        g.try_reshape(summed, &prepend(m, &target)).map_err(at)?
+                    }
+                    Op::Reshape(s) => {
+                        let target = src.shape_by_id(s).clone();
+                        g.try_reshape(args[0], &prepend(m, &target)).map_err(at)?
+                    }
+                    Op::Softmax | Op::LogSumExp if per_sample(node.args[0]).is_scalar() => {
+                        // Along the last axis of a per-sample scalar: give it one.
+                        let col = g
+                            .try_reshape(args[0], &Shape::new(vec![m, 1]))
+                            .map_err(at)?;
+                        let r = g.try_apply(node.op, &[col]).map_err(at)?;
+                        if node.op == Op::Softmax {
+                            g.try_reshape(r, &Shape::new(vec![m])).map_err(at)?
+                        } else {
+                            r
+                        }
+                    }
+                    Op::Softmax | Op::LogSumExp => g.try_apply(node.op, &args).map_err(at)?,
+                    _ => return Err(unsupported(net, v, "this operation")),
+                }
+            };
+        new_id[v.index()] = Some(built);
+        batched[v.index()] = any;
+    }
+    let losses = new_id[net.loss.index()].ok_or_else(|| unsupported(net, net.loss, "the loss"))?;
+    let weight = g.var(WEIGHT);
+    let (loss, losses) = if batched[net.loss.index()] {
+        let total = g.try_sum(losses, Axis::All)?;
+        (g.try_mul(total, weight)?, losses)
+    } else {
+        // A loss that does not depend on the data is its own mean.
+        let spread = g.try_broadcast_to(losses, &Shape::new(vec![m]))?;
+        (losses, spread)
+    };
+    Ok(Batched {
+        graph: g,
+        batch: m,
+        loss,
+        losses,
+        data,
+        params,
+        weight,
+    })
+}
+
+/// `[m] ++ shape`.
+fn prepend(m: usize, shape: &Shape) -> Shape {
+    let mut dims = vec![m];
+    dims.extend_from_slice(shape.dims());
+    Shape::new(dims)
+}
+
+/// A batched operand of per-sample shape `shape`, reshaped to per-sample
+/// rank `rank` by 1s after the batch axis (`[m, n]` -> `[m, 1, n]`), so that
+/// broadcasting lines up its per-sample axes and not the batch axis.
+fn align(g: &mut Graph, a: NodeId, m: usize, shape: &Shape, rank: usize) -> Result<NodeId> {
+    if shape.rank() >= rank {
+        return Ok(a);
+    }
+    let mut dims = vec![m];
+    dims.extend(std::iter::repeat_n(1, rank - shape.rank()));
+    dims.extend_from_slice(shape.dims());
+    g.try_reshape(a, &Shape::new(dims))
+}
+
+/// A reduction over `axis` of one sample's `shape`, done for every sample.
+fn reduction(
+    g: &mut Graph,
+    op: Op,
+    axis: Axis,
+    a: NodeId,
+    m: usize,
+    shape: &Shape,
+) -> Result<NodeId> {
+    let with = |axis| match op {
+        Op::Sum(_) => Op::Sum(axis),
+        Op::Mean(_) => Op::Mean(axis),
+        Op::MaxReduce(_) => Op::MaxReduce(axis),
+        _ => Op::ArgMaxMask(axis),
+    };
+    match axis {
+        Axis::Dim(k) => g.try_apply(with(Axis::Dim(k + 1)), &[a]),
+        // Over everything of a sample: over its flattened entries.
+        Axis::All => match shape.rank() {
+            0 if matches!(op, Op::ArgMaxMask(_)) => {
+                let one = g.int(1);
+                g.try_broadcast_to(one, &Shape::new(vec![m]))
+            }
+            0 => Ok(a),
+            1 => g.try_apply(with(Axis::Dim(1)), &[a]),
+            _ => {
+                let flat = g.try_reshape(a, &Shape::new(vec![m, shape.numel()]))?;
+                let r = g.try_apply(with(Axis::Dim(1)), &[flat])?;
+                if matches!(op, Op::ArgMaxMask(_)) {
+                    g.try_reshape(r, &prepend(m, shape))
+                } else {
+                    Ok(r)
+                }
+            }
+        },
+    }
+}
+
+/// A prime larger than every size in `g` (and than 1000), so that a
+/// dimension equal to it can only be the batch axis.
+fn stand_in_batch(g: &Graph) -> usize {
+    let largest = g
+        .ids()
+        .map(|v| {
+            let s = g.shape(v);
+            s.dims().iter().copied().max().unwrap_or(0).max(s.numel())
+        })
+        .max()
+        .unwrap_or(0);
+    let mut p = largest.max(1000) + 1;
+    while !is_prime(p) {
+        p += 1;
+    }
+    p
+}
+
+fn is_prime(n: usize) -> bool {
+    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+}
+
+/// The span of the equation that built node `v`: the first equation whose
+/// node comes at or after `v` (nodes are created in file order).
+fn equation_span(net: &Network, v: NodeId) -> Span {
+    net.equations
+        .iter()
+        .find(|e| e.node.index() >= v.index())
+        .map_or(Span::point(0), |e| e.span)
+}
+
+fn unsupported(net: &Network, v: NodeId, what: &str) -> Error {
+    Error::at(
+        ErrorKind::Shape,
+        equation_span(net, v),
+        format!("cannot evaluate {what} over a batch (a leading batch axis)"),
+    )
+}

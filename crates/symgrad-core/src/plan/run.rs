@@ -1,0 +1,216 @@
+//! The plan interpreter: runs a [`Plan`] for one batch size over buffers it
+//! allocates once and reuses, by calling `symgrad_runtime::kernels`.
+
+use super::{Binary, Instr, Plan, Size, Src, Unary, View, RANK};
+use crate::error::{Error, ErrorKind, Result};
+use symgrad_runtime::kernels;
+
+/// A plan with its buffers for one batch size `m`. Running it again with
+/// the same `m` allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Runner {
+    plan: Plan,
+    m: usize,
+    bufs: Vec<Vec<f64>>,
+}
+
+impl Runner {
+    /// Prepares `plan` for batch size `m` (allocates and fills constants).
+    pub fn new(plan: Plan, m: usize) -> Runner {
+        let mut r = Runner {
+            plan,
+            m: usize::MAX,
+            bufs: Vec::new(),
+        };
+        r.resize(m);
+        r
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The batch size the buffers are sized for.
+    pub fn batch(&self) -> usize {
+        self.m
+    }
+
+    /// Sizes the buffers for batch size `m`.
+    pub fn resize(&mut self, m: usize) {
+        if m == self.m {
+            return;
+        }
+        self.m = m;
+        self.bufs = self
+            .plan
+            .buffers
+            .iter()
+            .map(|n| vec![0.0; n.at(m)])
+            .collect();
+        let setup = std::mem::take(&mut self.plan.setup);
+        for i in &setup {
+            exec(i, m, &mut self.bufs, &[]);
+        }
+        self.plan.setup = setup;
+    }
+
+    /// Runs the plan on `inputs` (one row-major slice per plan input, sized
+    /// for the current batch size) and returns the outputs' entries.
+    ///
+    /// # Errors
+    /// An input of the wrong number of entries.
+    pub fn run(&mut self, inputs: &[&[f64]]) -> Result<Vec<&[f64]>> {
+        if inputs.len() != self.plan.inputs.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!(
+                    "expected {} inputs, got {}",
+                    self.plan.inputs.len(),
+                    inputs.len()
+                ),
+            ));
+        }
+        for (k, (x, dims)) in inputs.iter().zip(&self.plan.inputs).enumerate() {
+            let n = super::numel(dims).at(self.m);
+            if x.len() != n {
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!("input {k} has {} entries, expected {n}", x.len()),
+                ));
+            }
+        }
+        for i in &self.plan.instrs {
+            exec(i, self.m, &mut self.bufs, inputs);
+        }
+        Ok(self
+            .plan
+            .outputs
+            .iter()
+            .map(|(b, _)| self.bufs[*b].as_slice())
+            .collect())
+    }
+}
+
+fn at<const N: usize>(sizes: [Size; N], m: usize) -> [usize; N] {
+    sizes.map(|s| s.at(m))
+}
+
+/// The slice a source names.
+fn source<'a>(bufs: &'a [Vec<f64>], inputs: &[&'a [f64]], s: Src) -> &'a [f64] {
+    match s {
+        Src::Input(k) => inputs[k],
+        Src::Buf(b) => &bufs[b],
+    }
+}
+
+/// Runs one instruction; the output buffer is taken out of `bufs` while the
+/// kernel reads the others (a plan never reads the buffer it writes).
+fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
+    let o = instr.out();
+    let mut out = std::mem::take(&mut bufs[o]);
+    let bufs_ro: &[Vec<f64>] = bufs;
+    let view = |v: &View| (source(bufs_ro, inputs, v.src), at(v.strides, m));
+    match instr {
+        Instr::Fill { value, .. } => out.fill(*value),
+        Instr::Map { f, dims, a, .. } => {
+            let (a, sa) = view(a);
+            let d = at(*dims, m);
+            match *f {
+                Unary::Copy => kernels::map(d, a, sa, &mut out, |x| x),
+                Unary::Neg => kernels::map(d, a, sa, &mut out, |x| -x),
+                Unary::Powi(2) => kernels::map(d, a, sa, &mut out, |x| x * x),
+                Unary::Powi(e) => kernels::map(d, a, sa, &mut out, |x| x.powi(e)),
+                Unary::Func(f) => kernels::map(d, a, sa, &mut out, |x| f.eval(x)),
+            }
+        }
+        Instr::Zip { op, dims, a, b, .. } => {
+            let (a, sa) = view(a);
+            let (b, sb) = view(b);
+            let d = at(*dims, m);
+            let out = &mut out;
+            match op {
+                Binary::Add => kernels::zip(d, a, sa, b, sb, out, |x, y| x + y),
+                Binary::Sub => kernels::zip(d, a, sa, b, sb, out, |x, y| x - y),
+                Binary::Mul => kernels::zip(d, a, sa, b, sb, out, |x, y| x * y),
+                Binary::Div => kernels::zip(d, a, sa, b, sb, out, |x, y| x / y),
+                Binary::Pow => kernels::zip(d, a, sa, b, sb, out, f64::powf),
+                Binary::Max => kernels::zip(d, a, sa, b, sb, out, symgrad_runtime::max),
+                Binary::Min => kernels::zip(d, a, sa, b, sb, out, symgrad_runtime::min),
+            }
+        }
+        Instr::SumInto {
+            dims,
+            a,
+            out_strides,
+            ..
+        } => {
+            let (a, sa) = view(a);
+            kernels::sum_into(at(*dims, m), a, sa, &mut out, at(*out_strides, m));
+        }
+        Instr::Reduce {
+            kind,
+            outer,
+            len,
+            inner,
+            a,
+            ..
+        } => {
+            let a = source(bufs_ro, inputs, *a);
+            let len = len.at(m);
+            kernels::reduce(
+                *kind,
+                outer.at(m),
+                len,
+                inner.at(m),
+                a,
+                &mut out,
+                len as f64,
+            );
+        }
+        Instr::ArgMaxMask {
+            outer,
+            len,
+            inner,
+            a,
+            ..
+        } => {
+            let a = source(bufs_ro, inputs, *a);
+            kernels::argmax_mask(outer.at(m), len.at(m), inner.at(m), a, &mut out);
+        }
+        Instr::Softmax { rows, cols, a, .. } => {
+            let a = source(bufs_ro, inputs, *a);
+            kernels::softmax_rows(rows.at(m), cols.at(m), a, &mut out);
+        }
+        Instr::LogSumExp { rows, cols, a, .. } => {
+            let a = source(bufs_ro, inputs, *a);
+            kernels::logsumexp_rows(rows.at(m), cols.at(m), a, &mut out);
+        }
+        Instr::MatMul {
+            m: rows,
+            k,
+            n,
+            a,
+            b,
+            out_strides,
+            ..
+        } => {
+            let (sa, sb) = (at(a.1, m), at(b.1, m));
+            let a = source(bufs_ro, inputs, a.0);
+            let b = source(bufs_ro, inputs, b.0);
+            kernels::matmul(
+                rows.at(m),
+                k.at(m),
+                n.at(m),
+                a,
+                sa,
+                b,
+                sb,
+                &mut out,
+                at(*out_strides, m),
+            );
+        }
+    }
+    bufs[o] = out;
+    debug_assert!(RANK == 4);
+}

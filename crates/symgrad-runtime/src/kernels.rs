@@ -1,0 +1,504 @@
+//! Tensor kernels: the loops that both symgrad's tensor interpreter and the
+//! code that `network!` generates call, so that the two do the same work.
+//!
+//! Every tensor is a row-major slice. An operand is read through a *view*: up
+//! to [`RANK`] dimensions with a stride per dimension, where a stride of 0
+//! repeats an entry (broadcasting) and swapped strides read a transpose, so
+//! neither broadcasting nor transposing copies anything. Results are written
+//! contiguously, except that [`matmul`] takes strides for its result too.
+//!
+//! The elementwise kernels first merge dimensions that every operand walks
+//! contiguously ([`collapse`]), so `[m, n] + [m, n]` is one flat loop and
+//! `[m, n] + [n]` an inner loop over rows that the compiler vectorizes.
+//! Matrix products call `matrixmultiply`'s `dgemm`/`sgemm`.
+//!
+//! The kernels check every view against its slice before touching memory
+//! and panic with a message on a mismatch: they are only called with shapes
+//! that symgrad has already checked, so a failure is a bug in symgrad.
+
+use crate::Real;
+
+/// The most dimensions a view has; lower ranks pad with leading 1s.
+pub const RANK: usize = 4;
+
+/// The extents of an iteration space, outermost first.
+pub type Dims = [usize; RANK];
+
+/// The step in a slice per unit of each dimension (0: repeated).
+pub type Strides = [usize; RANK];
+
+/// The floats the matrix product is implemented for (`f32`, `f64`).
+pub trait Gemm: Real {
+    /// `c = a @ b` for an `m × k` view `a` and a `k × n` view `b`, each with
+    /// row and column strides, into `c` with its own strides.
+    ///
+    /// # Safety
+    /// Every index the strides reach must be inside its slice.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+macro_rules! gemm_impl {
+    ($t:ty, $f:path) => {
+        impl Gemm for $t {
+            #[inline]
+            unsafe fn gemm_raw(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: *const Self,
+                rsa: isize,
+                csa: isize,
+                b: *const Self,
+                rsb: isize,
+                csb: isize,
+                c: *mut Self,
+                rsc: isize,
+                csc: isize,
+            ) {
+                // SAFETY: the caller (`matmul`) has checked every index.
+                unsafe { $f(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
+            }
+        }
+    };
+}
+
+gemm_impl!(f64, matrixmultiply::dgemm);
+gemm_impl!(f32, matrixmultiply::sgemm);
+
+/// One past the largest index a view reaches (0 for an empty view).
+fn extent<const R: usize>(dims: &[usize; R], strides: &[usize; R]) -> usize {
+    if dims.contains(&0) {
+        return 0;
+    }
+    1 + dims
+        .iter()
+        .zip(strides)
+        .map(|(&d, &s)| (d - 1) * s)
+        .sum::<usize>()
+}
+
+fn check<const R: usize>(what: &str, len: usize, dims: &[usize; R], strides: &[usize; R]) {
+    let need = extent(dims, strides);
+    assert!(
+        need <= len,
+        "symgrad kernel: {what} needs {need} entries for dims {dims:?} strides {strides:?}, has {len}"
+    );
+}
+
+/// The contiguous row-major strides of `dims`.
+pub fn row_major(dims: Dims) -> Strides {
+    let mut s = [0; RANK];
+    let mut acc = 1;
+    for k in (0..RANK).rev() {
+        s[k] = acc;
+        acc *= dims[k];
+    }
+    s
+}
+
+/// Merges dimensions so that loops are as few and as long as possible:
+/// drops extents of 1 and joins dimension `k` into `k + 1` wherever every
+/// view (`views`, the output included) steps over `k` exactly as far as
+/// one full run of `k + 1`. The result is right-aligned, padded with 1s.
+pub fn collapse<const V: usize>(dims: Dims, views: [Strides; V]) -> (Dims, [Strides; V]) {
+    let mut out_d = [1; RANK];
+    let mut out_s = [[0; RANK]; V];
+    let mut len = 0;
+    for k in 0..RANK {
+        if dims[k] == 1 {
+            continue;
+        }
+        let joins = len > 0
+            && views
+                .iter()
+                .zip(&out_s)
+                .all(|(v, o)| o[len - 1] == v[k] * dims[k]);
+        if joins {
+            out_d[len - 1] *= dims[k];
+            for (o, v) in out_s.iter_mut().zip(&views) {
+                o[len - 1] = v[k];
+            }
+        } else {
+            out_d[len] = dims[k];
+            for (o, v) in out_s.iter_mut().zip(&views) {
+                o[len] = v[k];
+            }
+            len += 1;
+        }
+    }
+    // Right-align: the innermost loop is the last dimension.
+    let shift = RANK - len;
+    let mut d = [1; RANK];
+    let mut s = [[0; RANK]; V];
+    for k in 0..len {
+        d[k + shift] = out_d[k];
+        for (sv, ov) in s.iter_mut().zip(&out_s) {
+            sv[k + shift] = ov[k];
+        }
+    }
+    (d, s)
+}
+
+/// Calls `body(a_base, b_base, out_base)` for every innermost run of a
+/// collapsed iteration space.
+#[inline]
+fn for_each_run<const V: usize>(
+    dims: &Dims,
+    views: &[Strides; V],
+    mut body: impl FnMut([usize; V]),
+) {
+    for i0 in 0..dims[0] {
+        for i1 in 0..dims[1] {
+            for i2 in 0..dims[2] {
+                let mut base = [0; V];
+                for (b, s) in base.iter_mut().zip(views) {
+                    *b = i0 * s[0] + i1 * s[1] + i2 * s[2];
+                }
+                body(base);
+            }
+        }
+    }
+}
+
+/// `out = f(a)` entry by entry over `dims`, `a` read through strides `sa`,
+/// `out` written contiguously.
+pub fn map<T: Copy>(dims: Dims, a: &[T], sa: Strides, out: &mut [T], f: impl Fn(T) -> T) {
+    let so = row_major(dims);
+    check("map operand", a.len(), &dims, &sa);
+    check("map result", out.len(), &dims, &so);
+    let (d, [sa, so]) = collapse(dims, [sa, so]);
+    let n = d[3];
+    for_each_run(&d, &[sa, so], |[ba, bo]| {
+        let dst = &mut out[bo..bo + n];
+        match sa[3] {
+            1 => {
+                for (o, &x) in dst.iter_mut().zip(&a[ba..ba + n]) {
+                    *o = f(x);
+                }
+            }
+            0 => dst.fill(f(a[ba])),
+            s => {
+                for (j, o) in dst.iter_mut().enumerate() {
+                    *o = f(a[ba + j * s]);
+                }
+            }
+        }
+    });
+}
+
+/// `out = f(a, b)` entry by entry over `dims` (NumPy broadcasting is a
+/// stride of 0), `out` written contiguously.
+#[allow(clippy::too_many_arguments)]
+pub fn zip<T: Copy>(
+    dims: Dims,
+    a: &[T],
+    sa: Strides,
+    b: &[T],
+    sb: Strides,
+    out: &mut [T],
+    f: impl Fn(T, T) -> T,
+) {
+    let so = row_major(dims);
+    check("zip operand a", a.len(), &dims, &sa);
+    check("zip operand b", b.len(), &dims, &sb);
+    check("zip result", out.len(), &dims, &so);
+    let (d, [sa, sb, so]) = collapse(dims, [sa, sb, so]);
+    let n = d[3];
+    for_each_run(&d, &[sa, sb, so], |[ba, bb, bo]| {
+        let dst = &mut out[bo..bo + n];
+        match (sa[3], sb[3]) {
+            (1, 1) => {
+                for ((o, &x), &y) in dst.iter_mut().zip(&a[ba..ba + n]).zip(&b[bb..bb + n]) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = b[bb];
+                for (o, &x) in dst.iter_mut().zip(&a[ba..ba + n]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = a[ba];
+                for (o, &y) in dst.iter_mut().zip(&b[bb..bb + n]) {
+                    *o = f(x, y);
+                }
+            }
+            (s, t) => {
+                for (j, o) in dst.iter_mut().enumerate() {
+                    *o = f(a[ba + j * s], b[bb + j * t]);
+                }
+            }
+        }
+    });
+}
+
+/// `out[so · i] += a[sa · i]` over `dims` after zeroing `out`: the sum that
+/// undoes broadcasting (`so` has 0 on every axis that is summed away).
+pub fn sum_into<T: Real>(dims: Dims, a: &[T], sa: Strides, out: &mut [T], so: Strides) {
+    check("sum_into operand", a.len(), &dims, &sa);
+    check("sum_into result", out.len(), &dims, &so);
+    out.fill(T::ZERO);
+    let (d, [sa, so]) = collapse(dims, [sa, so]);
+    let n = d[3];
+    for_each_run(&d, &[sa, so], |[ba, bo]| match (sa[3], so[3]) {
+        (1, 1) => {
+            for (o, &x) in out[bo..bo + n].iter_mut().zip(&a[ba..ba + n]) {
+                *o = *o + x;
+            }
+        }
+        (_, 0) => {
+            let mut acc = out[bo];
+            for j in 0..n {
+                acc = acc + a[ba + j * sa[3]];
+            }
+            out[bo] = acc;
+        }
+        (s, t) => {
+            for j in 0..n {
+                out[bo + j * t] = out[bo + j * t] + a[ba + j * s];
+            }
+        }
+    });
+}
+
+/// What a reduction computes along its axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    Sum,
+    Mean,
+    Max,
+}
+
+/// Reduces the middle axis of a contiguous `[outer, len, inner]` tensor `a`
+/// into `out` (`[outer, inner]`).
+pub fn reduce<T: Real>(
+    kind: Reduction,
+    outer: usize,
+    len: usize,
+    inner: usize,
+    a: &[T],
+    out: &mut [T],
+    count: T,
+) {
+    assert!(
+        a.len() >= outer * len * inner && out.len() >= outer * inner,
+        "symgrad kernel: reduce over [{outer}, {len}, {inner}] with {} and {} entries",
+        a.len(),
+        out.len()
+    );
+    for o in 0..outer {
+        let src = &a[o * len * inner..(o + 1) * len * inner];
+        let dst = &mut out[o * inner..(o + 1) * inner];
+        dst.copy_from_slice(&src[..inner]);
+        for row in src.chunks_exact(inner).skip(1) {
+            for (d, &x) in dst.iter_mut().zip(row) {
+                *d = match kind {
+                    Reduction::Max => crate::max(*d, x),
+                    _ => *d + x,
+                };
+            }
+        }
+        if kind == Reduction::Mean {
+            for d in dst.iter_mut() {
+                *d = *d / count;
+            }
+        }
+    }
+}
+
+/// 1 at the first largest entry along the middle axis of `[outer, len,
+/// inner]`, 0 elsewhere (the route of a `max` reduction's adjoint).
+pub fn argmax_mask<T: Real>(outer: usize, len: usize, inner: usize, a: &[T], out: &mut [T]) {
+    let n = outer * len * inner;
+    assert!(
+        a.len() >= n && out.len() >= n,
+        "symgrad kernel: argmax_mask sizes"
+    );
+    out[..n].fill(T::ZERO);
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| o * len * inner + j * inner + i;
+            let mut best = 0;
+            for j in 1..len {
+                if a[at(j)] > a[at(best)] {
+                    best = j;
+                }
+            }
+            out[at(best)] = T::ONE;
+        }
+    }
+}
+
+/// The softmax of each row of a contiguous `[rows, cols]` tensor, shifted by
+/// the row's largest entry so that nothing overflows.
+pub fn softmax_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
+    assert!(
+        a.len() >= rows * cols && out.len() >= rows * cols,
+        "symgrad kernel: softmax sizes"
+    );
+    for (src, dst) in a
+        .chunks_exact(cols)
+        .zip(out.chunks_exact_mut(cols))
+        .take(rows)
+    {
+        let m = src.iter().fold(src[0], |m, &x| crate::max(m, x));
+        let mut sum = T::ZERO;
+        for (d, &x) in dst.iter_mut().zip(src) {
+            *d = (x - m).exp();
+            sum = sum + *d;
+        }
+        for d in dst.iter_mut() {
+            *d = *d / sum;
+        }
+    }
+}
+
+/// The log-sum-exp of each row of a contiguous `[rows, cols]` tensor.
+pub fn logsumexp_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
+    assert!(
+        a.len() >= rows * cols && out.len() >= rows,
+        "symgrad kernel: logsumexp sizes"
+    );
+    for (src, d) in a.chunks_exact(cols).zip(out.iter_mut()).take(rows) {
+        *d = crate::log_sum_exp(src);
+    }
+}
+
+/// `c = a @ b`: `a` is an `m × k` view with strides `sa` (row, column), `b`
+/// a `k × n` view, and `c` is written through strides `sc` (so a transposed
+/// result costs nothing).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul<T: Gemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    sa: [usize; 2],
+    b: &[T],
+    sb: [usize; 2],
+    c: &mut [T],
+    sc: [usize; 2],
+) {
+    check("matmul operand a", a.len(), &[m, k], &sa);
+    check("matmul operand b", b.len(), &[k, n], &sb);
+    check("matmul result", c.len(), &[m, n], &sc);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let i = |s: usize| s as isize;
+    // SAFETY: `check` has bounded every index the strides reach by the
+    // slices' lengths, and `c` is borrowed mutably, apart from `a` and `b`.
+    unsafe {
+        T::gemm_raw(
+            m,
+            k,
+            n,
+            a.as_ptr(),
+            i(sa[0]),
+            i(sa[1]),
+            b.as_ptr(),
+            i(sb[0]),
+            i(sb[1]),
+            c.as_mut_ptr(),
+            i(sc[0]),
+            i(sc[1]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip_broadcasts_rows_and_columns() {
+        // [2, 3] + [3] and [2, 1] * [2, 3]
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [10.0, 20.0, 30.0];
+        let mut out = [0.0; 6];
+        zip(
+            [1, 1, 2, 3],
+            &a,
+            [0, 0, 3, 1],
+            &b,
+            [0, 0, 0, 1],
+            &mut out,
+            |x, y| x + y,
+        );
+        assert_eq!(out, [11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        let col = [2.0, -1.0];
+        zip(
+            [1, 1, 2, 3],
+            &col,
+            [0, 0, 1, 0],
+            &a,
+            [0, 0, 3, 1],
+            &mut out,
+            |x, y| x * y,
+        );
+        assert_eq!(out, [2.0, 4.0, 6.0, -4.0, -5.0, -6.0]);
+    }
+
+    #[test]
+    fn map_reads_a_transpose() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // [2, 3]
+        let mut out = [0.0; 6]; // its transpose, [3, 2]
+        map([1, 1, 3, 2], &a, [0, 0, 1, 3], &mut out, |x| x);
+        assert_eq!(out, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+
+    #[test]
+    fn sum_into_undoes_broadcasting() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // [2, 3]
+        let mut cols = [0.0; 3];
+        sum_into([1, 1, 2, 3], &a, [0, 0, 3, 1], &mut cols, [0, 0, 0, 1]);
+        assert_eq!(cols, [5.0, 7.0, 9.0]);
+        let mut rows = [0.0; 2];
+        sum_into([1, 1, 2, 3], &a, [0, 0, 3, 1], &mut rows, [0, 0, 1, 0]);
+        assert_eq!(rows, [6.0, 15.0]);
+    }
+
+    #[test]
+    fn reductions_softmax_and_matmul() {
+        let a = [1.0, 5.0, 3.0, 4.0, 2.0, 6.0]; // [2, 3]
+        let mut out = [0.0; 3];
+        reduce(Reduction::Max, 1, 2, 3, &a, &mut out, 2.0);
+        assert_eq!(out, [4.0, 5.0, 6.0]);
+        reduce(Reduction::Mean, 1, 2, 3, &a, &mut out, 2.0);
+        assert_eq!(out, [2.5, 3.5, 4.5]);
+        let mut mask = [0.0; 6];
+        argmax_mask(2, 3, 1, &a, &mut mask);
+        assert_eq!(mask, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+        let mut s = [0.0; 6];
+        softmax_rows(2, 3, &[1000.0, 1000.0, 1000.0, 0.0, 0.0, 0.0], &mut s);
+        assert!(s.iter().all(|&p| (p - 1.0 / 3.0).abs() < 1e-15));
+        // [2, 3] @ [3, 2] with b read as the transpose of a [2, 3] matrix.
+        let b = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0];
+        let mut c = [0.0; 4];
+        matmul(2, 3, 2, &a, [3, 1], &b, [1, 3], &mut c, [2, 1]);
+        assert_eq!(c, [4.0, 8.0, 10.0, 8.0]);
+        // The same product written transposed.
+        matmul(2, 3, 2, &a, [3, 1], &b, [1, 3], &mut c, [1, 2]);
+        assert_eq!(c, [4.0, 10.0, 8.0, 8.0]);
+        let mut f = [0.0f32; 4];
+        let af: Vec<f32> = a.iter().map(|&x| x as f32).collect();
+        let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
+        matmul(2, 3, 2, &af, [3, 1], &bf, [1, 3], &mut f, [2, 1]);
+        assert_eq!(f, [4.0, 8.0, 10.0, 8.0]);
+    }
+}
