@@ -95,6 +95,7 @@ impl Func {
 
     /// Evaluates the function at `x` in `f64`, with numerically stable forms
     /// for `sigmoid` and `softplus`.
+    #[inline]
     pub fn eval(self, x: f64) -> f64 {
         match self {
             Func::Sin => x.sin(),

@@ -3,6 +3,7 @@
 
 use super::{Binary, Instr, Plan, Size, Src, Unary, View, RANK};
 use crate::error::{Error, ErrorKind, Result};
+use crate::graph::Func;
 use symgrad_runtime::kernels;
 
 /// A plan with its buffers for one batch size `m`. Running it again with
@@ -121,7 +122,21 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
                 Unary::Neg => kernels::map(d, a, sa, &mut out, |x| -x),
                 Unary::Powi(2) => kernels::map(d, a, sa, &mut out, |x| x * x),
                 Unary::Powi(e) => kernels::map(d, a, sa, &mut out, |x| x.powi(e)),
-                Unary::Func(f) => kernels::map(d, a, sa, &mut out, |x| f.eval(x)),
+                // One loop per function, so that the function is not
+                // chosen again for every entry.
+                Unary::Func(f) => {
+                    macro_rules! each {
+                        ($($name:ident),*) => {
+                            match f {
+                                $(Func::$name => kernels::map(d, a, sa, &mut out, |x| Func::$name.eval(x)),)*
+                            }
+                        };
+                    }
+                    each!(
+                        Sin, Cos, Tan, Exp, Ln, Sqrt, Tanh, Sinh, Cosh, Asin, Acos, Atan, Abs,
+                        Sigmoid, Relu, Softplus, Sign, Step
+                    )
+                }
             }
         }
         Instr::Zip { op, dims, a, b, .. } => {
