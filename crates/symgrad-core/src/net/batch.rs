@@ -132,28 +132,66 @@ pub struct LossAndGradient {
 /// What a plan of a network computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outputs {
+    /// The network's prediction for each sample ([`prediction`]), `[m, ...]`.
+    Prediction,
     /// The mean loss only (the forward pass).
     Loss,
     /// The mean loss, then its gradient with respect to every parameter in
-    /// declaration order.
+    /// declaration order, each of its parameter's shape.
     LossAndGradient,
 }
 
-/// Lowers `net`'s mean loss over a batch (and its gradient) to a plan whose
-/// inputs are the data tensors (inputs then targets, each with a leading
-/// batch axis), then the parameters, all in declaration order, and last the
-/// scalar `1/m` ([`batched::WEIGHT`]).
+/// The equation that is the network's prediction: the last one before
+/// `loss` that does not depend on a target (`a2` in a two-layer network).
+pub fn prediction(net: &Network) -> Option<&super::Equation> {
+    let targets: Vec<_> = net.with_role(Role::Target).map(|d| d.node).collect();
+    net.equations
+        .iter()
+        .rev()
+        .filter(|e| e.node != net.loss)
+        .find(|e| {
+            let mask = net.graph.reachable_mask(&[e.node]);
+            !targets.iter().any(|t| mask[t.index()])
+        })
+}
+
+/// Lowers `net`'s mean loss over a batch (or its gradient, or its
+/// prediction) to a plan whose inputs are the data tensors (inputs then
+/// targets, each with a leading batch axis), then the parameters, all in
+/// declaration order, and last the scalar `1/m` ([`batched::WEIGHT`]).
 ///
 /// # Errors
-/// An operation that cannot be batched or lowered.
+/// An operation that cannot be batched or lowered, or a network without a
+/// prediction when one is asked for.
 pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
     let b = batched::batch(net)?;
     let mut g = b.graph;
-    let mut outs = vec![b.loss];
-    if outputs == Outputs::LossAndGradient {
-        let (grads, _) = gradient(&mut g, b.loss, &b.params);
-        outs.extend(grads);
-    }
+    let outs = match outputs {
+        Outputs::Prediction => {
+            let e = prediction(net).ok_or_else(|| {
+                invalid("the network has no prediction (an equation before 'loss' that does not use a target)")
+            })?;
+            let node = b.map[e.node.index()]
+                .ok_or_else(|| invalid(format!("the loss does not depend on '{}'", e.name)))?;
+            vec![node]
+        }
+        Outputs::Loss => vec![b.loss],
+        Outputs::LossAndGradient => {
+            let (grads, _) = gradient(&mut g, b.loss, &b.params);
+            let mut outs = vec![b.loss];
+            for (d, p) in grads.into_iter().zip(&b.params) {
+                // A parameter the loss does not depend on has gradient 0,
+                // a scalar: give it the parameter's shape.
+                let shape = g.shape(*p).clone();
+                outs.push(if *g.shape(d) == shape {
+                    d
+                } else {
+                    g.try_broadcast_to(d, &shape)?
+                });
+            }
+            outs
+        }
+    };
     let inputs: Vec<_> = b
         .data
         .iter()
@@ -259,16 +297,7 @@ impl Evaluator {
             .params
             .iter()
             .zip(&out[1..])
-            .map(|((name, p), g)| {
-                let data = if g.len() == p.data.len() {
-                    g.to_vec()
-                } else {
-                    // A gradient that is one value for every entry (zero
-                    // when the loss does not depend on the parameter).
-                    vec![g.first().copied().unwrap_or(0.0); p.data.len()]
-                };
-                (name.clone(), Tensor::new(p.shape.clone(), data))
-            })
+            .map(|((name, p), g)| (name.clone(), Tensor::new(p.shape.clone(), g.to_vec())))
             .collect();
         Ok(LossAndGradient {
             loss: out[0].first().copied().unwrap_or(f64::NAN),

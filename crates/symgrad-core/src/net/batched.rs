@@ -46,6 +46,8 @@ pub struct Batched {
     /// `1/m`, a scalar variable that the evaluation sets: the weight of
     /// each sample in the mean (a constant would fix the batch size).
     pub weight: NodeId,
+    /// Each node of the network's graph that the loss depends on, batched.
+    pub map: Vec<Option<NodeId>>,
 }
 
 /// The name of the variable that holds `1/m`.
@@ -216,6 +218,7 @@ pub fn batch(net: &Network) -> Result<Batched> {
         data,
         params,
         weight,
+        map: new_id,
     })
 }
 
