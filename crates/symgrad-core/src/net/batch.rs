@@ -154,13 +154,8 @@ impl Evaluator {
         let program = TensorProgram::compile(&g, &inputs, &outputs)?;
         let params = params
             .iter()
-            .map(|p| {
-                let init = p
-                    .init
-                    .clone()
-                    .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
-                (p.name.clone(), init)
-            })
+            .zip(net.init_params(0))
+            .map(|(p, init)| (p.name.clone(), init))
             .collect();
         Ok(Evaluator {
             program,
