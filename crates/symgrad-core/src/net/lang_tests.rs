@@ -606,3 +606,44 @@ fn bad_parameter_files_are_clear() {
     // The caret sits just after the trailing comma.
     assert_eq!(&text[e.span().unwrap().start - 1..][..2], ",]");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+    /// Shorthand, initializers and out-of-order equations: an error or a
+    /// network, never a panic, and the expansion of a file that parses
+    /// parses to the same declarations.
+    #[test]
+    fn the_language_never_panics(
+        src in "(input x\\[3\\]|target y\\[2\\]|dense|loss|quadratic|mse|relu|softmax|identity|param|W1|a1|z|~|normal|uniform|xavier|he|\\(|\\)|,|=|\\[|\\]|[0-9]|@|\\+|\\*|-|/|;| |\n|#){0,30}"
+    ) {
+        if let Ok(net) = parse_network(&src) {
+            let text = shorthand::expand(&src).unwrap();
+            let again = parse_network(&text).unwrap();
+            proptest::prop_assert_eq!(net.decls.len(), again.decls.len());
+            let _ = net.init_params(1);
+        }
+    }
+
+    /// A valid file using every new feature with a few bytes changed.
+    #[test]
+    fn edited_language_files_never_panic(
+        edits in proptest::collection::vec((0usize..300, "[\\[\\]@,=()*+^/~; 0-9a-z\n]{0,3}", 0usize..3), 1..4)
+    ) {
+        let mut src = String::from(
+            "input x[3]; target y[2]\ndense 4 relu\nparam V[2, 4] ~ uniform(-1, 1/2)\n\
+             h = V @ a1\nloss = mse(h, y) + sum(a2)\ndense 2 softmax\nparam s ~ he\n",
+        );
+        for (at, insert, delete) in edits {
+            let at = at % (src.len() + 1);
+            let end = (at + delete).min(src.len());
+            if src.is_char_boundary(at) && src.is_char_boundary(end) {
+                src.replace_range(at..end, &insert);
+            }
+        }
+        if let Ok(net) = parse_network(&src) {
+            let _ = net.init_params(3);
+            let text = shorthand::expand(&src).unwrap();
+            proptest::prop_assert!(parse_network(&text).is_ok());
+        }
+    }
+}

@@ -21,7 +21,7 @@
 //!   ([`shorthand`]; errors still point into the file as written).
 //!
 //! Equations are parsed by a compact precedence parser of their own (in
-//! [`expr`]) over the formula lexer's tokens, rather than by the formula
+//! `expr.rs`) over the formula lexer's tokens, rather than by the formula
 //! parser itself: `@` is the matrix product at the precedence of `*`, names
 //! are looked up among the declarations and the other equations, and every
 //! operator is built with the graph's `try_` builders so that a shape error
