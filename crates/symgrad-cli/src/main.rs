@@ -40,7 +40,7 @@ enum Command {
     Explain(ExplainArgs),
     /// Print a Rust function computing the value and gradient (or Hessian).
     Emit(EmitArgs),
-    /// Network files (.sg): the mean loss and its gradient over a batch.
+    /// Network files (.sg): expand the shorthand, initialize, the mean loss and its gradient.
     #[command(subcommand)]
     Net(NetCommand),
 }
@@ -49,6 +49,30 @@ enum Command {
 enum NetCommand {
     /// The mean loss over CSV rows and its gradient with respect to every parameter.
     Grad(NetGradArgs),
+    /// Print the network file with its layer shorthand (dense, loss) expanded to equations.
+    Expand(NetFileArgs),
+    /// Write the initial parameters (index formulas and random initializers) as JSON.
+    Init(NetInitArgs),
+}
+
+#[derive(Args, Debug)]
+struct NetFileArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct NetInitArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// The seed of the random initializers.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE.json")]
+    output: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,6 +99,13 @@ struct NetGradArgs {
     /// Also print every gradient entry (row-major).
     #[arg(long)]
     values: bool,
+    /// The seed of the random initializers.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "params")]
+    seed: u64,
+    /// Take the parameters from this file (as `symgrad net init` writes it)
+    /// instead of the initializers.
+    #[arg(long, value_name = "FILE.json")]
+    params: Option<std::path::PathBuf>,
 }
 
 /// Where the formula comes from.
@@ -239,6 +270,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args),
         Command::Emit(args) => commands::emit::run(args),
         Command::Net(NetCommand::Grad(args)) => commands::net::grad(args),
+        Command::Net(NetCommand::Expand(args)) => commands::net::expand(args),
+        Command::Net(NetCommand::Init(args)) => commands::net::init(args),
     };
     match result {
         Ok(text) => {

@@ -160,3 +160,232 @@ fn bad_files_give_spanned_errors_and_status_2() {
         "z",
     );
 }
+
+#[test]
+fn bad_language_features_give_spanned_errors_and_status_2() {
+    // A cycle, named and pointed at its first equation.
+    bad_file(
+        "input x[784]\ntarget y[10]\na = b + 1\nb = 2*a\nloss = sum(x) * a\n",
+        "equations form a cycle: a -> b -> a",
+        "a",
+    );
+    // Bad initializers.
+    bad_file(
+        "input x[784]\ntarget y[10]\nparam W[10, 784] ~ normal(0, s)\nloss = sum(W @ x)\n",
+        "must be constants, but 's' is a name",
+        "s",
+    );
+    bad_file(
+        "input x[784]\ntarget y[10]\nparam W[10, 784] ~ gaussian(0, 1)\nloss = sum(W @ x)\n",
+        "unknown distribution 'gaussian'",
+        "gaussian",
+    );
+    bad_file(
+        "input x[784]\ntarget y[10]\nparam W[10, 784] ~ uniform(1)\nloss = sum(W @ x)\n",
+        "'uniform' takes 2 arguments, found 1",
+        "uniform(1)",
+    );
+    // Bad shorthand.
+    bad_file(
+        "input x[784]; target y[10]\ndense 30 sigmoidal\nloss quadratic\n",
+        "expected an activation after 'dense 30'",
+        "sigmoidal",
+    );
+    bad_file(
+        "input x[784]; target y[10]\ndense 30 sigmoid\nloss quadratic\n",
+        "the last layer's output 'a1' has 30 entries, but the target 'y' has 10",
+        "loss quadratic",
+    );
+    bad_file(
+        "input x[784]; target y[10]\nz1 = 2\ndense 10 sigmoid\nloss quadratic\n",
+        "'z1' is already defined on line 2",
+        "dense 10 sigmoid",
+    );
+    // mse with mismatched shapes.
+    bad_file(
+        "input x[784]\ntarget y[10]\nloss = mse(x, y)\n",
+        "[784]",
+        "mse(x, y)",
+    );
+}
+
+fn temp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("symgrad-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn net(args: &[&str]) -> (String, String, Option<i32>) {
+    let mut all = vec!["net"];
+    all.extend(args);
+    let out = symgrad(&all);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code(),
+    )
+}
+
+const DESIGN_SHORTHAND: &str =
+    "input x[784]; target y[10]\ndense 30 sigmoid\ndense 10 sigmoid\nloss quadratic\n";
+
+#[test]
+fn expand_prints_the_design_example_expanded() {
+    let path = temp("design.sg", DESIGN_SHORTHAND);
+    let (out, err, code) = net(&["expand", path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn the_expansion_is_the_same_network() {
+    // `net expand`'s output is a network file with the same loss and gradient.
+    let short = temp("short.sg", DESIGN_SHORTHAND);
+    let (expanded, _, _) = net(&["expand", short.to_str().unwrap()]);
+    let long = temp("long.sg", &expanded);
+    for seed in ["0", "5"] {
+        let a = grad_json(short.to_str().unwrap(), "w3_data.csv", &["--seed", seed]);
+        let b = grad_json(long.to_str().unwrap(), "w3_data.csv", &["--seed", seed]);
+        assert_eq!(a, b);
+        assert!(a["loss"].as_f64().unwrap() > 0.0);
+    }
+    let a = grad_json(short.to_str().unwrap(), "w3_data.csv", &["--seed", "1"]);
+    let b = grad_json(short.to_str().unwrap(), "w3_data.csv", &["--seed", "2"]);
+    assert_ne!(
+        a["loss"], b["loss"],
+        "the seed changes the random initial weights"
+    );
+}
+
+#[test]
+fn init_writes_parameters_that_grad_reads_back() {
+    let short = temp("init.sg", DESIGN_SHORTHAND);
+    let params = short.with_file_name("init.json");
+    let (out, err, code) = net(&[
+        "init",
+        short.to_str().unwrap(),
+        "--seed",
+        "9",
+        "-o",
+        params.to_str().unwrap(),
+    ]);
+    assert_eq!((code, out.as_str()), (Some(0), ""), "{err}");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&params).unwrap()).unwrap();
+    assert_eq!(file["format"], "symgrad-params");
+    assert_eq!(file["version"], 1);
+    assert_eq!(file["params"]["W1"]["shape"], serde_json::json!([30, 784]));
+    assert_eq!(file["params"]["b2"]["data"].as_array().unwrap().len(), 10);
+    // Loaded values are exactly the initializers' values.
+    let seeded = grad_json(short.to_str().unwrap(), "w3_data.csv", &["--seed", "9"]);
+    let loaded = grad_json(
+        short.to_str().unwrap(),
+        "w3_data.csv",
+        &["--params", params.to_str().unwrap()],
+    );
+    assert_eq!(seeded, loaded);
+    // W3's index formulas: saved and loaded, the NumPy reference still holds.
+    let w3 = data("w3.sg");
+    let w3_params = short.with_file_name("w3.json");
+    let (_, err, code) = net(&[
+        "init",
+        w3.to_str().unwrap(),
+        "-o",
+        w3_params.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let direct = grad_json("w3.sg", "w3_data.csv", &[]);
+    let loaded = grad_json(
+        "w3.sg",
+        "w3_data.csv",
+        &["--params", w3_params.to_str().unwrap()],
+    );
+    assert_eq!(direct, loaded);
+}
+
+#[test]
+fn grad_uses_the_loaded_parameters() {
+    // loss = |W x - y|^2 / 2 with W = [[1, 2], [3, 4]], x = (1, -1), y = (0, 1):
+    // W x - y = (-1, -2), loss = 2.5, dloss/dW = (W x - y) x^T.
+    let sg = temp(
+        "tiny.sg",
+        "input x[2]\ntarget y[2]\nparam W[2, 2] ~ he\nloss = sum((W @ x - y)^2) / 2\n",
+    );
+    let csv = temp("tiny.csv", "x0,x1,y0,y1\n1,-1,0,1\n");
+    let params = temp(
+        "tiny.json",
+        r#"{"format": "symgrad-params", "version": 1,
+            "params": {"W": {"shape": [2, 2], "data": [1, 2, 3, 4]}}}"#,
+    );
+    let (out, err, code) = net(&[
+        "grad",
+        sg.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+        "--format",
+        "json",
+        "--values",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["loss"], 2.5);
+    assert_eq!(
+        v["gradient"]["W"]["values"],
+        serde_json::json!([-1.0, 1.0, -2.0, 2.0])
+    );
+    // --seed and --params do not go together.
+    let (_, err, code) = net(&[
+        "grad",
+        sg.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn bad_parameter_files_give_clear_errors_and_status_2() {
+    let sg = temp(
+        "pf.sg",
+        "input x[2]\ntarget y[2]\nparam W[2, 2] = 0\nparam b[2] = 0\nloss = sum((W @ x + b - y)^2)\n",
+    );
+    let csv = temp("pf.csv", "x0,x1,y0,y1\n1,-1,0,1\n");
+    let run = |params: &str| {
+        let path = temp("pf.json", params);
+        let (_, err, code) = net(&[
+            "grad",
+            sg.to_str().unwrap(),
+            "--data",
+            csv.to_str().unwrap(),
+            "--params",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    };
+    let head = r#"{"format": "symgrad-params", "version": 1, "params": "#;
+    let w = r#""W": {"shape": [2, 2], "data": [1, 2, 3, 4]}"#;
+    let b = r#""b": {"shape": [2], "data": [0, 0]}"#;
+    let err = run(&format!("{head}{{{w}, {b}, \"c\": {{}}}}}}"));
+    assert!(err.contains("pf.json: unknown parameter 'c'"), "{err}");
+    let err = run(&format!("{head}{{{w}}}}}"));
+    assert!(err.contains("missing parameter 'b' (shape [2])"), "{err}");
+    let err = run(&format!("{head}{{{}, {b}}}}}", w.replace("[2, 2]", "[4]")));
+    assert!(
+        err.contains("'W' has shape [4] in the file, but the network declares [2, 2]"),
+        "{err}"
+    );
+    // Not JSON: the line and a caret, through the same rendering as .sg files.
+    let err = run(&format!("{head}{{\n  {w},\n  {b},\n}}}}"));
+    assert!(err.contains("not valid JSON"), "{err}");
+    assert!(err.contains("pf.json: line 4, column 1"), "{err}");
+    assert!(err.contains("\n  | }}\n  | ^"), "{err}");
+}

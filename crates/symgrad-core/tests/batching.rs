@@ -6,7 +6,7 @@
 //! way an operation meets the batch axis.
 
 use symgrad_core::eval::Tensor;
-use symgrad_core::net::{batch, parse_network, Role};
+use symgrad_core::net::{batch, parse_network};
 use symgrad_core::workloads::SplitMix64;
 
 /// Networks over `input x[4]`, `target y[3]`, one per case.
@@ -93,15 +93,10 @@ fn batched_equals_per_sample_for_every_case_and_batch_size() {
 
 /// The mean loss at the parameters' initial values with one entry moved.
 fn loss_with(net_src: &str, param: usize, entry: usize, delta: f64, data: &[Vec<Tensor>]) -> f64 {
-    // Shift the entry through the initializer: parse, then edit the value.
     let mut net = parse_network(net_src).unwrap();
-    let p = net
-        .decls
-        .iter_mut()
-        .filter(|d| d.role == Role::Param)
-        .nth(param)
-        .unwrap();
-    p.init.as_mut().unwrap().data[entry] += delta;
+    let mut values = net.init_params(0);
+    values[param].data[entry] += delta;
+    net.set_params(values).unwrap();
     batch::Evaluator::new(&net)
         .unwrap()
         .loss_and_gradient(data)

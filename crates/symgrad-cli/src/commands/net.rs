@@ -1,18 +1,62 @@
-//! `symgrad net grad`: the mean loss of a network file over rows of a CSV
-//! file and the gradient with respect to every parameter (the contract of
-//! "Contract: network definitions" and issue 4).
+//! `symgrad net`: network files (the contract of "Contract: network
+//! definitions" and issue 4). `grad` prints the mean loss over rows of a CSV
+//! file and the gradient with respect to every parameter; `expand` prints the
+//! file with its layer shorthand expanded; `init` writes the initial
+//! parameters as JSON (`symgrad_core::net::params`).
 
 use crate::report::{json_num, num, table};
-use crate::{Failure, NetFormat, NetGradArgs};
+use crate::{Failure, NetFileArgs, NetFormat, NetGradArgs, NetInitArgs};
 use serde_json::{json, Value};
-use symgrad_core::net::{batch, parse_network};
+use std::path::Path;
+use symgrad_core::net::batch::compensated_sum as fsum;
+use symgrad_core::net::{batch, params, parse_network, shorthand, Network};
+use symgrad_core::Error;
 
-fn read(path: &std::path::Path) -> Result<String, Failure> {
+fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map_err(|e| Failure::input(format!("error: cannot read {}: {e}", path.display())))
 }
 
-use symgrad_core::net::batch::compensated_sum as fsum;
+/// An error about the text of the file at `path`: with the line and a caret
+/// when it has a position.
+fn rendered(path: &Path, text: &str, e: &Error) -> Failure {
+    Failure::input(match e.span() {
+        Some(_) => {
+            e.render(text)
+                .replacen(" --> line ", &format!(" --> {}: line ", path.display()), 1)
+        }
+        None => format!("error: {}: {}", path.display(), e.message()),
+    })
+}
+
+/// Reads and parses a network file.
+fn network(path: &Path) -> Result<Network, Failure> {
+    let text = read(path)?;
+    parse_network(&text).map_err(|e| rendered(path, &text, &e))
+}
+
+pub fn expand(args: NetFileArgs) -> Result<String, Failure> {
+    let text = read(&args.file)?;
+    let expanded = shorthand::expand(&text).map_err(|e| rendered(&args.file, &text, &e))?;
+    Ok(if expanded.ends_with('\n') {
+        expanded
+    } else {
+        expanded + "\n"
+    })
+}
+
+pub fn init(args: NetInitArgs) -> Result<String, Failure> {
+    let net = network(&args.file)?;
+    let json = params::to_json(&net, &net.init_params(args.seed));
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, json)
+                .map_err(|e| Failure::io(format!("error: cannot write {}: {e}", path.display())))?;
+            Ok(String::new())
+        }
+        None => Ok(json),
+    }
+}
 
 /// `A..B` (half-open, rows counted from 0 after the header) within `n` rows.
 fn rows(spec: &str, n: usize) -> Result<std::ops::Range<usize>, Failure> {
@@ -31,14 +75,16 @@ fn rows(spec: &str, n: usize) -> Result<std::ops::Range<usize>, Failure> {
 }
 
 pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
-    let text = read(&args.file)?;
-    let net = parse_network(&text).map_err(|e| {
-        Failure::input(e.render(&text).replacen(
-            " --> line ",
-            &format!(" --> {}: line ", args.file.display()),
-            1,
-        ))
-    })?;
+    let mut net = network(&args.file)?;
+    let values = match &args.params {
+        Some(path) => {
+            let text = read(path)?;
+            params::from_json(&net, &text).map_err(|e| rendered(path, &text, &e))?
+        }
+        None => net.init_params(args.seed),
+    };
+    net.set_params(values)
+        .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
     let csv = read(&args.data)?;
     let data = batch::read_csv(&net, &csv)
         .map_err(|e| Failure::input(format!("error: {}: {}", args.data.display(), e.message())))?;

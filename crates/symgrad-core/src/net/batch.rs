@@ -209,16 +209,12 @@ pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
     )
 }
 
-/// The parameters' initial values, in declaration order.
+/// The parameters' initial values (random initializers drawn with seed
+/// 0), in declaration order, with their names.
 pub fn initial_params(net: &Network) -> Vec<(String, Tensor)> {
     net.with_role(Role::Param)
-        .map(|p| {
-            let init = p
-                .init
-                .clone()
-                .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
-            (p.name.clone(), init)
-        })
+        .zip(net.init_params(0))
+        .map(|(p, init)| (p.name.clone(), init))
         .collect()
 }
 

@@ -7,8 +7,8 @@
 //! formula syntax (`sigmoid`, `exp`, `log`/`ln`, ...), `sum(a)` and
 //! `mean(a)` over all entries or `sum(a, k)` over axis `k`, `max(a)` (a
 //! reduction) and `max(a, b)`/`min(a, b)` (elementwise), `pow(a, b)`,
-//! `softmax`, `logsumexp`, `transpose` and `cross_entropy(p, y)`
-//! (`-sum(y * log(p))`). There is no implicit
+//! `softmax`, `logsumexp`, `transpose`, `cross_entropy(p, y)`
+//! (`-sum(y * log(p))`) and `mse(a, y)` (`mean((a - y)^2)`). There is no implicit
 //! multiplication. The recursion is capped at [`MAX_DEPTH`] levels.
 
 use super::Defined;
@@ -30,6 +30,8 @@ pub(super) fn is_reserved(name: &str) -> bool {
             | "softmax"
             | "logsumexp"
             | "transpose"
+            | "cross_entropy"
+            | "mse"
             | "pi"
             | "π"
             | "e"
@@ -263,7 +265,7 @@ impl<'a> Parser<'a> {
                         t.span,
                         format!(
                             "unknown name '{name}': declare it (input, target, param) \
-                             or define it by an equation above"
+                             or define it by an equation"
                         ),
                     )),
                 }
@@ -359,6 +361,15 @@ impl<'a> Parser<'a> {
                     .try_mul(args[1].node, log_p)
                     .and_then(|t| self.graph.try_sum(t, Axis::All))
                     .map(|s| self.graph.neg(s))
+            }
+            "mse" => {
+                // mean((a - y)^2), from the same builders.
+                arity(2)?;
+                let two = self.graph.int(2);
+                self.graph
+                    .try_sub(args[0].node, args[1].node)
+                    .and_then(|d| self.graph.try_pow(d, two))
+                    .and_then(|s| self.graph.try_mean(s, Axis::All))
             }
             _ => match Func::from_name(name) {
                 Some(f) => {

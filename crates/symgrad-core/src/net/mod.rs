@@ -2,19 +2,28 @@
 //! DESIGN.md): declarations and equations that become one tensor graph, and
 //! the mean loss and its gradient over a batch of samples ([`batch`]).
 //!
-//! What is read so far: `#` comments; `input x[784]` and `target y[10]`;
-//! `param W[30, 784] = <index formula>` (the formula syntax in `i`, the row
-//! or vector index, and `j`, the column index, both from 0, evaluated per
-//! entry by the scalar interpreter) and `param b[10] = 0`; equations
-//! `name = expr`; and the equation `loss`, the per-sample objective, which
-//! must be a scalar. The random initializers (`~ normal(...)` and the rest)
-//! and the layer shorthand (`dense`, `loss quadratic`) are not read yet and
-//! are reported as errors.
+//! A file is a list of statements, one per line or separated by `;`, with
+//! `#` comments:
+//!
+//! - `input x[784]` and `target y[10]` declare the tensors the data fills;
+//! - `param W[30, 784] <initializer>` declares a trainable parameter, where
+//!   the initializer is an index formula, `= <formula in i, j>` (`i` the row
+//!   or vector index, `j` the column index, both from 0, evaluated per entry
+//!   by the scalar interpreter; `= 0` is the simplest one), or a random
+//!   initializer `~ normal(mean, std)`, `~ uniform(a, b)`, `~ xavier` or
+//!   `~ he` ([`Init`], drawn by [`Network::init_params`]);
+//! - `name = expr` is an equation; equations may come in any order, since
+//!   they are sorted so that each comes after the equations it uses, and a
+//!   cycle between them is an error naming it (`a -> b -> a`);
+//! - the equation `loss` is the per-sample objective and must be a scalar;
+//! - the layer shorthand `dense N activation` and `loss quadratic` expands
+//!   to declarations and equations before anything else is read
+//!   ([`shorthand`]; errors still point into the file as written).
 //!
 //! Equations are parsed by a compact precedence parser of their own (in
-//! [`expr`]) over the formula lexer's tokens, rather than by the formula
+//! `expr.rs`) over the formula lexer's tokens, rather than by the formula
 //! parser itself: `@` is the matrix product at the precedence of `*`, names
-//! are looked up among the declarations and earlier equations, and every
+//! are looked up among the declarations and the other equations, and every
 //! operator is built with the graph's `try_` builders so that a shape error
 //! becomes a spanned error (`cannot multiply [30, 784] by [10]`). Unlike the
 //! formula parser it has no implicit multiplication and no superscript
@@ -23,15 +32,24 @@
 //!
 //! Errors are typed and spanned, never panics: an unknown name is
 //! [`UnknownVariable`](ErrorKind::UnknownVariable), a shape mismatch
-//! [`Shape`](ErrorKind::Shape), and a name defined twice, a missing `loss`
-//! or a malformed line [`Syntax`](ErrorKind::Syntax).
+//! [`Shape`](ErrorKind::Shape), an unknown distribution
+//! [`UnknownFunction`](ErrorKind::UnknownFunction), a bad initializer
+//! argument [`InvalidValue`](ErrorKind::InvalidValue), and a name defined
+//! twice, a cycle, a missing `loss` or a malformed line
+//! [`Syntax`](ErrorKind::Syntax).
 
 pub mod batch;
 pub mod batched;
 mod expr;
+mod init;
+pub mod params;
+pub mod shorthand;
+
+pub use init::Init;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Program, Tensor};
+use crate::formula::Formula;
 use crate::graph::{Graph, NodeId, Shape};
 use crate::parse::lexer::{lex, Tok, Token};
 use rustc_hash::FxHashMap;
@@ -46,7 +64,7 @@ pub enum Role {
     Input,
     /// `target`: filled from the data, per sample.
     Target,
-    /// `param`: a trainable parameter with an initial value.
+    /// `param`: a trainable parameter with an initializer.
     Param,
 }
 
@@ -58,10 +76,11 @@ pub struct Decl {
     pub shape: Shape,
     /// Its variable in the network's graph.
     pub node: NodeId,
-    /// The span of its name in the file.
+    /// The span of its name in the file (of the whole shorthand line for a
+    /// parameter the layer shorthand declares).
     pub span: Span,
-    /// A parameter's initial value (`None` for inputs and targets).
-    pub init: Option<Tensor>,
+    /// A parameter's initializer (`None` for inputs and targets).
+    pub init: Option<Init>,
 }
 
 /// An equation `name = expr`.
@@ -78,7 +97,9 @@ pub struct Network {
     pub graph: Graph,
     /// Declarations in file order.
     pub decls: Vec<Decl>,
-    /// Equations in file order, `loss` included.
+    /// Equations, `loss` included, in a topological order: each comes after
+    /// every equation it uses, and otherwise in file order (so a file written
+    /// top-down keeps its order).
     pub equations: Vec<Equation>,
     /// The per-sample loss, a scalar node.
     pub loss: NodeId,
@@ -89,62 +110,149 @@ impl Network {
     pub fn with_role(&self, role: Role) -> impl Iterator<Item = &Decl> {
         self.decls.iter().filter(move |d| d.role == role)
     }
+
+    /// The initial value of every parameter, in file order.
+    ///
+    /// Index formulas give the same values whatever the seed. Each random
+    /// initializer draws from its own stream, derived from `seed` and the
+    /// parameter's *name* (not its position), so that adding, removing or
+    /// reordering other parameters leaves its values unchanged; the same
+    /// seed always gives the same values.
+    pub fn init_params(&self, seed: u64) -> Vec<Tensor> {
+        self.with_role(Role::Param)
+            .map(|d| match &d.init {
+                Some(init) => init.draw(&d.shape, &mut init::stream(seed, &d.name)),
+                None => Tensor::new(d.shape.clone(), vec![0.0; d.shape.numel()]),
+            })
+            .collect()
+    }
+
+    /// Replaces every parameter's initializer by a fixed value (one tensor
+    /// per parameter, in file order, as [`init_params`](Self::init_params)
+    /// gives them and [`params::from_json`] reads them), so that whatever
+    /// evaluates the network from its initializers uses these values.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`](ErrorKind::InvalidValue) error for a wrong count
+    /// or a shape that differs from the declaration.
+    pub fn set_params(&mut self, values: Vec<Tensor>) -> Result<()> {
+        let n = self.with_role(Role::Param).count();
+        if values.len() != n {
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!("{} parameter values for {n} parameters", values.len()),
+            ));
+        }
+        let params = self.decls.iter_mut().filter(|d| d.role == Role::Param);
+        for (d, v) in params.zip(values) {
+            if v.shape != d.shape {
+                return Err(Error::new(
+                    ErrorKind::InvalidValue,
+                    format!(
+                        "the value for '{}' has shape {}, but it is declared {}",
+                        d.name, v.shape, d.shape
+                    ),
+                ));
+            }
+            d.init = Some(Init::Value(v));
+        }
+        Ok(())
+    }
 }
 
 fn syntax(span: Span, message: impl Into<String>) -> Error {
     Error::at(ErrorKind::Syntax, span, message)
 }
 
+/// The text of a token.
+fn text<'s>(src: &'s str, t: &Token) -> &'s str {
+    src.get(t.span.start..t.span.end).unwrap_or("")
+}
+
+/// The statements of a token list (which ends with `Eof`): each slice holds
+/// at least one token before its terminating separator or `Eof`, which it
+/// includes.
+pub(crate) fn statements(tokens: &[Token]) -> Vec<&[Token]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (k, t) in tokens.iter().enumerate() {
+        if matches!(t.kind, Tok::Sep | Tok::Eof) {
+            if k > start {
+                out.push(&tokens[start..=k]);
+            }
+            start = k + 1;
+        }
+    }
+    out
+}
+
+/// The span of a statement without its separator.
+fn statement_span(stmt: &[Token]) -> Span {
+    let last = stmt.len().saturating_sub(2);
+    Span::new(stmt[0].span.start, stmt[last].span.end)
+}
+
 /// Where a name was defined.
 #[derive(Clone, Copy)]
 pub(crate) struct Defined {
     node: NodeId,
-    span: Span,
 }
 
 /// Parses a network file.
+///
+/// The layer shorthand is expanded first ([`shorthand::expand`]); every span,
+/// in errors and in the result, points into `src` as written.
 ///
 /// # Errors
 /// A spanned error (see the module documentation) for anything the file
 /// gets wrong; [`Error::render`] shows it against `src`.
 pub fn parse_network(src: &str) -> Result<Network> {
+    let expansion = shorthand::expand_mapped(src)?;
+    let mut net = build(&expansion).map_err(|e| expansion.error(e))?;
+    for d in &mut net.decls {
+        d.span = expansion.span(d.span);
+    }
+    for e in &mut net.equations {
+        e.span = expansion.span(e.span);
+    }
+    Ok(net)
+}
+
+/// An equation read but not built yet.
+struct Pending<'t> {
+    name: &'t str,
+    span: Span,
+    /// The tokens after `=`, with the terminator.
+    rhs: &'t [Token],
+}
+
+/// Reads the expanded text of a file (spans in errors are into that text).
+fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
+    let src: &str = &expansion.text;
     let tokens = lex(src);
     let mut graph = Graph::new();
+    let mut first_seen: FxHashMap<&str, Span> = FxHashMap::default();
     let mut names: FxHashMap<String, Defined> = FxHashMap::default();
     let mut decls = Vec::new();
-    let mut equations: Vec<Equation> = Vec::new();
-    let mut pos = 0;
-    let text = |t: &Token| src.get(t.span.start..t.span.end).unwrap_or("");
-    loop {
-        while tokens[pos].kind == Tok::Sep {
-            pos += 1;
-        }
-        let first = &tokens[pos];
-        if first.kind == Tok::Eof {
-            break;
-        }
-        // The statement's tokens, up to the separator.
-        let end = (pos..tokens.len())
-            .find(|&k| matches!(tokens[k].kind, Tok::Sep | Tok::Eof))
-            .unwrap_or(tokens.len() - 1);
-        let stmt = &tokens[pos..=end];
-        pos = end;
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    for stmt in statements(&tokens) {
         if let Some(bad) = stmt.iter().find_map(|t| match &t.kind {
-            Tok::Bad(m) if text(t) != "~" => Some(syntax(t.span, m.clone())),
+            Tok::Bad(m) if text(src, t) != "~" => Some(syntax(t.span, m.clone())),
             _ => None,
         }) {
             return Err(bad);
         }
+        let first = &stmt[0];
         if first.kind != Tok::Ident {
             return Err(syntax(
                 first.span,
                 format!(
                     "expected a declaration or 'name = ...', found '{}'",
-                    text(first)
+                    text(src, first)
                 ),
             ));
         }
-        let keyword = text(first);
+        let keyword = text(src, first);
         let role = match keyword {
             "input" => Some(Role::Input),
             "target" => Some(Role::Target),
@@ -154,29 +262,37 @@ pub fn parse_network(src: &str) -> Result<Network> {
         if let (Some(role), Some(second)) = (role, stmt.get(1)) {
             if second.kind == Tok::Ident {
                 let decl = declaration(src, stmt, role, &mut graph)?;
-                define(&mut names, &decl.name, decl.node, decl.span)?;
+                define(&mut first_seen, expansion, text(src, second), decl.span)?;
+                names.insert(decl.name.clone(), Defined { node: decl.node });
                 decls.push(decl);
                 continue;
             }
         }
         if stmt.get(1).map(|t| &t.kind) != Some(&Tok::Eq) {
-            let message = match keyword {
-                "dense" | "loss" => format!(
-                    "the layer shorthand '{keyword} ...' is not supported yet; write the equations"
-                ),
-                _ => format!("expected a declaration or '{keyword} = ...'"),
-            };
-            return Err(syntax(first.span, message));
+            return Err(syntax(
+                first.span,
+                format!("expected a declaration or '{keyword} = ...'"),
+            ));
         }
-        let node = expr::Parser::new(src, &stmt[2..], &mut graph, &names).statement()?;
-        define(&mut names, keyword, node, first.span)?;
-        equations.push(Equation {
-            name: keyword.to_string(),
-            node,
+        define(&mut first_seen, expansion, keyword, first.span)?;
+        pending.push(Pending {
+            name: keyword,
             span: first.span,
+            rhs: &stmt[2..],
         });
     }
-    let Some(loss) = equations.iter().rev().find(|e| e.name == "loss") else {
+    let mut equations = Vec::with_capacity(pending.len());
+    for k in topological_order(src, &pending)? {
+        let p = &pending[k];
+        let node = expr::Parser::new(src, p.rhs, &mut graph, &names).statement()?;
+        names.insert(p.name.to_string(), Defined { node });
+        equations.push(Equation {
+            name: p.name.to_string(),
+            node,
+            span: p.span,
+        });
+    }
+    let Some(loss) = equations.iter().find(|e| e.name == "loss") else {
         return Err(syntax(
             Span::point(src.len()),
             "the network has no 'loss = ...' equation (the per-sample objective)",
@@ -201,18 +317,19 @@ pub fn parse_network(src: &str) -> Result<Network> {
     })
 }
 
-fn define(
-    names: &mut FxHashMap<String, Defined>,
-    name: &str,
-    node: NodeId,
+/// Records the definition of `name`, refusing a second one and reserved names.
+fn define<'s>(
+    first_seen: &mut FxHashMap<&'s str, Span>,
+    expansion: &shorthand::Expansion<'_>,
+    name: &'s str,
     span: Span,
 ) -> Result<()> {
-    if let Some(prev) = names.get(name) {
+    if let Some(prev) = first_seen.get(name) {
         return Err(syntax(
             span,
             format!(
-                "'{name}' is defined twice (first at bytes {}..{})",
-                prev.span.start, prev.span.end
+                "'{name}' is defined twice (first on line {})",
+                expansion.line_of(*prev)
             ),
         ));
     }
@@ -222,21 +339,90 @@ fn define(
             format!("cannot define '{name}': it is a function or constant name"),
         ));
     }
-    names.insert(name.to_string(), Defined { node, span });
+    first_seen.insert(name, span);
     Ok(())
 }
 
-/// `input x[784]`, `target y[10]`, `param W[30, 784] = formula`.
-fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Result<Decl> {
-    let text = |t: &Token| src.get(t.span.start..t.span.end).unwrap_or("");
-    let name_tok = &stmt[1];
-    let name = text(name_tok).to_string();
+/// The order in which to build the equations: each after those it uses
+/// (a depth-first post-order from the equations in file order, on an
+/// explicit stack), or a spanned error naming a cycle.
+fn topological_order(src: &str, pending: &[Pending<'_>]) -> Result<Vec<usize>> {
+    let index: FxHashMap<&str, usize> = pending
+        .iter()
+        .enumerate()
+        .map(|(k, p)| (p.name, k))
+        .collect();
+    // The equations each one uses: names not followed by '(' (a call).
+    let uses: Vec<Vec<usize>> = pending
+        .iter()
+        .map(|p| {
+            p.rhs
+                .iter()
+                .enumerate()
+                .filter(|(k, t)| {
+                    t.kind == Tok::Ident && p.rhs.get(k + 1).map(|n| &n.kind) != Some(&Tok::LParen)
+                })
+                .filter_map(|(_, t)| index.get(text(src, t)).copied())
+                .collect()
+        })
+        .collect();
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; pending.len()];
+    let mut order = Vec::with_capacity(pending.len());
+    for root in 0..pending.len() {
+        if state[root] != NEW {
+            continue;
+        }
+        state[root] = OPEN;
+        // (equation, how many of its uses have been followed)
+        let mut stack = vec![(root, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (v, next) = *top;
+            let Some(&w) = uses[v].get(next) else {
+                state[v] = DONE;
+                order.push(v);
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            match state[w] {
+                NEW => {
+                    state[w] = OPEN;
+                    stack.push((w, 0));
+                }
+                OPEN => {
+                    let from = stack.iter().position(|&(u, _)| u == w).unwrap_or(0);
+                    let mut cycle: Vec<usize> = stack[from..].iter().map(|&(u, _)| u).collect();
+                    // Start at the equation that comes first in the file.
+                    let first = (0..cycle.len()).min_by_key(|&k| cycle[k]).unwrap_or(0);
+                    cycle.rotate_left(first);
+                    cycle.push(cycle[0]);
+                    let path: Vec<&str> = cycle.iter().map(|&k| pending[k].name).collect();
+                    return Err(syntax(
+                        pending[cycle[0]].span,
+                        format!("equations form a cycle: {}", path.join(" -> ")),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Reads the shape `[a, b, ...]` of the declaration `stmt`, at `stmt[2]`
+/// (no brackets: a scalar); returns it and the index of the token after it.
+pub(crate) fn read_shape(stmt: &[Token], name: &str) -> Result<(Shape, usize)> {
     let mut k = 2;
     let mut dims = Vec::new();
-    if stmt[k].kind == Tok::LBracket {
+    if stmt.get(k).map(|t| &t.kind) == Some(&Tok::LBracket) {
         k += 1;
         loop {
-            let t = &stmt[k];
+            let Some(t) = stmt.get(k) else {
+                return Err(syntax(statement_span(stmt), "unclosed '[' in a shape"));
+            };
             let n = match t.kind {
                 Tok::Num(n) => n.to_f64(),
                 _ => f64::NAN,
@@ -246,13 +432,14 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
             }
             dims.push(n as usize);
             k += 1;
-            match stmt[k].kind {
-                Tok::Comma => k += 1,
-                Tok::RBracket => {
+            match stmt.get(k).map(|t| (&t.kind, t.span)) {
+                Some((Tok::Comma, _)) => k += 1,
+                Some((Tok::RBracket, _)) => {
                     k += 1;
                     break;
                 }
-                _ => return Err(syntax(stmt[k].span, "expected ',' or ']' in a shape")),
+                Some((_, span)) => return Err(syntax(span, "expected ',' or ']' in a shape")),
+                None => return Err(syntax(statement_span(stmt), "unclosed '[' in a shape")),
             }
         }
     }
@@ -263,7 +450,15 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
             format!("'{name}' would have more than {MAX_ENTRIES} entries"),
         ));
     }
-    let shape = Shape::new(dims);
+    Ok((Shape::new(dims), k))
+}
+
+/// `input x[784]`, `target y[10]`, `param W[30, 784] = formula`,
+/// `param W[30, 784] ~ normal(0, 0.1)`.
+fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Result<Decl> {
+    let name_tok = &stmt[1];
+    let name = text(src, name_tok).to_string();
+    let (shape, k) = read_shape(stmt, &name)?;
     let node = graph
         .try_tensor_var(&name, shape.clone())
         .map_err(|e| Error::at(e.kind(), name_tok.span, e.message()))?;
@@ -279,22 +474,21 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
             None
         }
         Role::Param => {
-            if text(rest) == "~" {
+            if text(src, rest) == "~" {
+                Some(init::random(src, &stmt[k..])?)
+            } else if rest.kind == Tok::Eq {
+                let end = stmt.last().map_or(src.len(), |t| t.span.start);
+                let start = rest.span.end;
+                Some(Init::Value(initial_value(src, start, end, &shape)?))
+            } else {
                 return Err(syntax(
                     rest.span,
-                    "random initializers ('~ normal(...)' and the rest) are not supported yet; \
-                     give an index formula with '='",
+                    format!(
+                        "expected '= <formula in i, j>' or '~ normal(mean, std)', \
+                         '~ uniform(a, b)', '~ xavier', '~ he' to initialize '{name}'"
+                    ),
                 ));
             }
-            if rest.kind != Tok::Eq {
-                return Err(syntax(
-                    rest.span,
-                    format!("expected '= <formula in i, j>' to initialize '{name}'"),
-                ));
-            }
-            let end = stmt.last().map_or(src.len(), |t| t.span.start);
-            let start = rest.span.end;
-            Some(initial_value(src, start, end, &shape)?)
         }
     };
     Ok(Decl {
@@ -307,18 +501,33 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
     })
 }
 
-/// Evaluates the index formula `src[start..end]` at every entry of `shape`.
-fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<Tensor> {
+/// Parses the formula `src[start..end]`, with error spans into `src`.
+fn formula_at(src: &str, start: usize, end: usize) -> Result<Formula> {
     let body = src.get(start..end).unwrap_or("");
-    let shift = |e: Error| match e.span() {
+    crate::parse(body).map_err(|e| match e.span() {
         Some(s) => Error::at(
             e.kind(),
             Span::new(s.start + start, s.end + start),
             e.message(),
         ),
         None => Error::at(e.kind(), Span::new(start, end), e.message()),
-    };
-    let f = crate::parse(body).map_err(shift)?;
+    })
+}
+
+/// Where the variable `name` first occurs in `src[start..end]`.
+fn name_span(src: &str, start: usize, end: usize, name: &str) -> Span {
+    let body = src.get(start..end).unwrap_or("");
+    lex(body)
+        .into_iter()
+        .find(|t| t.kind == Tok::Ident && body.get(t.span.start..t.span.end) == Some(name))
+        .map_or(Span::new(start, end), |t| {
+            Span::new(start + t.span.start, start + t.span.end)
+        })
+}
+
+/// Evaluates the index formula `src[start..end]` at every entry of `shape`.
+fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<Tensor> {
+    let f = formula_at(src, start, end)?;
     let rank = shape.rank();
     // Which index each variable of the formula takes.
     let mut which = Vec::new();
@@ -333,17 +542,9 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
                     1 => "the index i",
                     _ => "the indices i and j",
                 };
-                let at = lex(body)
-                    .into_iter()
-                    .find(|t| {
-                        t.kind == Tok::Ident && body.get(t.span.start..t.span.end) == Some(name)
-                    })
-                    .map_or(Span::new(start, end), |t| {
-                        Span::new(start + t.span.start, start + t.span.end)
-                    });
                 return Err(Error::at(
                     ErrorKind::UnknownVariable,
-                    at,
+                    name_span(src, start, end, name),
                     format!("unknown name '{name}' in an initializer, which may use {allowed}"),
                 ));
             }
@@ -356,7 +557,8 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
             "index formulas initialize scalars, vectors and matrices only",
         ));
     }
-    let program = Program::compile(&f.graph, &f.vars, &[f.output]).map_err(shift)?;
+    let program = Program::compile(&f.graph, &f.vars, &[f.output])
+        .map_err(|e| Error::at(e.kind(), Span::new(start, end), e.message()))?;
     let dims = shape.dims();
     let cols = if rank == 2 { dims[1] } else { 1 };
     let mut data = Vec::with_capacity(shape.numel());
@@ -371,5 +573,7 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
     Ok(Tensor::new(shape.clone(), data))
 }
 
+#[cfg(test)]
+mod lang_tests;
 #[cfg(test)]
 mod tests;
