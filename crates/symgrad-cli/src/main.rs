@@ -99,8 +99,9 @@ struct NetGradArgs {
     /// Also print every gradient entry (row-major).
     #[arg(long)]
     values: bool,
-    /// The seed of the random initializers.
-    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "params")]
+    /// The seed of the random initializers (unless --params is given) and of
+    /// the dropout masks.
+    #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
     /// Take the parameters from this file (as `symgrad net init` writes it)
     /// instead of the initializers.

@@ -2,7 +2,9 @@
 //! definitions" and issue 4). `grad` prints the mean loss over rows of a CSV
 //! file and the gradient with respect to every parameter; `expand` prints the
 //! file with its layer shorthand expanded; `init` writes the initial
-//! parameters as JSON (`symgrad_core::net::params`).
+//! parameters as JSON (`symgrad_core::net::params`). `grad` evaluates in
+//! training mode: `dropout` masks are drawn per sample from `--seed`, and
+//! `batchnorm` normalizes with the statistics of the selected rows.
 
 use crate::report::{json_num, num, table};
 use crate::{Failure, NetFileArgs, NetFormat, NetGradArgs, NetInitArgs};
@@ -75,7 +77,8 @@ fn rows(spec: &str, n: usize) -> Result<std::ops::Range<usize>, Failure> {
 }
 
 pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
-    let mut net = network(&args.file)?;
+    let text = read(&args.file)?;
+    let mut net = parse_network(&text).map_err(|e| rendered(&args.file, &text, &e))?;
     let values = match &args.params {
         Some(path) => {
             let text = read(path)?;
@@ -92,8 +95,9 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
         Some(spec) => rows(spec, data.rows.len())?,
         None => 0..data.rows.len(),
     };
-    let mut evaluator = batch::Evaluator::new(&net)
-        .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
+    let mut evaluator = batch::Evaluator::new(&net).map_err(|e| rendered(&args.file, &text, &e))?;
+    // Training mode: dropout masks are drawn per sample from the seed.
+    evaluator.set_seed(args.seed);
     let out = evaluator
         .loss_and_gradient(&data.rows[range])
         .map_err(|e| Failure::input(format!("error: {}", e.message())))?;

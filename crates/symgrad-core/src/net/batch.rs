@@ -9,7 +9,13 @@
 //! pass. [`PerSample`] is the straightforward reference it is tested
 //! against: the gradient of the per-sample loss, run once per row with the
 //! tensor interpreter, averaged.
+//!
+//! Both evaluate in training mode: `dropout` draws its masks afresh for each
+//! sample ([`super::dropout`], seeded by `set_seed`), and `batchnorm`
+//! normalizes with the statistics of the batch being evaluated, which only
+//! the batched [`Evaluator`] can do ([`PerSample::new`] refuses it).
 
+use super::dropout::Masks;
 use super::{batched, Network, Role};
 use crate::diff::reverse::gradient;
 use crate::error::{Error, ErrorKind, Result};
@@ -156,9 +162,10 @@ pub fn prediction(net: &Network) -> Option<&super::Equation> {
 }
 
 /// Lowers `net`'s mean loss over a batch (or its gradient, or its
-/// prediction) to a plan whose inputs are the data tensors (inputs then
-/// targets, each with a leading batch axis), then the parameters, all in
-/// declaration order, and last the scalar `1/m` ([`batched::WEIGHT`]).
+/// prediction) to a plan whose inputs are the data tensors (inputs, then
+/// targets, then dropout masks, each with a leading batch axis), then the
+/// parameters, all in declaration order, and last the scalar `1/m`
+/// ([`batched::WEIGHT`]).
 ///
 /// # Errors
 /// An operation that cannot be batched or lowered, or a network without a
@@ -225,6 +232,7 @@ pub struct Evaluator {
     params: Vec<(String, Tensor)>,
     /// The per-sample shape of each input and target.
     data: Vec<Shape>,
+    masks: Masks,
 }
 
 impl Evaluator {
@@ -244,7 +252,13 @@ impl Evaluator {
             runner: Runner::new(plan, 1),
             params: initial_params(net),
             data,
+            masks: Masks::new(net),
         })
+    }
+
+    /// Draws the dropout masks from `seed` (0 until set; see [`super::dropout`]).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.masks.set_seed(seed);
     }
 
     /// The mean loss and gradient over `rows` (each one sample's inputs then
@@ -260,9 +274,10 @@ impl Evaluator {
         let mut stacked: Vec<Vec<f64>> = self
             .data
             .iter()
+            .chain(self.masks.shapes())
             .map(|s| Vec::with_capacity(s.numel() * rows.len()))
             .collect();
-        for row in rows {
+        for (k, row) in rows.iter().enumerate() {
             if row.len() != self.data.len() {
                 return Err(invalid(format!(
                     "a sample has {} tensors, the network {}",
@@ -278,6 +293,10 @@ impl Evaluator {
                     )));
                 }
                 out.extend_from_slice(&t.data);
+            }
+            let masks = stacked[self.data.len()..].iter_mut();
+            for (out, mask) in masks.zip(self.masks.draw(k)) {
+                out.extend_from_slice(&mask.data);
             }
         }
         self.runner.resize(rows.len());
@@ -310,6 +329,7 @@ pub struct PerSample {
     params: Vec<(String, Tensor)>,
     /// How many input and target tensors a sample has.
     n_data: usize,
+    masks: Masks,
 }
 
 impl PerSample {
@@ -317,12 +337,23 @@ impl PerSample {
     /// parameter (one reverse pass) and compiles the loss and the gradients.
     ///
     /// # Errors
-    /// When the graph cannot be compiled (an operation without a rule).
+    /// When the graph cannot be compiled (an operation without a rule), and
+    /// a [`Shape`](ErrorKind::Shape) error at the call for a network that
+    /// uses `batchnorm`, which has no value for one sample.
     pub fn new(net: &Network) -> Result<PerSample> {
+        if let Some(bn) = net.batchnorms.first() {
+            return Err(Error::at(
+                ErrorKind::Shape,
+                bn.span,
+                "batchnorm normalizes over the samples of a batch; it cannot be \
+                 evaluated one sample at a time (use the batched evaluator)",
+            ));
+        }
         let mut g = net.graph.clone();
         let data: Vec<_> = net
             .with_role(Role::Input)
             .chain(net.with_role(Role::Target))
+            .chain(net.with_role(Role::Mask))
             .collect();
         let params: Vec<_> = net.with_role(Role::Param).collect();
         let wrt: Vec<_> = params.iter().map(|p| p.node).collect();
@@ -331,11 +362,18 @@ impl PerSample {
         let mut outputs = vec![net.loss];
         outputs.extend(grads);
         let program = TensorProgram::compile(&g, &inputs, &outputs)?;
+        let masks = Masks::new(net);
         Ok(PerSample {
             program,
             params: initial_params(net),
-            n_data: data.len(),
+            n_data: data.len() - masks.len(),
+            masks,
         })
+    }
+
+    /// Draws the dropout masks from `seed` (0 until set; see [`super::dropout`]).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.masks.set_seed(seed);
     }
 
     /// The mean loss and gradient over `rows` (each one sample's inputs then
@@ -353,8 +391,9 @@ impl PerSample {
             .iter()
             .map(|(_, t)| vec![0.0; t.data.len()])
             .collect();
-        let mut args: Vec<Tensor> = Vec::with_capacity(self.n_data + self.params.len());
-        for row in rows {
+        let mut args: Vec<Tensor> =
+            Vec::with_capacity(self.n_data + self.masks.len() + self.params.len());
+        for (k, row) in rows.iter().enumerate() {
             if row.len() != self.n_data {
                 return Err(invalid(format!(
                     "a sample has {} tensors, the network {}",
@@ -364,6 +403,7 @@ impl PerSample {
             }
             args.clear();
             args.extend(row.iter().cloned());
+            args.extend(self.masks.draw(k));
             args.extend(self.params.iter().map(|(_, t)| t.clone()));
             let out = self.program.run(&args)?;
             loss += out[0].item();

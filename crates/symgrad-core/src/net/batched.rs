@@ -21,11 +21,21 @@
 //! ([`crate::plan`]) turns that dimension back into a variable `m`, so one
 //! graph, one reverse pass and one plan serve every batch size.
 //!
+//! Dropout masks ([`Role::Mask`]) are data like the inputs: they gain the
+//! batch axis. `batchnorm(a)` is defined only here: its per-sample form
+//! holds two variables standing for the batch statistics
+//! ([`BatchNorm`](super::BatchNorm)), which the rewrite replaces by
+//! reductions over the batch axis, `mean = Σ_x a_x · w` and `var = Σ_x
+//! (a_x - mean)² · w` (biased, per entry), so that reverse mode
+//! differentiates through them. They are written with the weight `w = 1/m`
+//! rather than `mean(A, 0)`, so that no dimension of the stand-in batch size
+//! is baked into a constant.
+//!
 //! Not supported (a typed [`Shape`](ErrorKind::Shape) error at the equation):
 //! a per-sample matrix that depends on the data (a transpose or a matrix
 //! product of one), which would need rank-3 batched products.
 
-use super::{Network, Role};
+use super::{BatchNorm, Network, Role};
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::graph::{Axis, Graph, NodeId, Op, Shape};
 
@@ -39,7 +49,8 @@ pub struct Batched {
     pub loss: NodeId,
     /// The per-sample losses, `[batch]`.
     pub losses: NodeId,
-    /// The inputs then the targets, in declaration order, each `[batch, ...]`.
+    /// The inputs, then the targets, then the dropout masks, each in
+    /// declaration order and `[batch, ...]`.
     pub data: Vec<NodeId>,
     /// The parameters in declaration order, unbatched.
     pub params: Vec<NodeId>,
@@ -66,13 +77,12 @@ pub fn batch(net: &Network) -> Result<Batched> {
     let mut new_id: Vec<Option<NodeId>> = vec![None; src.len()];
     let mut batched = vec![false; src.len()];
     let role_of = |v: NodeId| net.decls.iter().find(|d| d.node == v).map(|d| d.role);
-    let mut data = Vec::new();
     let mut params = Vec::new();
     // Declarations first, so that every variable exists even when the loss
     // does not use it.
     for d in &net.decls {
         let shape = match d.role {
-            Role::Input | Role::Target => prepend(m, &d.shape),
+            Role::Input | Role::Target | Role::Mask => prepend(m, &d.shape),
             Role::Param => d.shape.clone(),
         };
         let node = g
@@ -80,13 +90,28 @@ pub fn batch(net: &Network) -> Result<Batched> {
             .map_err(|e| Error::at(e.kind(), d.span, e.message()))?;
         new_id[d.node.index()] = Some(node);
         batched[d.node.index()] = d.role != Role::Param;
-        match d.role {
-            Role::Param => params.push(node),
-            _ => data.push(node),
+        if d.role == Role::Param {
+            params.push(node);
         }
     }
+    let data = [Role::Input, Role::Target, Role::Mask]
+        .into_iter()
+        .flat_map(|r| net.with_role(r))
+        .filter_map(|d| new_id[d.node.index()])
+        .collect();
     for &v in &order {
         if new_id[v.index()].is_some() {
+            continue;
+        }
+        if let Some(bn) = net.batchnorms.iter().find(|b| b.mean == v || b.var == v) {
+            let operand = new_id[bn.operand.index()].ok_or_else(|| {
+                unsupported(net, v, "batchnorm of an operand that was not rebuilt")
+            })?;
+            let mean = new_id[bn.mean.index()];
+            let a = (operand, batched[bn.operand.index()]);
+            let stat = statistic(&mut g, bn, v, a, mean, m, src.shape(bn.operand))
+                .map_err(|e| Error::at(e.kind(), bn.span, e.message()))?;
+            new_id[v.index()] = Some(stat);
             continue;
         }
         let node = src.node(v);
@@ -220,6 +245,41 @@ pub fn batch(net: &Network) -> Result<Batched> {
         weight,
         map: new_id,
     })
+}
+
+/// The batch statistic `v` of `bn` (its mean or its variance variable),
+/// given the batched operand `a` (and whether it has the batch axis), the
+/// mean once built, and the operand's per-sample shape.
+fn statistic(
+    g: &mut Graph,
+    bn: &BatchNorm,
+    v: NodeId,
+    (a, a_batched): (NodeId, bool),
+    mean: Option<NodeId>,
+    m: usize,
+    shape: &Shape,
+) -> Result<NodeId> {
+    // An operand that does not depend on the data is the same in every sample.
+    let a = if a_batched {
+        a
+    } else {
+        g.try_broadcast_to(a, &prepend(m, shape))?
+    };
+    let summand = if v == bn.mean {
+        a
+    } else {
+        let mean = mean.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Shape,
+                "batchnorm: the batch variance is needed without the batch mean",
+            )
+        })?;
+        let d = g.try_sub(a, mean)?;
+        g.try_mul(d, d)?
+    };
+    let total = g.try_sum(summand, Axis::Dim(0))?;
+    let w = g.var(WEIGHT);
+    g.try_mul(total, w)
 }
 
 /// `[m] ++ shape`.

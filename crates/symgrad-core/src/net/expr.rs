@@ -8,12 +8,18 @@
 //! `mean(a)` over all entries or `sum(a, k)` over axis `k`, `max(a)` (a
 //! reduction) and `max(a, b)`/`min(a, b)` (elementwise), `pow(a, b)`,
 //! `softmax`, `logsumexp`, `transpose`, `cross_entropy(p, y)`
-//! (`-sum(y * log(p))`) and `mse(a, y)` (`mean((a - y)^2)`). There is no implicit
-//! multiplication. The recursion is capped at [`MAX_DEPTH`] levels.
+//! (`-sum(y * log(p))`) and `mse(a, y)` (`mean((a - y)^2)`), `dropout(a, p)`
+//! (`a * mask * (1/(1 - p))`, the mask a per-sample data tensor the call
+//! declares, `p` a constant in `[0, 1)`) and `batchnorm(a)` (`(a - mean) /
+//! sqrt(var + 1e-5)`, with variables for the batch statistics, see
+//! [`BatchNorm`](super::BatchNorm)). There is no implicit multiplication.
+//! The recursion is capped at [`MAX_DEPTH`] levels.
 
-use super::Defined;
+use super::{Defined, Implicit};
 use crate::error::{Error, ErrorKind, Result, Span};
+use crate::eval::Program;
 use crate::graph::{Axis, Func, Graph, NamedConst, NodeId, Op};
+use crate::num::Num;
 use crate::parse::lexer::{Tok, Token};
 use crate::parse::MAX_DEPTH;
 use rustc_hash::FxHashMap;
@@ -32,6 +38,8 @@ pub(super) fn is_reserved(name: &str) -> bool {
             | "transpose"
             | "cross_entropy"
             | "mse"
+            | "dropout"
+            | "batchnorm"
             | "pi"
             | "π"
             | "e"
@@ -60,6 +68,7 @@ pub(super) struct Parser<'a> {
     pos: usize,
     graph: &'a mut Graph,
     names: &'a FxHashMap<String, Defined>,
+    implicit: &'a mut Implicit,
     depth: usize,
 }
 
@@ -69,6 +78,7 @@ impl<'a> Parser<'a> {
         tokens: &'a [Token],
         graph: &'a mut Graph,
         names: &'a FxHashMap<String, Defined>,
+        implicit: &'a mut Implicit,
     ) -> Parser<'a> {
         Parser {
             src,
@@ -76,6 +86,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             graph,
             names,
+            implicit,
             depth: 0,
         }
     }
@@ -371,6 +382,26 @@ impl<'a> Parser<'a> {
                     .and_then(|d| self.graph.try_pow(d, two))
                     .and_then(|s| self.graph.try_mean(s, Axis::All))
             }
+            "dropout" => {
+                // a * mask * (1/(1 - p)): inverted dropout, the mask drawn
+                // per sample by the evaluators.
+                arity(2)?;
+                let p = self.probability(&args[1])?;
+                let shape = self.graph.shape(args[0].node).clone();
+                let scale = match Num::int(1).div(Num::int(1).sub(p)) {
+                    Some(s) => s,
+                    None => Num::from(1.0 / (1.0 - p.to_f64())),
+                };
+                let scale = self.graph.constant(scale);
+                self.implicit
+                    .mask(self.graph, shape, p.to_f64(), span)
+                    .and_then(|mask| self.graph.try_mul(args[0].node, mask))
+                    .and_then(|t| self.graph.try_mul(t, scale))
+            }
+            "batchnorm" => {
+                arity(1)?;
+                self.implicit.batchnorm(self.graph, args[0].node, span)
+            }
             _ => match Func::from_name(name) {
                 Some(f) => {
                     arity(1)?;
@@ -386,6 +417,42 @@ impl<'a> Parser<'a> {
             },
         };
         self.built(r, span)
+    }
+
+    /// The probability argument of `dropout`: a constant in `[0, 1)`.
+    fn probability(&self, item: &Item) -> Result<Num> {
+        let value = match self.graph.as_const(item.node) {
+            Some(n) => Some(n),
+            None if self.graph.is_scalar(item.node)
+                && !self
+                    .graph
+                    .reachable(&[item.node])
+                    .into_iter()
+                    .any(|v| self.graph.var_name(v).is_some()) =>
+            {
+                Program::compile(self.graph, &[], &[item.node])
+                    .ok()
+                    .and_then(|p| p.run(&[]).first().copied())
+                    .map(Num::from)
+            }
+            None => None,
+        };
+        let Some(p) = value else {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                item.span,
+                "the probability of dropout(a, p) must be a constant number",
+            ));
+        };
+        let x = p.to_f64();
+        if !(0.0..1.0).contains(&x) {
+            return Err(Error::at(
+                ErrorKind::InvalidValue,
+                item.span,
+                format!("dropout(a, p): p is the probability of dropping an entry, from 0 up to (not including) 1, found {x}"),
+            ));
+        }
+        Ok(p)
     }
 
     /// An axis argument: a non-negative integer literal.

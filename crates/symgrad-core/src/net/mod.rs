@@ -40,6 +40,7 @@
 
 pub mod batch;
 pub mod batched;
+pub mod dropout;
 mod expr;
 mod init;
 pub mod params;
@@ -66,6 +67,12 @@ pub enum Role {
     Target,
     /// `param`: a trainable parameter with an initializer.
     Param,
+    /// A dropout mask, declared by the parser for each `dropout(a, p)` call
+    /// (named `dropout1`, `dropout2`, ... in the order the equations are
+    /// built, skipping names the file defines): per-sample data of `a`'s
+    /// shape that the evaluators draw rather than read from the CSV file
+    /// ([`dropout`]), with entries 0 (probability `p`) or 1.
+    Mask,
 }
 
 /// A declared tensor: an input, a target or a parameter.
@@ -79,9 +86,34 @@ pub struct Decl {
     /// The span of its name in the file (of the whole shorthand line for a
     /// parameter the layer shorthand declares).
     pub span: Span,
-    /// A parameter's initializer (`None` for inputs and targets).
+    /// A parameter's initializer (`None` for inputs, targets and masks).
     pub init: Option<Init>,
+    /// A dropout mask's probability `p` that an entry is 0 (`None` for
+    /// everything else).
+    pub dropout: Option<f64>,
 }
+
+/// `batchnorm(a)` in the per-sample graph: `(a - mean) / sqrt(var + ε)`,
+/// with ε = [`BATCHNORM_EPS`] and `mean` and `var` two variables of `a`'s
+/// shape (named `batchnormK.mean` and `batchnormK.var`) that stand for the
+/// mean and the biased variance of `a` over the samples of the batch, per
+/// entry. They have no value for one sample: [`batched`] replaces them by
+/// reductions over the batch axis, so that reverse mode differentiates
+/// through the batch statistics, and the per-sample reference refuses them.
+#[derive(Clone, Debug)]
+pub struct BatchNorm {
+    /// `a`.
+    pub operand: NodeId,
+    /// The variable standing for the batch mean of `a`.
+    pub mean: NodeId,
+    /// The variable standing for the batch variance of `a`.
+    pub var: NodeId,
+    /// The span of the `batchnorm(...)` call.
+    pub span: Span,
+}
+
+/// The ε of `batchnorm`, added to the variance before the square root.
+pub const BATCHNORM_EPS: f64 = 1e-5;
 
 /// An equation `name = expr`.
 #[derive(Clone, Debug)]
@@ -95,7 +127,8 @@ pub struct Equation {
 #[derive(Clone, Debug)]
 pub struct Network {
     pub graph: Graph,
-    /// Declarations in file order.
+    /// Declarations in file order, then the dropout masks the equations
+    /// declared ([`Role::Mask`]) in the order they were built.
     pub decls: Vec<Decl>,
     /// Equations, `loss` included, in a topological order: each comes after
     /// every equation it uses, and otherwise in file order (so a file written
@@ -103,6 +136,8 @@ pub struct Network {
     pub equations: Vec<Equation>,
     /// The per-sample loss, a scalar node.
     pub loss: NodeId,
+    /// The `batchnorm(...)` calls, in the order they were built.
+    pub batchnorms: Vec<BatchNorm>,
 }
 
 impl Network {
@@ -215,6 +250,9 @@ pub fn parse_network(src: &str) -> Result<Network> {
     for e in &mut net.equations {
         e.span = expansion.span(e.span);
     }
+    for b in &mut net.batchnorms {
+        b.span = expansion.span(b.span);
+    }
     Ok(net)
 }
 
@@ -282,9 +320,14 @@ fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
         });
     }
     let mut equations = Vec::with_capacity(pending.len());
+    let mut implicit = Implicit {
+        taken: first_seen.keys().map(|k| k.to_string()).collect(),
+        masks: Vec::new(),
+        batchnorms: Vec::new(),
+    };
     for k in topological_order(src, &pending)? {
         let p = &pending[k];
-        let node = expr::Parser::new(src, p.rhs, &mut graph, &names).statement()?;
+        let node = expr::Parser::new(src, p.rhs, &mut graph, &names, &mut implicit).statement()?;
         names.insert(p.name.to_string(), Defined { node });
         equations.push(Equation {
             name: p.name.to_string(),
@@ -309,12 +352,79 @@ fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
         ));
     }
     let loss = loss.node;
+    decls.append(&mut implicit.masks);
     Ok(Network {
         graph,
         decls,
         equations,
         loss,
+        batchnorms: implicit.batchnorms,
     })
+}
+
+/// What equations declare by calling `dropout` and `batchnorm`.
+pub(crate) struct Implicit {
+    /// Names that are defined or already generated.
+    taken: rustc_hash::FxHashSet<String>,
+    masks: Vec<Decl>,
+    batchnorms: Vec<BatchNorm>,
+}
+
+impl Implicit {
+    /// `stem1`, `stem2`, ...: the first that is not taken, which it takes.
+    fn fresh(&mut self, stem: &str) -> String {
+        let mut k = 1usize;
+        loop {
+            let name = format!("{stem}{k}");
+            if self.taken.insert(name.clone()) {
+                return name;
+            }
+            k += 1;
+        }
+    }
+
+    /// Declares a dropout mask of `shape` for `dropout(...)` at `span`.
+    pub(crate) fn mask(
+        &mut self,
+        graph: &mut Graph,
+        shape: Shape,
+        p: f64,
+        span: Span,
+    ) -> Result<NodeId> {
+        let name = self.fresh("dropout");
+        let node = graph.try_tensor_var(&name, shape.clone())?;
+        self.masks.push(Decl {
+            name,
+            role: Role::Mask,
+            shape,
+            node,
+            span,
+            init: None,
+            dropout: Some(p),
+        });
+        Ok(node)
+    }
+
+    /// `(a - mean) / sqrt(var + ε)` for `batchnorm(a)` at `span` (see
+    /// [`BatchNorm`]).
+    pub(crate) fn batchnorm(&mut self, graph: &mut Graph, a: NodeId, span: Span) -> Result<NodeId> {
+        let name = self.fresh("batchnorm");
+        let shape = graph.shape(a).clone();
+        let mean = graph.try_tensor_var(&format!("{name}.mean"), shape.clone())?;
+        let var = graph.try_tensor_var(&format!("{name}.var"), shape)?;
+        let eps = graph.constant(crate::num::Num::from(BATCHNORM_EPS));
+        let centered = graph.try_sub(a, mean)?;
+        let spread = graph.try_add(var, eps)?;
+        let root = graph.func(crate::graph::Func::Sqrt, spread);
+        let out = graph.try_div(centered, root)?;
+        self.batchnorms.push(BatchNorm {
+            operand: a,
+            mean,
+            var,
+            span,
+        });
+        Ok(out)
+    }
 }
 
 /// Records the definition of `name`, refusing a second one and reserved names.
@@ -464,7 +574,7 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
         .map_err(|e| Error::at(e.kind(), name_tok.span, e.message()))?;
     let rest = &stmt[k];
     let init = match role {
-        Role::Input | Role::Target => {
+        Role::Input | Role::Target | Role::Mask => {
             if !matches!(rest.kind, Tok::Sep | Tok::Eof) {
                 return Err(syntax(
                     rest.span,
@@ -498,6 +608,7 @@ fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Resu
         node,
         span: name_tok.span,
         init,
+        dropout: None,
     })
 }
 
