@@ -112,7 +112,10 @@ fn rows_select_a_batch_and_values_are_printed() {
 fn bad_file(src: &str, message: &str, underlined: &str) {
     let dir = std::env::temp_dir().join(format!("symgrad-net-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("bad{}.sg", message.len()));
+    // One file per call: tests run in parallel and remove their files.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("bad{call}.sg"));
     std::fs::write(&path, src).unwrap();
     let csv = data("w3_data.csv");
     let out = symgrad(&[
@@ -336,18 +339,116 @@ fn grad_uses_the_loaded_parameters() {
         v["gradient"]["W"]["values"],
         serde_json::json!([-1.0, 1.0, -2.0, 2.0])
     );
-    // --seed and --params do not go together.
-    let (_, err, code) = net(&[
+    // With --params, --seed only seeds dropout masks: none here, so the
+    // output is the same.
+    let (seeded, err, code) = net(&[
         "grad",
         sg.to_str().unwrap(),
         "--data",
         csv.to_str().unwrap(),
         "--params",
         params.to_str().unwrap(),
+        "--format",
+        "json",
+        "--values",
         "--seed",
         "1",
     ]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(seeded, out);
+}
+
+/// A network with dropout and batchnorm, and six rows of data for it.
+const REGULARIZED: &str = "input x[3]
+target y[2]
+    param W1[4, 3] = 0.5*sin(i*3 + j + 1)
+param g[4] = 1
+param c[4] = 0.1*i
+    param W2[2, 4] = 0.4*cos(i*4 + j)
+param b2[2] = 0
+    z1 = W1 @ x
+a1 = dropout(relu(g * batchnorm(z1) + c), 0.5)
+    a2 = softmax(W2 @ a1 + b2)
+loss = cross_entropy(a2, y)
+";
+
+const REGULARIZED_CSV: &str = "x0,x1,x2,label
+0.5,-1,2,0
+1,0.25,-0.5,1
+-0.75,2,0,1
+    0.1,0.2,0.3,0
+-1,-0.5,1.5,1
+2,1,-1,0
+";
+
+fn regularized(extra: &[&str]) -> Value {
+    let sg = temp("regularized.sg", REGULARIZED);
+    let csv = temp("regularized.csv", REGULARIZED_CSV);
+    let mut args = vec![
+        "grad",
+        sg.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend(extra);
+    let (out, err, code) = net(&args);
+    assert_eq!(code, Some(0), "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn grad_applies_dropout_from_the_seed_and_batchnorm_over_the_rows() {
+    // The CSV fills x and the one-hot y only: masks are not columns.
+    let a = regularized(&["--seed", "3"]);
+    assert_eq!(a["batch"], 6);
+    let names: Vec<&String> = a["gradient"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["W1", "W2", "b2", "c", "g"]); // (serde_json sorts keys)
+    assert!(a["loss"].as_f64().unwrap().is_finite());
+    for p in ["W1", "g", "c", "W2", "b2"] {
+        assert!(a["gradient"][p]["abs_sum"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    // The same seed draws the same masks; another seed others.
+    assert_eq!(a, regularized(&["--seed", "3"]));
+    assert_ne!(a["loss"], regularized(&["--seed", "4"])["loss"]);
+    // Batchnorm uses the statistics of the selected rows: a batch of one
+    // normalizes to 0, so the loss is that of relu(c) alone, whatever x is.
+    let one = regularized(&["--seed", "3", "--rows", "0..1"]);
+    let other = regularized(&["--seed", "3", "--rows", "5..6"]);
+    assert_eq!(one["batch"], 1);
+    assert_eq!(one["gradient"]["g"]["abs_sum"], 0.0);
+    assert_eq!(one["gradient"]["W1"]["abs_sum"], 0.0);
+    assert_ne!(one["loss"], a["loss"]);
+    assert!(other["loss"].as_f64().unwrap().is_finite());
+}
+
+#[test]
+fn bad_dropout_and_batchnorm_calls_give_spanned_errors() {
+    bad_file(
+        "input x[784]
+target y[10]
+loss = sum(dropout(x, 1.5))
+",
+        "p is the probability of dropping an entry",
+        "1.5",
+    );
+    bad_file(
+        "input x[784]
+target y[10]
+loss = sum(dropout(x, sum(y)))
+",
+        "must be a constant number",
+        "sum(y)",
+    );
+    bad_file(
+        "input x[784]
+target y[10]
+loss = sum(batchnorm(x, y))
+",
+        "batchnorm takes 1 argument, found 2",
+        "batchnorm(x, y)",
+    );
 }
 
 #[test]
