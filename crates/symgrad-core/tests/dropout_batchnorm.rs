@@ -292,13 +292,9 @@ fn batchnorm_matches_a_hand_computation_on_three_samples() {
         got.loss
     );
     for ((name, t), want) in got.gradient.iter().zip([ds, dg, db]) {
-        for k in 0..2 {
-            assert!(
-                (t.data[k] - want[k]).abs() <= 1e-12,
-                "d{name}[{k}] {} vs {}",
-                t.data[k],
-                want[k]
-            );
+        assert_eq!(t.data.len(), 2, "{name}");
+        for (k, (a, b)) in t.data.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 1e-12, "d{name}[{k}] {a} vs {b}");
         }
     }
     // Normalization makes the loss (almost) invariant to the scale s: only
