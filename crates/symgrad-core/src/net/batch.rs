@@ -41,7 +41,8 @@ pub struct Data {
 /// The columns fill the inputs, then the targets, in declaration order and
 /// row-major. When the targets are a single vector and exactly one column is
 /// left for them, that column is an integer class index that fills the
-/// target one-hot (the digits file: 64 pixels, then `label`).
+/// target one-hot (the digits file: 64 pixels, then `label`). Dropout
+/// masks are not columns: the evaluators draw them.
 ///
 /// # Errors
 /// An [`InvalidValue`](ErrorKind::InvalidValue) error naming the line for a

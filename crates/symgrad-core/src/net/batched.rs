@@ -24,7 +24,7 @@
 //! Dropout masks ([`Role::Mask`]) are data like the inputs: they gain the
 //! batch axis. `batchnorm(a)` is defined only here: its per-sample form
 //! holds two variables standing for the batch statistics
-//! ([`BatchNorm`](super::BatchNorm)), which the rewrite replaces by
+//! ([`BatchNorm`]), which the rewrite replaces by
 //! reductions over the batch axis, `mean = Σ_x a_x · w` and `var = Σ_x
 //! (a_x - mean)² · w` (biased, per entry), so that reverse mode
 //! differentiates through them. They are written with the weight `w = 1/m`
