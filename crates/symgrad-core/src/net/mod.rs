@@ -45,7 +45,7 @@ mod init;
 pub mod params;
 pub mod shorthand;
 
-pub use init::Init;
+pub use init::{fans, Init};
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Program, Tensor};
