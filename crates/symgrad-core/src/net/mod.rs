@@ -27,6 +27,7 @@
 //! or a malformed line [`Syntax`](ErrorKind::Syntax).
 
 pub mod batch;
+pub mod explain;
 mod expr;
 
 use crate::error::{Error, ErrorKind, Result, Span};
