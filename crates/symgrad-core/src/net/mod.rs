@@ -29,6 +29,7 @@
 pub mod batch;
 pub mod explain;
 mod expr;
+pub mod paths;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Program, Tensor};
