@@ -40,7 +40,7 @@ enum Command {
     Explain(ExplainArgs),
     /// Print a Rust function computing the value and gradient (or Hessian).
     Emit(EmitArgs),
-    /// Network files (.sg): the mean loss and its gradient over a batch.
+    /// Network files (.sg): gradients over a batch, backpropagation equations, pictures.
     #[command(subcommand)]
     Net(NetCommand),
 }
@@ -49,6 +49,47 @@ enum Command {
 enum NetCommand {
     /// The mean loss over CSV rows and its gradient with respect to every parameter.
     Grad(NetGradArgs),
+    /// The backpropagation equations of the network, derived from its reverse pass.
+    Explain(NetExplainArgs),
+    /// Draw the network's tensor graph (DOT, or SVG without Graphviz).
+    Graph(NetGraphArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NetMode {
+    /// One backward pass over the tensor graph.
+    Reverse,
+    /// Path enumeration over the network expanded into scalar neurons (small networks).
+    Paths,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Latex,
+}
+
+#[derive(Args, Debug)]
+struct NetExplainArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ExplainFormat,
+}
+
+#[derive(Args, Debug)]
+struct NetGraphArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    format: GraphFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,6 +116,12 @@ struct NetGradArgs {
     /// Also print every gradient entry (row-major).
     #[arg(long)]
     values: bool,
+    /// How to differentiate.
+    #[arg(long, value_enum, default_value = "reverse")]
+    mode: NetMode,
+    /// The most paths path enumeration may visit (--mode paths).
+    #[arg(long, value_name = "N", default_value_t = 1 << 20)]
+    max_paths: u128,
 }
 
 /// Where the formula comes from.
@@ -239,6 +286,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args),
         Command::Emit(args) => commands::emit::run(args),
         Command::Net(NetCommand::Grad(args)) => commands::net::grad(args),
+        Command::Net(NetCommand::Explain(args)) => commands::netview::explain(args),
+        Command::Net(NetCommand::Graph(args)) => commands::netview::graph(args),
     };
     match result {
         Ok(text) => {

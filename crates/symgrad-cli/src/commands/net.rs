@@ -1,11 +1,15 @@
 //! `symgrad net grad`: the mean loss of a network file over rows of a CSV
 //! file and the gradient with respect to every parameter (the contract of
-//! "Contract: network definitions" and issue 4).
+//! "Contract: network definitions" and issue 4), by reverse mode or, with
+//! `--mode paths`, by path enumeration over the network expanded into
+//! scalar neurons.
 
 use crate::report::{json_num, num, table};
-use crate::{Failure, NetFormat, NetGradArgs};
+use crate::{Failure, NetFormat, NetGradArgs, NetMode};
 use serde_json::{json, Value};
-use symgrad_core::net::{batch, parse_network};
+use symgrad_core::graph::scalarize::DEFAULT_MAX_SCALARS;
+use symgrad_core::net::paths::PathEvaluator;
+use symgrad_core::net::{batch, parse_network, Network};
 
 fn read(path: &std::path::Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
@@ -30,15 +34,21 @@ fn rows(spec: &str, n: usize) -> Result<std::ops::Range<usize>, Failure> {
     Ok(a..b)
 }
 
-pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
-    let text = read(&args.file)?;
-    let net = parse_network(&text).map_err(|e| {
+/// Reads and parses a network file; a bad file is status 2 with the error
+/// rendered against it.
+pub fn load(path: &std::path::Path) -> Result<Network, Failure> {
+    let text = read(path)?;
+    parse_network(&text).map_err(|e| {
         Failure::input(e.render(&text).replacen(
             " --> line ",
-            &format!(" --> {}: line ", args.file.display()),
+            &format!(" --> {}: line ", path.display()),
             1,
         ))
-    })?;
+    })
+}
+
+pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
+    let net = load(&args.file)?;
     let csv = read(&args.data)?;
     let data = batch::read_csv(&net, &csv)
         .map_err(|e| Failure::input(format!("error: {}: {}", args.data.display(), e.message())))?;
@@ -46,11 +56,20 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
         Some(spec) => rows(spec, data.rows.len())?,
         None => 0..data.rows.len(),
     };
-    let evaluator = batch::Evaluator::new(&net)
-        .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
-    let out = evaluator
-        .loss_and_gradient(&data.rows[range])
-        .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
+    let failed = |e: symgrad_core::Error| Failure::input(format!("error: {}", e.message()));
+    let rows = &data.rows[range];
+    let (out, paths) = match args.mode {
+        NetMode::Reverse => {
+            let evaluator = batch::Evaluator::new(&net).map_err(failed)?;
+            (evaluator.loss_and_gradient(rows).map_err(failed)?, None)
+        }
+        NetMode::Paths => {
+            let evaluator =
+                PathEvaluator::new(&net, DEFAULT_MAX_SCALARS, args.max_paths).map_err(failed)?;
+            let out = evaluator.loss_and_gradient(rows).map_err(failed)?;
+            (out, Some(evaluator.total_paths()))
+        }
+    };
     Ok(match args.format {
         NetFormat::Json => {
             // Written by hand so that the keys come in the contract's order
@@ -71,15 +90,21 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
                     json_num(fsum(g.data.iter().map(|x| x.abs()))),
                 ));
             }
+            // Path enumeration adds the number of paths (per sample) at the end.
+            let paths = paths.map_or(String::new(), |p| format!(",\"paths\":{p}"));
             format!(
-                "{{\"loss\":{},\"batch\":{},\"gradient\":{{{}}}}}\n",
+                "{{\"loss\":{},\"batch\":{},\"gradient\":{{{}}}{paths}}}\n",
                 json_num(out.loss),
                 out.batch,
                 gradient.join(",")
             )
         }
         NetFormat::Text => {
-            let mut s = format!("loss  {}\nbatch {}\n\n", num(out.loss), out.batch);
+            let mut s = format!("loss  {}\nbatch {}\n", num(out.loss), out.batch);
+            if let Some(p) = paths {
+                s.push_str(&format!("paths {p} (per sample, by path enumeration)\n"));
+            }
+            s.push('\n');
             let mut rows = vec![vec![
                 "gradient".to_string(),
                 "shape".to_string(),

@@ -296,6 +296,40 @@ pub fn explain(net: &Network) -> Result<Explanation> {
     })
 }
 
+/// Each equation's right side in the formula syntax, with the declarations
+/// and earlier equations it uses by name (`W1 @ x + b1`), in file order:
+/// the labels of `symgrad net graph`.
+///
+/// # Errors
+/// As [`explain`]: only on a bug, never for a file that parsed.
+pub fn equation_texts(net: &Network) -> Result<Vec<String>> {
+    let g = &net.graph;
+    let named: Vec<(&str, NodeId)> = net
+        .decls
+        .iter()
+        .map(|d| (d.name.as_str(), d.node))
+        .chain(net.equations.iter().map(|e| (e.name.as_str(), e.node)))
+        .collect();
+    let mut out = Vec::with_capacity(net.equations.len());
+    for e in &net.equations {
+        let mut n = Graph::new();
+        let vars: Vec<NodeId> = named
+            .iter()
+            .map(|(name, v)| n.try_tensor_var(name, g.shape(*v).clone()))
+            .collect::<Result<_>>()?;
+        // The first name of a node, the equation itself excepted.
+        let name_of = |v: NodeId| {
+            named
+                .iter()
+                .position(|&(_, node)| node == v)
+                .filter(|&k| named[k].0 != e.name || v != e.node)
+        };
+        let root = notation::copy(g, e.node, &name_of, &vars, &mut n)?;
+        out.push(crate::print::text(&n, &[root]).formula(0));
+    }
+    Ok(out)
+}
+
 /// `z`, `z2`, `z_out`: names whose adjoint is written `δ`.
 fn is_z_name(name: &str) -> bool {
     let rest = name.strip_prefix('z');
