@@ -321,22 +321,23 @@ mod tests {
         let b = g.tensor_var("B", [3, 2]);
         let v = g.tensor_var("v", [3]);
         let s = g.var("s");
-        let mut outs = vec![];
-        outs.push(g.matmul(a, b));
-        outs.push(g.matmul(a, v));
-        outs.push(g.matmul(v, b));
-        outs.push(g.matmul(v, v));
-        outs.push(g.transpose(a));
-        outs.push(g.sum(a, Axis::All));
-        outs.push(g.sum(a, Axis::Dim(0)));
-        outs.push(g.mean(a, Axis::Dim(1)));
-        outs.push(g.max_reduce(a, Axis::Dim(1)));
-        outs.push(g.sum_to(a, &Shape::new(vec![1, 3])));
-        outs.push(g.sum_to(a, &Shape::new(vec![2, 1])));
-        outs.push(g.broadcast_to(v, &Shape::new(vec![2, 3])));
-        outs.push(g.reshape(a, &Shape::new(vec![3, 2])));
-        outs.push(g.softmax(a));
-        outs.push(g.logsumexp(a));
+        let mut outs = vec![
+            g.matmul(a, b),
+            g.matmul(a, v),
+            g.matmul(v, b),
+            g.matmul(v, v),
+            g.transpose(a),
+            g.sum(a, Axis::All),
+            g.sum(a, Axis::Dim(0)),
+            g.mean(a, Axis::Dim(1)),
+            g.max_reduce(a, Axis::Dim(1)),
+            g.sum_to(a, &Shape::new(vec![1, 3])),
+            g.sum_to(a, &Shape::new(vec![2, 1])),
+            g.broadcast_to(v, &Shape::new(vec![2, 3])),
+            g.reshape(a, &Shape::new(vec![3, 2])),
+            g.softmax(a),
+            g.logsumexp(a),
+        ];
         let av = g.mul(a, v);
         outs.push(av);
         let sa = g.sub(s, a);
