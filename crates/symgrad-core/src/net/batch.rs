@@ -152,16 +152,7 @@ impl Evaluator {
         let mut outputs = vec![net.loss];
         outputs.extend(grads);
         let program = TensorProgram::compile(&g, &inputs, &outputs)?;
-        let params = params
-            .iter()
-            .map(|p| {
-                let init = p
-                    .init
-                    .clone()
-                    .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
-                (p.name.clone(), init)
-            })
-            .collect();
+        let params = initial_params(net);
         Ok(Evaluator {
             program,
             params,
@@ -234,6 +225,20 @@ impl Evaluator {
             gradient,
         })
     }
+}
+
+/// Each parameter's name and initial value (zeros where none is given), in
+/// declaration order.
+pub fn initial_params(net: &Network) -> Vec<(String, Tensor)> {
+    net.with_role(Role::Param)
+        .map(|p| {
+            let init = p
+                .init
+                .clone()
+                .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
+            (p.name.clone(), init)
+        })
+        .collect()
 }
 
 /// A compensated (Neumaier) sum, so that summaries of large gradients do not

@@ -6,7 +6,7 @@
 //! compiled to the scalar interpreter, and run per sample; the mean over the
 //! batch is formed as in [`super::batch`].
 
-use super::batch::LossAndGradient;
+use super::batch::{initial_params, LossAndGradient};
 use super::{Network, Role};
 use crate::diff::paths::{count_paths, gradient};
 use crate::error::{Error, ErrorKind, Result};
@@ -75,16 +75,7 @@ impl PathEvaluator {
             paths.push((p.name.clone(), total));
             at += n;
         }
-        let params = params
-            .iter()
-            .map(|p| {
-                let init = p
-                    .init
-                    .clone()
-                    .unwrap_or_else(|| Tensor::new(p.shape.clone(), vec![0.0; p.shape.numel()]));
-                (p.name.clone(), init)
-            })
-            .collect();
+        let params = initial_params(net);
         Ok(PathEvaluator {
             program,
             params,

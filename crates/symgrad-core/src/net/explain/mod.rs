@@ -269,24 +269,20 @@ pub fn explain(net: &Network) -> Result<Explanation> {
             lines: rest,
         });
     }
-    let post = eq_adjoint
-        .iter()
-        .rev()
-        .flatten()
-        .map(|&k| copy(k, Form::Post, &mut notation))
-        .collect::<Result<Vec<_>>>()?;
-    sections.push(Section {
-        title: "Each equation's adjoint from its users' (post-activation form)",
-        lines: post,
-    });
-    let grads = param_lines
-        .iter()
-        .map(|&k| copy(k, Form::Post, &mut notation))
-        .collect::<Result<Vec<_>>>()?;
-    sections.push(Section {
-        title: "Gradients of the parameters",
-        lines: grads,
-    });
+    let post: Vec<usize> = eq_adjoint.iter().rev().flatten().copied().collect();
+    for (title, lhs) in [
+        (
+            "Each equation's adjoint from its users' (post-activation form)",
+            post,
+        ),
+        ("Gradients of the parameters", param_lines.clone()),
+    ] {
+        let lines = lhs
+            .iter()
+            .map(|&k| copy(k, Form::Post, &mut notation))
+            .collect::<Result<Vec<_>>>()?;
+        sections.push(Section { title, lines });
+    }
     sections.retain(|s| !s.lines.is_empty());
     Ok(Explanation {
         graph: g,
