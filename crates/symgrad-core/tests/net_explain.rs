@@ -83,7 +83,12 @@ fn at(t: &Tensor, k: usize) -> f64 {
 }
 
 fn check_numerically(name: &str) {
-    let (net, e) = explained(name);
+    check_source(name, &read(name));
+}
+
+fn check_source(name: &str, src: &str) {
+    let net = parse_network(src).unwrap();
+    let e = explain(&net).unwrap();
     let decls: Vec<NodeId> = net.decls.iter().map(|d| d.node).collect();
     let x = point(&net);
     // The reverse pass's value of every named quantity.
@@ -185,4 +190,27 @@ fn printed_equations_reproduce_the_gradient_three_layer() {
 #[test]
 fn printed_equations_reproduce_the_gradient_softmax_cross_entropy() {
     check_numerically("w3b.sg");
+}
+
+/// A weight used twice (an L2 penalty in the loss), relu, softmax with
+/// cross-entropy and a layer without bias.
+const REGULARIZED: &str = "input x[3]
+target y[2]
+param W1[4, 3] = 0.5*sin(i*3 + j + 1)
+param b1[4] = 0.1*cos(i)
+param W2[2, 4] = 0.5*sin(i + j)
+z1 = W1 @ x + b1
+a1 = relu(z1)
+z2 = W2 @ a1
+p = softmax(z2)
+loss = cross_entropy(p, y) + 0.01*sum(W1^2)
+";
+
+#[test]
+fn printed_equations_reproduce_the_gradient_with_a_penalty() {
+    let e = explain(&parse_network(REGULARIZED).unwrap()).unwrap();
+    let text = e.render(Style::Text);
+    assert!(text.contains("  ∂C/∂W1 = (1/50)·W1 + δ1 x^T\n"), "{text}");
+    assert!(text.contains("  ∂C/∂W2 = δ2 a1^T\n"), "{text}");
+    check_source("regularized", REGULARIZED);
 }

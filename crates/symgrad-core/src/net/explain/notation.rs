@@ -205,7 +205,8 @@ impl Tokens {
         };
         let (body, prec) = match (self.style, body.split_once('/')) {
             (Style::Latex, Some((p, q))) => (format!("\\frac{{{p}}}{{{q}}}"), ATOM),
-            (Style::Text, Some(_)) => (body, PROD),
+            // `1/50` binds loosely in text: `(1/50)·W1`.
+            (Style::Text, Some(_)) => (body, SUM),
             (_, None) => (body, ATOM),
         };
         let prec = if sign.is_empty() { prec } else { NEG };
