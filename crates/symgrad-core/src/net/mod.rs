@@ -40,9 +40,11 @@
 
 pub mod batch;
 pub mod batched;
+pub mod explain;
 mod expr;
 mod init;
 pub mod params;
+pub mod paths;
 pub mod shorthand;
 
 pub use init::{fans, Init};
