@@ -324,6 +324,12 @@ fn workspace(
                 };
                 quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, |x: #ty, y: #ty| #body);)
             }
+            Instr::SigmoidPair { dims, a, pos, neg } => {
+                let (a, sa) = view(a);
+                let d = sizes(*dims);
+                let (p, q) = (buf(*pos), buf(*neg));
+                quote!(#kernels::sigmoid_pair(#d, #a, #sa, &mut __ws.#p, &mut __ws.#q);)
+            }
             Instr::SumInto {
                 dims,
                 a,
