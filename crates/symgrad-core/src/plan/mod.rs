@@ -10,9 +10,10 @@
 //!   (strides over an existing buffer or input), never copies; a kernel that
 //!   needs contiguous data gets a copy only when its operand is not.
 //! - Elementwise operations read views with 0 strides for broadcast axes.
-//! - A transposed matrix product that is copied out is written transposed
-//!   by the product itself ([`fuse_transposed_products`]), which is how
-//!   `∂C/∂W = (Xᵀ G)ᵀ` costs one product and no copy.
+//! - A transposed matrix product that is copied out is computed as the
+//!   product of the transposed operands in the other order
+//!   ([`fuse_transposed_products`]), which is how `∂C/∂W = (Xᵀ G)ᵀ` becomes
+//!   `Gᵀ X`: one product and no copy.
 //!
 //! Every buffer is written once (values are never overwritten), so a buffer
 //! is a node's value for the whole run; sizes are [`Size`]s, `c · m^k`,
@@ -673,9 +674,8 @@ fn drop_dead_instructions(plan: &mut Plan) {
     });
 }
 
-/// Rewrites `t = a @ b; out = copy(tᵀ)` into one product written
-/// transposed, `out = (a @ b)ᵀ` through swapped output strides, when the
-/// product is read nowhere else.
+/// Rewrites `t = a @ b; out = copy(tᵀ)` into one product `out = bᵀ @ aᵀ`
+/// (operands transposed by strides), when the product is read nowhere else.
 fn fuse_transposed_products(plan: &mut Plan) {
     let mut reads = vec![0usize; plan.buffers.len()];
     for i in &plan.instrs {
@@ -721,13 +721,25 @@ fn fuse_transposed_products(plan: &mut Plan) {
             },
             _ => None,
         };
-        if let Some((p, new_out, m)) = fused {
+        if let Some((p, new_out, rows)) = fused {
+            // (A B)ᵀ = Bᵀ Aᵀ: swap and transpose the operands (free, by
+            // strides) so that the result is written row-major, which the
+            // kernel does faster than through column strides.
             if let Instr::MatMul {
-                out, out_strides, ..
+                m,
+                n,
+                a,
+                b,
+                out,
+                out_strides,
+                ..
             } = &mut plan.instrs[p]
             {
+                let (sa, sb) = (a.1, b.1);
+                (*a, *b) = ((b.0, [sb[1], sb[0]]), (a.0, [sa[1], sa[0]]));
+                std::mem::swap(m, n);
                 *out = new_out;
-                *out_strides = [Size::ONE, m];
+                *out_strides = [rows, Size::ONE];
             }
             plan.instrs.remove(k);
         } else {
