@@ -40,7 +40,8 @@ enum Command {
     Explain(ExplainArgs),
     /// Print a Rust function computing the value and gradient (or Hessian).
     Emit(EmitArgs),
-    /// Network files (.sg): expand the shorthand, initialize, the mean loss and its gradient.
+    /// Network files (.sg): gradients over a batch, the shorthand expanded, initial parameters,
+    /// backpropagation equations, pictures.
     #[command(subcommand)]
     Net(NetCommand),
 }
@@ -53,6 +54,10 @@ enum NetCommand {
     Expand(NetFileArgs),
     /// Write the initial parameters (index formulas and random initializers) as JSON.
     Init(NetInitArgs),
+    /// The backpropagation equations of the network, derived from its reverse pass.
+    Explain(NetExplainArgs),
+    /// Draw the network's tensor graph (DOT, or SVG without Graphviz).
+    Graph(NetGraphArgs),
 }
 
 #[derive(Args, Debug)]
@@ -72,6 +77,43 @@ struct NetInitArgs {
     seed: u64,
     /// Write to this file instead of standard output.
     #[arg(short, long, value_name = "FILE.json")]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NetMode {
+    /// One backward pass over the tensor graph.
+    Reverse,
+    /// Path enumeration over the network expanded into scalar neurons (small networks).
+    Paths,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Latex,
+}
+
+#[derive(Args, Debug)]
+struct NetExplainArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ExplainFormat,
+}
+
+#[derive(Args, Debug)]
+struct NetGraphArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    format: GraphFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
 }
 
@@ -107,6 +149,12 @@ struct NetGradArgs {
     /// instead of the initializers.
     #[arg(long, value_name = "FILE.json")]
     params: Option<std::path::PathBuf>,
+    /// How to differentiate.
+    #[arg(long, value_enum, default_value = "reverse")]
+    mode: NetMode,
+    /// The most paths path enumeration may visit (--mode paths).
+    #[arg(long, value_name = "N", default_value_t = 1 << 20)]
+    max_paths: u128,
 }
 
 /// Where the formula comes from.
@@ -273,6 +321,8 @@ fn main() -> ExitCode {
         Command::Net(NetCommand::Grad(args)) => commands::net::grad(args),
         Command::Net(NetCommand::Expand(args)) => commands::net::expand(args),
         Command::Net(NetCommand::Init(args)) => commands::net::init(args),
+        Command::Net(NetCommand::Explain(args)) => commands::netview::explain(args),
+        Command::Net(NetCommand::Graph(args)) => commands::netview::graph(args),
     };
     match result {
         Ok(text) => {

@@ -490,3 +490,52 @@ fn bad_parameter_files_give_clear_errors_and_status_2() {
     assert!(err.contains("pf.json: line 4, column 1"), "{err}");
     assert!(err.contains("\n  | }}\n  | ^"), "{err}");
 }
+
+#[test]
+fn path_enumeration_draws_the_same_masks_and_refuses_batchnorm() {
+    let (sg, csv) = (
+        temp("regularized_paths.sg", REGULARIZED),
+        temp("regularized_paths.csv", REGULARIZED_CSV),
+    );
+    let (_, err, code) = net(&[
+        "grad",
+        sg.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--mode",
+        "paths",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("batchnorm normalizes over the samples of a batch"),
+        "{err}"
+    );
+    assert!(err.contains("^^^^^^^^^^^^^"), "{err}");
+    // Without batchnorm, both modes agree for the same seed.
+    let dropout_only = temp(
+        "dropout_only.sg",
+        &REGULARIZED.replace("batchnorm(z1)", "z1"),
+    );
+    let run = |mode: &str| {
+        let (out, err, code) = net(&[
+            "grad",
+            dropout_only.to_str().unwrap(),
+            "--data",
+            csv.to_str().unwrap(),
+            "--format",
+            "json",
+            "--seed",
+            "6",
+            "--mode",
+            mode,
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let (reverse, paths) = (run("reverse"), run("paths"));
+    close("loss", &paths["loss"], &reverse["loss"]);
+    for p in ["W1", "g", "c", "W2"] {
+        let (a, b) = (&paths["gradient"][p], &reverse["gradient"][p]);
+        close(&format!("{p} abs_sum"), &a["abs_sum"], &b["abs_sum"]);
+    }
+}

@@ -45,6 +45,9 @@ pub enum ErrorKind {
     NoRule,
     /// Operand shapes do not fit the operation.
     Shape,
+    /// A graph is too large for what was asked (expanding tensors into
+    /// scalar neurons past its limit).
+    TooLarge,
 }
 
 /// An error from parsing, differentiating or evaluating.

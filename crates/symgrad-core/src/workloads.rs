@@ -278,25 +278,9 @@ pub fn random_dag(n_nodes: usize, seed: u64) -> Workload {
     }
 }
 
-/// The splitmix64 generator: small, fast, and the same on every platform.
-/// The field is the state; any seed works.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-}
+/// The splitmix64 generator (kept in `symgrad-runtime`, which generated
+/// code shares).
+pub use symgrad_runtime::random::SplitMix64;
 
 /// The size of the expression tree each node would expand to (every shared
 /// node copied at each use): `tree_size(v) = 1 + Σ tree_size(args)`, by one

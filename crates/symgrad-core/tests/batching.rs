@@ -147,3 +147,30 @@ fn a_data_dependent_matrix_product_is_refused_with_its_equation() {
     let span = e.span().unwrap();
     assert_eq!(&src[span.start..span.end], "loss");
 }
+
+/// What the W3 plan does, kernel by kernel: the matrix form of
+/// backpropagation with no copies. Five products (two forward; ∂C/∂W2,
+/// the error of the hidden layer, and ∂C/∂W1, the last written transposed
+/// by the product itself), σ and σ(-z) in one kernel per layer.
+#[test]
+fn the_w3_plan_is_five_products_and_no_copies() {
+    use symgrad_core::plan::{Instr, Unary};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/networks");
+    let net = parse_network(&std::fs::read_to_string(dir.join("w3.sg")).unwrap()).unwrap();
+    let plan = batch::plan(&net, batch::Outputs::LossAndGradient).unwrap();
+    let count = |f: &dyn Fn(&Instr) -> bool| plan.instrs.iter().filter(|i| f(i)).count();
+    assert_eq!(count(&|i| matches!(i, Instr::MatMul { .. })), 5);
+    assert_eq!(count(&|i| matches!(i, Instr::SigmoidPair { .. })), 2);
+    let copies = count(&|i| matches!(i, Instr::Map { f: Unary::Copy, .. }));
+    assert_eq!(copies, 0, "{:#?}", plan.instrs);
+    let negations = count(&|i| matches!(i, Instr::Map { f: Unary::Neg, .. }));
+    assert_eq!(negations, 0);
+    // Every buffer is written once.
+    let mut written = vec![0; plan.buffers.len()];
+    for i in plan.setup.iter().chain(&plan.instrs) {
+        for b in i.writes() {
+            written[b] += 1;
+        }
+    }
+    assert!(written.iter().all(|&w| w <= 1));
+}

@@ -382,3 +382,52 @@ fn the_per_sample_reference_refuses_batchnorm() {
         .unwrap();
     assert_eq!(e.kind(), ErrorKind::Syntax);
 }
+
+// ------------------------------------------------ the other evaluators
+
+#[test]
+fn path_enumeration_draws_the_same_masks_and_refuses_batchnorm() {
+    use symgrad_core::graph::scalarize::DEFAULT_MAX_SCALARS;
+    use symgrad_core::net::paths::PathEvaluator;
+    let src = "input x[4]\ntarget y[3]\nparam W[3, 4] = 0.3*sin(i*4 + j + 1)\n\
+               param b[3] = 0.1*cos(i)\na = dropout(sigmoid(W @ x + b), 0.5)\n\
+               loss = sum((a - y)^2) / 2";
+    let net = parse_network(src).unwrap();
+    let mut by_paths = PathEvaluator::new(&net, DEFAULT_MAX_SCALARS, 1 << 20).unwrap();
+    let data = rows(31, 4);
+    for seed in [2, 9] {
+        by_paths.set_seed(seed);
+        let got = by_paths.loss_and_gradient(&data).unwrap();
+        assert_close(
+            &format!("paths, seed {seed}"),
+            &got,
+            &evaluate(&net, seed, &data),
+            1e-12,
+        );
+    }
+    let e = PathEvaluator::new(&parse_network(TINY).unwrap(), DEFAULT_MAX_SCALARS, 1 << 20)
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    let span = e.span().unwrap();
+    assert_eq!(&TINY[span.start..span.end], "batchnorm(s * x)");
+}
+
+#[test]
+fn network_code_generation_refuses_dropout_and_takes_batchnorm() {
+    use symgrad_core::emit::network::network;
+    use symgrad_core::emit::rust::Float;
+    let name = proc_macro2::Ident::new("Net", proc_macro2::Span::call_site());
+    let vis = proc_macro2::TokenStream::new();
+    let src = format!("{HIDDEN}{DROPPED}");
+    let e = network(&name, &vis, &parse_network(&src).unwrap(), Float::F64)
+        .err()
+        .unwrap();
+    let span = e.span().unwrap();
+    assert_eq!(
+        &src[span.start..span.end],
+        "dropout(tanh(W1 @ x + b1), 0.4)"
+    );
+    assert!(e.message().contains("dropout"), "{}", e.message());
+    assert!(network(&name, &vis, &parse_network(TINY).unwrap(), Float::F64).is_ok());
+}

@@ -35,6 +35,7 @@ mod emit;
 mod expand;
 mod formula;
 mod looped;
+mod network;
 mod sig;
 
 use proc_macro::TokenStream;
@@ -105,4 +106,31 @@ pub fn grad(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
     emit::gradient(args.into(), item.into()).into()
+}
+
+/// A network file (`.sg`) compiled into a struct at build time.
+///
+/// `network!(Mnist, "nets/mnist.sg")` (the path relative to the crate's
+/// directory; `pub Mnist` for a public struct; `, f32` after the path for
+/// single precision) defines `Mnist`, `MnistParams` (one `Vec` per
+/// parameter, public) and `MnistGradient<'_>` (one slice per parameter):
+///
+/// - `Mnist::init(seed)`: parameters from the file's initializers (the
+///   random ones drawn from `seed` exactly as `symgrad net init` draws them);
+///   `Mnist::with_params(params)`.
+/// - `loss(&mut self, x, y) -> F`: the mean loss over the `m` samples in the
+///   data arguments (one row-major slice per `input` and `target`, in file
+///   order, `m` samples each).
+/// - `loss_and_gradient(&mut self, x, y) -> (F, MnistGradient)`: the mean
+///   loss and its gradient, in one backward pass over the batch.
+/// - `forward(&mut self, x) -> &[F]`: the prediction (the last equation
+///   before `loss` that uses no target) for each sample.
+///
+/// Each method runs the plan the interpreter runs (`symgrad_core::plan`) as
+/// straight-line calls of `symgrad_runtime::kernels`, over buffers
+/// allocated on the first call for a batch size and reused after. A bad file
+/// is a compile error that names the file, line and column.
+#[proc_macro]
+pub fn network(input: TokenStream) -> TokenStream {
+    network::network(input.into()).into()
 }

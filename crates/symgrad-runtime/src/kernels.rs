@@ -247,6 +247,33 @@ pub fn zip<T: Copy>(
     });
 }
 
+/// `pos = σ(a)` and `neg = σ(-a)` entry by entry with one `exp` per entry:
+/// with `e = exp(-|x|)`, they are `1/(1+e)` and `e/(1+e)` in some order.
+/// Both are accurate to the last bits even where one is tiny, and equal to
+/// [`crate::sigmoid`] of `x` and of `-x`. Reverse mode needs both: σ' is
+/// σ(x)σ(-x).
+pub fn sigmoid_pair<T: Real>(dims: Dims, a: &[T], sa: Strides, pos: &mut [T], neg: &mut [T]) {
+    let so = row_major(dims);
+    check("sigmoid_pair operand", a.len(), &dims, &sa);
+    check("sigmoid_pair result", pos.len().min(neg.len()), &dims, &so);
+    let (d, [sa, so]) = collapse(dims, [sa, so]);
+    let n = d[3];
+    for_each_run(&d, &[sa, so], |[ba, bo]| {
+        let p = &mut pos[bo..bo + n];
+        let q = &mut neg[bo..bo + n];
+        for (j, (p, q)) in p.iter_mut().zip(q.iter_mut()).enumerate() {
+            let x = a[ba + j * sa[3]];
+            let e = (-x.abs()).exp();
+            let (big, small) = (T::ONE / (T::ONE + e), e / (T::ONE + e));
+            if x >= T::ZERO {
+                (*p, *q) = (big, small);
+            } else {
+                (*p, *q) = (small, big);
+            }
+        }
+    });
+}
+
 /// `out[so · i] += a[sa · i]` over `dims` after zeroing `out`: the sum that
 /// undoes broadcasting (`so` has 0 on every axis that is summed away).
 pub fn sum_into<T: Real>(dims: Dims, a: &[T], sa: Strides, out: &mut [T], so: Strides) {
@@ -460,6 +487,17 @@ mod tests {
         let mut out = [0.0; 6]; // its transpose, [3, 2]
         map([1, 1, 3, 2], &a, [0, 0, 1, 3], &mut out, |x| x);
         assert_eq!(out, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+
+    #[test]
+    fn sigmoid_pair_equals_two_sigmoids() {
+        let a = [-800.0, -30.0, -1.5, -0.0, 0.0, 0.25, 2.0, 40.0, 800.0];
+        let (mut p, mut q) = ([0.0; 9], [0.0; 9]);
+        sigmoid_pair([1, 1, 1, 9], &a, [0, 0, 0, 1], &mut p, &mut q);
+        for k in 0..9 {
+            assert_eq!(p[k], crate::sigmoid(a[k]), "σ({})", a[k]);
+            assert_eq!(q[k], crate::sigmoid(-a[k]), "σ(-{})", a[k]);
+        }
     }
 
     #[test]

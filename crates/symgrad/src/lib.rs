@@ -37,7 +37,7 @@ pub use symgrad_core::{
 };
 /// Compile-time gradients: `grad!` (a closure or a formula) and
 /// `#[gradient]` (a function). See the `symgrad-macros` crate.
-pub use symgrad_macros::{grad, gradient};
+pub use symgrad_macros::{grad, gradient, network};
 /// Numerically stable activation functions over `f32` and `f64`. Bodies
 /// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
 /// original function compiles as ordinary Rust.

@@ -76,11 +76,21 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
         }
     }
     let dot = print::dot(&f.graph, &[output], &options);
-    let rendered = match args.format {
+    deliver(dot, args.format, args.output.as_deref())
+}
+
+/// DOT as asked (DOT, or SVG laid out here), written to `output` or returned
+/// for standard output.
+pub(crate) fn deliver(
+    dot: String,
+    format: GraphFormat,
+    output: Option<&std::path::Path>,
+) -> Result<String, Failure> {
+    let rendered = match format {
         GraphFormat::Dot => dot,
         GraphFormat::Svg => svg(&dot)?,
     };
-    match &args.output {
+    match output {
         Some(path) => {
             std::fs::write(path, rendered)
                 .map_err(|e| Failure::io(format!("error: cannot write {}: {e}", path.display())))?;

@@ -6,3 +6,4 @@ pub mod eval;
 pub mod explain;
 pub mod graph;
 pub mod net;
+pub mod netview;

@@ -1,16 +1,20 @@
 //! `symgrad net`: network files (the contract of "Contract: network
 //! definitions" and issue 4). `grad` prints the mean loss over rows of a CSV
-//! file and the gradient with respect to every parameter; `expand` prints the
-//! file with its layer shorthand expanded; `init` writes the initial
-//! parameters as JSON (`symgrad_core::net::params`). `grad` evaluates in
-//! training mode: `dropout` masks are drawn per sample from `--seed`, and
-//! `batchnorm` normalizes with the statistics of the selected rows.
+//! file and the gradient with respect to every parameter, by reverse mode
+//! over the batch or, with `--mode paths`, by path enumeration over the
+//! network expanded into scalar neurons; `expand` prints the file with its
+//! layer shorthand expanded; `init` writes the initial parameters as JSON
+//! (`symgrad_core::net::params`). `grad` evaluates in training mode:
+//! `dropout` masks are drawn per sample from `--seed`, and `batchnorm`
+//! normalizes with the statistics of the selected rows (reverse mode only).
 
 use crate::report::{json_num, num, table};
-use crate::{Failure, NetFileArgs, NetFormat, NetGradArgs, NetInitArgs};
+use crate::{Failure, NetFileArgs, NetFormat, NetGradArgs, NetInitArgs, NetMode};
 use serde_json::{json, Value};
 use std::path::Path;
+use symgrad_core::graph::scalarize::DEFAULT_MAX_SCALARS;
 use symgrad_core::net::batch::compensated_sum as fsum;
+use symgrad_core::net::paths::PathEvaluator;
 use symgrad_core::net::{batch, params, parse_network, shorthand, Network};
 use symgrad_core::Error;
 
@@ -31,8 +35,9 @@ fn rendered(path: &Path, text: &str, e: &Error) -> Failure {
     })
 }
 
-/// Reads and parses a network file.
-fn network(path: &Path) -> Result<Network, Failure> {
+/// Reads and parses a network file; a bad file is status 2 with the error
+/// rendered against it.
+pub fn load(path: &Path) -> Result<Network, Failure> {
     let text = read(path)?;
     parse_network(&text).map_err(|e| rendered(path, &text, &e))
 }
@@ -48,7 +53,7 @@ pub fn expand(args: NetFileArgs) -> Result<String, Failure> {
 }
 
 pub fn init(args: NetInitArgs) -> Result<String, Failure> {
-    let net = network(&args.file)?;
+    let net = load(&args.file)?;
     let json = params::to_json(&net, &net.init_params(args.seed));
     match &args.output {
         Some(path) => {
@@ -95,12 +100,26 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
         Some(spec) => rows(spec, data.rows.len())?,
         None => 0..data.rows.len(),
     };
-    let mut evaluator = batch::Evaluator::new(&net).map_err(|e| rendered(&args.file, &text, &e))?;
+    let failed = |e: symgrad_core::Error| Failure::input(format!("error: {}", e.message()));
+    // Errors about the file (an operation that cannot be batched, batchnorm
+    // for path enumeration) are shown against it.
+    let in_file = |e: symgrad_core::Error| rendered(&args.file, &text, &e);
+    let rows = &data.rows[range];
     // Training mode: dropout masks are drawn per sample from the seed.
-    evaluator.set_seed(args.seed);
-    let out = evaluator
-        .loss_and_gradient(&data.rows[range])
-        .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
+    let (out, paths) = match args.mode {
+        NetMode::Reverse => {
+            let mut evaluator = batch::Evaluator::new(&net).map_err(in_file)?;
+            evaluator.set_seed(args.seed);
+            (evaluator.loss_and_gradient(rows).map_err(failed)?, None)
+        }
+        NetMode::Paths => {
+            let mut evaluator =
+                PathEvaluator::new(&net, DEFAULT_MAX_SCALARS, args.max_paths).map_err(in_file)?;
+            evaluator.set_seed(args.seed);
+            let out = evaluator.loss_and_gradient(rows).map_err(failed)?;
+            (out, Some(evaluator.total_paths()))
+        }
+    };
     Ok(match args.format {
         NetFormat::Json => {
             // Written by hand so that the keys come in the contract's order
@@ -121,15 +140,21 @@ pub fn grad(args: NetGradArgs) -> Result<String, Failure> {
                     json_num(fsum(g.data.iter().map(|x| x.abs()))),
                 ));
             }
+            // Path enumeration adds the number of paths (per sample) at the end.
+            let paths = paths.map_or(String::new(), |p| format!(",\"paths\":{p}"));
             format!(
-                "{{\"loss\":{},\"batch\":{},\"gradient\":{{{}}}}}\n",
+                "{{\"loss\":{},\"batch\":{},\"gradient\":{{{}}}{paths}}}\n",
                 json_num(out.loss),
                 out.batch,
                 gradient.join(",")
             )
         }
         NetFormat::Text => {
-            let mut s = format!("loss  {}\nbatch {}\n\n", num(out.loss), out.batch);
+            let mut s = format!("loss  {}\nbatch {}\n", num(out.loss), out.batch);
+            if let Some(p) = paths {
+                s.push_str(&format!("paths {p} (per sample, by path enumeration)\n"));
+            }
+            s.push('\n');
             let mut rows = vec![vec![
                 "gradient".to_string(),
                 "shape".to_string(),

@@ -56,8 +56,9 @@ pub fn gradient(
             ErrorKind::Shape,
             format!(
                 "path enumeration needs scalar nodes, and this graph has a tensor of shape {} \
-                 ('{}'); tensors are expanded to scalar neurons by the networks issue \
-                 (issue 4, part 7), which is not done yet: use --mode reverse or forward",
+                 ('{}'); expand the tensors into scalar neurons first \
+                 (graph::scalarize, as `symgrad net grad --mode paths` does), \
+                 or use --mode reverse or forward",
                 g.shape(v),
                 g.op(v).label()
             ),

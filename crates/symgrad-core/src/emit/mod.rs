@@ -2,6 +2,7 @@
 //! printed as Rust tokens ([`rust`]). The macros splice the tokens into user
 //! code; the command line formats them with prettyplease.
 
+pub mod network;
 pub mod rust;
 pub mod ssa;
 

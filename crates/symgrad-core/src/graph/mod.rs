@@ -7,6 +7,7 @@
 //! node's `args` (its slots).
 
 mod op;
+pub mod scalarize;
 mod shape;
 mod tensor;
 mod view;

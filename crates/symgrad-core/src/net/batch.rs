@@ -342,14 +342,7 @@ impl PerSample {
     /// a [`Shape`](ErrorKind::Shape) error at the call for a network that
     /// uses `batchnorm`, which has no value for one sample.
     pub fn new(net: &Network) -> Result<PerSample> {
-        if let Some(bn) = net.batchnorms.first() {
-            return Err(Error::at(
-                ErrorKind::Shape,
-                bn.span,
-                "batchnorm normalizes over the samples of a batch; it cannot be \
-                 evaluated one sample at a time (use the batched evaluator)",
-            ));
-        }
+        refuse_batchnorm(net)?;
         let mut g = net.graph.clone();
         let data: Vec<_> = net
             .with_role(Role::Input)
@@ -443,6 +436,21 @@ impl PerSample {
             batch: rows.len(),
             gradient,
         })
+    }
+}
+
+/// A [`Shape`](ErrorKind::Shape) error at the first `batchnorm` call of
+/// `net`, if any, for evaluators that run one sample at a time: batch
+/// statistics have no value for one sample.
+pub fn refuse_batchnorm(net: &Network) -> Result<()> {
+    match net.batchnorms.first() {
+        Some(bn) => Err(Error::at(
+            ErrorKind::Shape,
+            bn.span,
+            "batchnorm normalizes over the samples of a batch; it cannot be \
+             evaluated one sample at a time (use the batched evaluator)",
+        )),
+        None => Ok(()),
     }
 }
 

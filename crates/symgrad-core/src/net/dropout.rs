@@ -8,17 +8,17 @@
 //! input and which reverse mode treats as data (no gradient flows into it).
 //!
 //! The draws are deterministic: the entries of a mask for one sample come
-//! from a [`SplitMix64`] stream seeded by the run's seed, the mask's name and
+//! from a SplitMix64 stream (`symgrad_runtime::random::dropout_mask`, so
+//! that generated code can draw the same) seeded by the run's seed, the mask's name and
 //! the sample's index in the batch (its position among the rows evaluated
 //! together, from 0), so the batched evaluator and the per-sample reference
 //! draw the same masks for the same seed, and a gradient can be checked by
 //! finite differences with the masks fixed. An entry is 0 when a uniform
 //! draw in `[0, 1)` is below `p`; with `p = 0` every entry is 1.
 
-use super::{init, Network, Role};
+use super::{Network, Role};
 use crate::eval::Tensor;
 use crate::graph::Shape;
-use crate::workloads::SplitMix64;
 
 /// The dropout masks of a network and the seed they are drawn with.
 #[derive(Clone, Debug)]
@@ -72,11 +72,7 @@ impl Masks {
 /// The mask called `name` of `shape` for the sample at position `sample`,
 /// with entries 0 (probability `p`) or 1.
 pub fn mask(seed: u64, name: &str, sample: usize, shape: &Shape, p: f64) -> Tensor {
-    let mut per_mask = init::stream(seed, name);
-    let base = per_mask.next_u64() ^ (sample as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
-    let mut rng = SplitMix64(SplitMix64(base).next_u64());
-    let data = (0..shape.numel())
-        .map(|_| if rng.uniform(0.0, 1.0) < p { 0.0 } else { 1.0 })
-        .collect();
+    let mut data = vec![0.0; shape.numel()];
+    symgrad_runtime::random::dropout_mask(seed, name, sample, p, &mut data);
     Tensor::new(shape.clone(), data)
 }

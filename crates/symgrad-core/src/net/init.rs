@@ -60,43 +60,18 @@ impl Init {
             Init::Value(ref t) => return t.clone(),
             Init::Normal { mean, std } => normals(n, mean, std, rng),
             Init::He => normals(n, 0.0, (2.0 / fan_in as f64).sqrt(), rng),
-            Init::Uniform { lo, hi } => (0..n).map(|_| rng.uniform(lo, hi)).collect(),
+            Init::Uniform { lo, hi } => uniforms(n, lo, hi, rng),
             Init::Xavier => {
                 let r = (6.0 / (fan_in + fan_out) as f64).sqrt();
-                (0..n).map(|_| rng.uniform(-r, r)).collect()
+                uniforms(n, -r, r, rng)
             }
         };
         Tensor::new(shape.clone(), data)
     }
 }
 
-/// `n` draws from `normal(mean, std)` by the Box–Muller transform, two per
-/// pair of uniforms.
-fn normals(n: usize, mean: f64, std: f64, rng: &mut SplitMix64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        // u1 in (0, 1], so that ln(u1) is finite.
-        let u1 = 1.0 - rng.uniform(0.0, 1.0);
-        let u2 = rng.uniform(0.0, 1.0);
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        out.push(mean + std * r * c);
-        out.push(mean + std * r * s);
-    }
-    out.truncate(n);
-    out
-}
-
-/// The random stream of the parameter `name` for the run's `seed`.
-pub(super) fn stream(seed: u64, name: &str) -> SplitMix64 {
-    // FNV-1a of the name, mixed with the seed by two SplitMix64 steps.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut mix = SplitMix64(seed ^ h.rotate_left(29));
-    SplitMix64(mix.next_u64() ^ h)
-}
+pub(super) use symgrad_runtime::random::stream;
+use symgrad_runtime::random::{normals, uniforms};
 
 /// A random initializer, from `~` (`toks[0]`) to the end of the statement
 /// (the last token, a separator or the end of input).

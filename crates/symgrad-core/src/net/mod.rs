@@ -45,12 +45,14 @@
 pub mod batch;
 pub mod batched;
 pub mod dropout;
+pub mod explain;
 mod expr;
 mod init;
 pub mod params;
+pub mod paths;
 pub mod shorthand;
 
-pub use init::Init;
+pub use init::{fans, Init};
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Program, Tensor};

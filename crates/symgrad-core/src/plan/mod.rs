@@ -10,9 +10,10 @@
 //!   (strides over an existing buffer or input), never copies; a kernel that
 //!   needs contiguous data gets a copy only when its operand is not.
 //! - Elementwise operations read views with 0 strides for broadcast axes.
-//! - A transposed matrix product that is copied out is written transposed
-//!   by the product itself ([`fuse_transposed_products`]), which is how
-//!   `∂C/∂W = (Xᵀ G)ᵀ` costs one product and no copy.
+//! - A transposed matrix product that is copied out is computed as the
+//!   product of the transposed operands in the other order
+//!   ([`fuse_transposed_products`]), which is how `∂C/∂W = (Xᵀ G)ᵀ` becomes
+//!   `Gᵀ X`: one product and no copy.
 //!
 //! Every buffer is written once (values are never overwritten), so a buffer
 //! is a node's value for the whole run; sizes are [`Size`]s, `c · m^k`,
@@ -26,6 +27,7 @@ pub use symgrad_runtime::kernels::RANK;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{Axis, Func, Graph, NodeId, Op, Shape};
+use rustc_hash::FxHashMap;
 
 /// A size: `coef · m^pow` for the batch size `m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,6 +194,14 @@ pub enum Instr {
         a: Src,
         out: usize,
     },
+    /// `pos = σ(a)` and `neg = σ(-a)` with one `exp` per entry: reverse
+    /// mode's σ' is σ(z)σ(-z), and the forward pass already computes σ(z).
+    SigmoidPair {
+        dims: [Size; RANK],
+        a: View,
+        pos: usize,
+        neg: usize,
+    },
     /// `out = a @ b` for an `m × k` view and a `k × n` view (row and column
     /// strides), written through `out_strides`.
     MatMul {
@@ -206,9 +216,10 @@ pub enum Instr {
 }
 
 impl Instr {
-    /// The buffer the instruction writes.
+    /// The buffer the instruction writes (the first, for a pair).
     pub fn out(&self) -> usize {
         match *self {
+            Instr::SigmoidPair { pos, .. } => pos,
             Instr::Fill { out, .. }
             | Instr::Map { out, .. }
             | Instr::Zip { out, .. }
@@ -221,9 +232,18 @@ impl Instr {
         }
     }
 
+    /// Every buffer the instruction writes.
+    pub fn writes(&self) -> Vec<usize> {
+        match *self {
+            Instr::SigmoidPair { pos, neg, .. } => vec![pos, neg],
+            _ => vec![self.out()],
+        }
+    }
+
     /// The sources the instruction reads.
     pub fn reads(&self) -> Vec<Src> {
         match self {
+            Instr::SigmoidPair { a, .. } => vec![a.src],
             Instr::Fill { .. } => vec![],
             Instr::Map { a, .. } | Instr::SumInto { a, .. } => vec![a.src],
             Instr::Zip { a, b, .. } => vec![a.src, b.src],
@@ -309,7 +329,13 @@ impl Plan {
             instrs: Vec::new(),
         };
         let mut value: Vec<Option<View>> = vec![None; g.len()];
-        for v in g.reachable(outputs) {
+        let order = g.reachable(outputs);
+        let pairs = sigmoid_pairs(g, &order);
+        for v in order {
+            if value[v.index()].is_some() {
+                // The second half of a sigmoid pair, already written.
+                continue;
+            }
             let node = g.node(v);
             let view = |k: usize| value[node.args[k].index()].ok_or_else(|| missing(g, v));
             let dims = pad(&sizes.shape(g.shape(v))?);
@@ -321,6 +347,17 @@ impl Plan {
                 Op::Const(n) => low.fill(n.to_f64()),
                 Op::Named(c) => low.fill(c.value()),
                 Op::Neg => low.map(Unary::Neg, dims, view(0)?),
+                Op::Func(Func::Sigmoid) if pairs.contains_key(&v) => {
+                    let (pos, neg) = (low.buffer(numel(&dims)), low.buffer(numel(&dims)));
+                    low.instrs.push(Instr::SigmoidPair {
+                        dims,
+                        a: broadcast(view(0)?, dims),
+                        pos,
+                        neg,
+                    });
+                    value[pairs[&v].index()] = Some(View::contiguous(Src::Buf(neg), dims));
+                    View::contiguous(Src::Buf(pos), dims)
+                }
                 Op::Func(f) => low.map(Unary::Func(f), dims, view(0)?),
                 Op::Pow => match g.as_const(node.args[1]).and_then(|n| n.as_int()) {
                     Some(e) if i32::try_from(e).is_ok() => {
@@ -464,6 +501,7 @@ impl Plan {
             outputs: outs,
         };
         fuse_transposed_products(&mut plan);
+        drop_dead_instructions(&mut plan);
         Ok(plan)
     }
 }
@@ -588,9 +626,56 @@ impl Lowering {
     }
 }
 
-/// Rewrites `t = a @ b; out = copy(tᵀ)` into one product written
-/// transposed, `out = (a @ b)ᵀ` through swapped output strides, when the
-/// product is read nowhere else.
+/// `σ(z) -> σ(-z)` for every pair of reachable nodes where `σ(-z)` comes
+/// later (reverse mode builds it for σ'), so that one kernel computes both.
+fn sigmoid_pairs(g: &Graph, order: &[NodeId]) -> FxHashMap<NodeId, NodeId> {
+    let mut sigmoid_of: FxHashMap<NodeId, NodeId> = FxHashMap::default();
+    let mut pairs = FxHashMap::default();
+    for &v in order {
+        if g.op(v) != Op::Func(Func::Sigmoid) {
+            continue;
+        }
+        let arg = g.args(v)[0];
+        sigmoid_of.insert(arg, v);
+        if g.op(arg) == Op::Neg {
+            let z = g.args(arg)[0];
+            if let Some(&s) = sigmoid_of.get(&z) {
+                if g.shape_id(s) == g.shape_id(v) {
+                    pairs.insert(s, v);
+                }
+            }
+        }
+    }
+    pairs
+}
+
+/// Removes instructions whose results nothing reads (a `-z` that only fed
+/// a sigmoid now computed in a pair, for one).
+fn drop_dead_instructions(plan: &mut Plan) {
+    let mut needed = vec![false; plan.buffers.len()];
+    for (b, _) in &plan.outputs {
+        needed[*b] = true;
+    }
+    let mut keep = vec![false; plan.instrs.len()];
+    for (k, i) in plan.instrs.iter().enumerate().rev() {
+        if i.writes().iter().any(|&b| needed[b]) {
+            keep[k] = true;
+            for s in i.reads() {
+                if let Src::Buf(b) = s {
+                    needed[b] = true;
+                }
+            }
+        }
+    }
+    let mut k = 0;
+    plan.instrs.retain(|_| {
+        k += 1;
+        keep[k - 1]
+    });
+}
+
+/// Rewrites `t = a @ b; out = copy(tᵀ)` into one product `out = bᵀ @ aᵀ`
+/// (operands transposed by strides), when the product is read nowhere else.
 fn fuse_transposed_products(plan: &mut Plan) {
     let mut reads = vec![0usize; plan.buffers.len()];
     for i in &plan.instrs {
@@ -636,13 +721,25 @@ fn fuse_transposed_products(plan: &mut Plan) {
             },
             _ => None,
         };
-        if let Some((p, new_out, m)) = fused {
+        if let Some((p, new_out, rows)) = fused {
+            // (A B)ᵀ = Bᵀ Aᵀ: swap and transpose the operands (free, by
+            // strides) so that the result is written row-major, which the
+            // kernel does faster than through column strides.
             if let Instr::MatMul {
-                out, out_strides, ..
+                m,
+                n,
+                a,
+                b,
+                out,
+                out_strides,
+                ..
             } = &mut plan.instrs[p]
             {
+                let (sa, sb) = (a.1, b.1);
+                (*a, *b) = ((b.0, [sb[1], sb[0]]), (a.0, [sa[1], sa[0]]));
+                std::mem::swap(m, n);
                 *out = new_out;
-                *out_strides = [Size::ONE, m];
+                *out_strides = [rows, Size::ONE];
             }
             plan.instrs.remove(k);
         } else {

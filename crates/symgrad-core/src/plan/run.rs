@@ -108,6 +108,15 @@ fn source<'a>(bufs: &'a [Vec<f64>], inputs: &[&'a [f64]], s: Src) -> &'a [f64] {
 /// Runs one instruction; the output buffer is taken out of `bufs` while the
 /// kernel reads the others (a plan never reads the buffer it writes).
 fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
+    if let Instr::SigmoidPair { dims, a, pos, neg } = instr {
+        let mut p = std::mem::take(&mut bufs[*pos]);
+        let mut q = std::mem::take(&mut bufs[*neg]);
+        let a_src = source(bufs, inputs, a.src);
+        kernels::sigmoid_pair(at(*dims, m), a_src, at(a.strides, m), &mut p, &mut q);
+        bufs[*pos] = p;
+        bufs[*neg] = q;
+        return;
+    }
     let o = instr.out();
     let mut out = std::mem::take(&mut bufs[o]);
     let bufs_ro: &[Vec<f64>] = bufs;
@@ -201,6 +210,7 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
             let a = source(bufs_ro, inputs, *a);
             kernels::logsumexp_rows(rows.at(m), cols.at(m), a, &mut out);
         }
+        Instr::SigmoidPair { .. } => unreachable!("handled above"),
         Instr::MatMul {
             m: rows,
             k,

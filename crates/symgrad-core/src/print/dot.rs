@@ -10,6 +10,8 @@ use std::fmt::Write;
 pub struct DotOptions {
     /// The graph's title, shown as its label.
     pub title: Option<String>,
+    /// Labels that replace a node's own (its operation, or a variable's name).
+    pub labels: HashMap<NodeId, String>,
     /// Extra lines under a node's label (`"value = 3, adjoint = 24"`).
     pub node_notes: HashMap<NodeId, String>,
     /// A label for the edge into `(user, slot)` (a local derivative such as `"2*x"`).
@@ -27,9 +29,10 @@ pub fn dot(g: &Graph, roots: &[NodeId], options: &DotOptions) -> String {
         let _ = writeln!(out, "  label=\"{}\";\n  labelloc=t;", escape(title));
     }
     for id in g.reachable(roots) {
-        let mut label = match g.op(id) {
-            Op::Var(_) => g.var_name(id).unwrap_or("?").to_string(),
-            op => op.label(),
+        let mut label = match (options.labels.get(&id), g.op(id)) {
+            (Some(l), _) => l.clone(),
+            (None, Op::Var(_)) => g.var_name(id).unwrap_or("?").to_string(),
+            (None, op) => op.label(),
         };
         if let Some(note) = options.node_notes.get(&id) {
             label.push('\n');

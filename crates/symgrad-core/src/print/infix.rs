@@ -469,22 +469,29 @@ impl Printer<'_> {
             (Style::Text, _) => (format!("{}(", func.name()), ")"),
             (Style::Latex, Func::Sqrt) => ("\\sqrt{".to_string(), "}"),
             (Style::Latex, Func::Abs) => ("\\left|".to_string(), "\\right|"),
-            (Style::Latex, Func::Sigmoid) => ("\\sigma\\left(".to_string(), "\\right)"),
-            (Style::Latex, func) => {
-                let name = match func {
-                    Func::Sin | Func::Cos | Func::Tan | Func::Exp | Func::Ln | Func::Sinh => {
-                        format!("\\{}", func.name())
-                    }
-                    Func::Cosh | Func::Tanh => format!("\\{}", func.name()),
-                    Func::Asin => "\\arcsin".to_string(),
-                    Func::Acos => "\\arccos".to_string(),
-                    Func::Atan => "\\arctan".to_string(),
-                    _ => format!("\\operatorname{{{}}}", func.name()),
-                };
-                (format!("{name}\\left("), "\\right)")
-            }
+            (Style::Latex, func) => (format!("{}\\left(", latex_func(func)), "\\right)"),
         };
         self.make(vec![s(open), f(a.frag), s(close)], ATOM)
+    }
+}
+
+/// The LaTeX command of a function's name: `\sigma`, `\sin`, `\arctan`,
+/// `\operatorname{relu}`.
+pub(crate) fn latex_func(func: Func) -> String {
+    match func {
+        Func::Sigmoid => "\\sigma".to_string(),
+        Func::Sin
+        | Func::Cos
+        | Func::Tan
+        | Func::Exp
+        | Func::Ln
+        | Func::Sinh
+        | Func::Cosh
+        | Func::Tanh => format!("\\{}", func.name()),
+        Func::Asin => "\\arcsin".to_string(),
+        Func::Acos => "\\arccos".to_string(),
+        Func::Atan => "\\arctan".to_string(),
+        _ => format!("\\operatorname{{{}}}", func.name()),
     }
 }
 
@@ -497,7 +504,7 @@ const GREEK: [&str; 24] = [
 /// A variable name in LaTeX: Greek letters (by name or as a Unicode letter)
 /// as commands, a trailing number as a subscript (`x1` is `x_{1}`), longer
 /// names upright.
-fn latex_name(name: &str) -> String {
+pub(crate) fn latex_name(name: &str) -> String {
     let greek = |c: char| -> Option<&'static str> {
         let lower = ('α'..='ω').contains(&c).then(|| c as u32 - 'α' as u32)?;
         // 'ς' (final sigma) sits between rho and sigma in Unicode.

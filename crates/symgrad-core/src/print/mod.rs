@@ -14,6 +14,7 @@ mod rope;
 mod tests;
 
 pub use dot::{dot, DotOptions};
+pub(crate) use infix::{latex_func, latex_name};
 pub use parens::parens;
 
 use crate::graph::{Graph, NodeId};

@@ -1,0 +1,55 @@
+use super::{explain, is_z_name, Quantity, Style};
+use crate::net::parse_network;
+
+#[test]
+fn z_names_are_deltas() {
+    assert!(is_z_name("z") && is_z_name("z2") && is_z_name("z_out"));
+    assert!(!is_z_name("zeta") && !is_z_name("a2") && !is_z_name("h1"));
+}
+
+#[test]
+fn other_names_fall_back_to_partials_and_activations_make_pre_activations() {
+    // No z names: the operand of the activation is still the recursion's unit.
+    let net = parse_network(
+        "input x[2]\ntarget y[2]\nparam W[2, 2] = i + j\nparam c[2] = 1\n\
+         h = W @ x + c\ng = tanh(h)\nloss = sum((g - y)^2)",
+    )
+    .unwrap();
+    let e = explain(&net).unwrap();
+    let text = e.render(Style::Text);
+    assert!(
+        text.contains("Output error\n  ∂C/∂h = 2·((g - y) ⊙ tanh'(h))\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ∂C/∂g = 2·(g - y)\n  ∂C/∂h = ∂C/∂g ⊙ tanh'(h)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ∂C/∂W = ∂C/∂h x^T\n  ∂C/∂c = ∂C/∂h\n"),
+        "{text}"
+    );
+    assert!(e.names.iter().any(|n| n.quantity
+        == Quantity::Adjoint {
+            name: "h".to_string(),
+            delta: false
+        }));
+    let latex = e.render(Style::Latex);
+    assert!(
+        latex.contains("\\frac{\\partial C}{\\partial h} &= "),
+        "{latex}"
+    );
+    assert!(latex.contains("\\tanh'\\left(h\\right)"), "{latex}");
+}
+
+#[test]
+fn an_equation_the_loss_does_not_use_has_no_line() {
+    let net =
+        parse_network("input x[2]\nparam w[2] = 1\nz = w * x\nunused = sum(w)\nloss = sum(z)")
+            .unwrap();
+    let e = explain(&net).unwrap();
+    let text = e.render(Style::Text);
+    assert!(!text.contains("unused"), "{text}");
+    assert!(text.contains("  ∂C/∂w = δ ⊙ x\n"), "{text}");
+    assert!(text.contains("  δ = 1\n"), "{text}");
+}
