@@ -20,7 +20,11 @@ fn symgrad(args: &[&str]) -> Output {
 }
 
 fn grad_json(sg: &str, csv: &str, extra: &[&str]) -> Value {
-    let (sg, csv) = (data(sg), data(csv));
+    grad_json_at(&data(sg), &data(csv), extra)
+}
+
+/// `symgrad net grad SG --data CSV --format json EXTRA...`, which must succeed.
+fn grad_json_at(sg: &std::path::Path, csv: &std::path::Path, extra: &[&str]) -> Value {
     let mut args = vec![
         "net",
         "grad",
@@ -359,43 +363,19 @@ fn grad_uses_the_loaded_parameters() {
 }
 
 /// A network with dropout and batchnorm, and six rows of data for it.
-const REGULARIZED: &str = "input x[3]
-target y[2]
-    param W1[4, 3] = 0.5*sin(i*3 + j + 1)
-param g[4] = 1
-param c[4] = 0.1*i
-    param W2[2, 4] = 0.4*cos(i*4 + j)
-param b2[2] = 0
-    z1 = W1 @ x
-a1 = dropout(relu(g * batchnorm(z1) + c), 0.5)
-    a2 = softmax(W2 @ a1 + b2)
-loss = cross_entropy(a2, y)
-";
+const REGULARIZED: &str = "input x[3]\ntarget y[2]\n\
+    param W1[4, 3] = 0.5*sin(i*3 + j + 1)\nparam g[4] = 1\nparam c[4] = 0.1*i\n\
+    param W2[2, 4] = 0.4*cos(i*4 + j)\nparam b2[2] = 0\n\
+    z1 = W1 @ x\na1 = dropout(relu(g * batchnorm(z1) + c), 0.5)\n\
+    a2 = softmax(W2 @ a1 + b2)\nloss = cross_entropy(a2, y)\n";
 
-const REGULARIZED_CSV: &str = "x0,x1,x2,label
-0.5,-1,2,0
-1,0.25,-0.5,1
--0.75,2,0,1
-    0.1,0.2,0.3,0
--1,-0.5,1.5,1
-2,1,-1,0
-";
+const REGULARIZED_CSV: &str = "x0,x1,x2,label\n0.5,-1,2,0\n1,0.25,-0.5,1\n-0.75,2,0,1\n\
+    0.1,0.2,0.3,0\n-1,-0.5,1.5,1\n2,1,-1,0\n";
 
 fn regularized(extra: &[&str]) -> Value {
     let sg = temp("regularized.sg", REGULARIZED);
     let csv = temp("regularized.csv", REGULARIZED_CSV);
-    let mut args = vec![
-        "grad",
-        sg.to_str().unwrap(),
-        "--data",
-        csv.to_str().unwrap(),
-        "--format",
-        "json",
-    ];
-    args.extend(extra);
-    let (out, err, code) = net(&args);
-    assert_eq!(code, Some(0), "{err}");
-    serde_json::from_str(&out).unwrap()
+    grad_json_at(&sg, &csv, extra)
 }
 
 #[test]
@@ -516,22 +496,7 @@ fn path_enumeration_draws_the_same_masks_and_refuses_batchnorm() {
         "dropout_only.sg",
         &REGULARIZED.replace("batchnorm(z1)", "z1"),
     );
-    let run = |mode: &str| {
-        let (out, err, code) = net(&[
-            "grad",
-            dropout_only.to_str().unwrap(),
-            "--data",
-            csv.to_str().unwrap(),
-            "--format",
-            "json",
-            "--seed",
-            "6",
-            "--mode",
-            mode,
-        ]);
-        assert_eq!(code, Some(0), "{err}");
-        serde_json::from_str::<Value>(&out).unwrap()
-    };
+    let run = |mode: &str| grad_json_at(&dropout_only, &csv, &["--seed", "6", "--mode", mode]);
     let (reverse, paths) = (run("reverse"), run("paths"));
     close("loss", &paths["loss"], &reverse["loss"]);
     for p in ["W1", "g", "c", "W2"] {

@@ -5,9 +5,10 @@
 //! differences of the mean loss. Each network below exercises a different
 //! way an operation meets the batch axis.
 
-use symgrad_core::eval::Tensor;
+mod common;
+
+use common::{assert_close, check_central_differences, rows};
 use symgrad_core::net::{batch, parse_network};
-use symgrad_core::workloads::SplitMix64;
 
 /// Networks over `input x[4]`, `target y[3]`, one per case.
 const CASES: &[(&str, &str)] = &[
@@ -44,17 +45,6 @@ const CASES: &[(&str, &str)] = &[
     ),
 ];
 
-fn rows(seed: u64, m: usize) -> Vec<Vec<Tensor>> {
-    let mut rng = SplitMix64(seed);
-    (0..m)
-        .map(|_| {
-            let x: Vec<f64> = (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect();
-            let y: Vec<f64> = (0..3).map(|_| rng.uniform(0.0, 1.0)).collect();
-            vec![Tensor::new([4], x), Tensor::new([3], y)]
-        })
-        .collect()
-}
-
 fn source(body: &str) -> String {
     format!("input x[4]\ntarget y[3]\n{body}\n")
 }
@@ -70,64 +60,15 @@ fn batched_equals_per_sample_for_every_case_and_batch_size() {
             let got = batched.loss_and_gradient(&data).unwrap();
             let want = reference.loss_and_gradient(&data).unwrap();
             assert_eq!(got.batch, m);
-            let tol = 1e-12 * (1.0 + want.loss.abs());
-            assert!(
-                (got.loss - want.loss).abs() <= tol,
-                "{what}, m = {m}: loss {} vs {}",
-                got.loss,
-                want.loss
-            );
-            for ((name, g), (_, w)) in got.gradient.iter().zip(&want.gradient) {
-                assert_eq!(g.shape, w.shape, "{what}: {name}");
-                let scale = 1.0 + w.data.iter().map(|v| v.abs()).fold(0.0, f64::max);
-                for (k, (a, b)) in g.data.iter().zip(&w.data).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-12 * scale,
-                        "{what}, m = {m}: d{name}[{k}] {a} vs {b}"
-                    );
-                }
-            }
+            assert_close(&format!("{what}, m = {m}"), &got, &want, 1e-12);
         }
     }
 }
 
-/// The mean loss at the parameters' initial values with one entry moved.
-fn loss_with(net_src: &str, param: usize, entry: usize, delta: f64, data: &[Vec<Tensor>]) -> f64 {
-    let mut net = parse_network(net_src).unwrap();
-    let mut values = net.init_params(0);
-    values[param].data[entry] += delta;
-    net.set_params(values).unwrap();
-    batch::Evaluator::new(&net)
-        .unwrap()
-        .loss_and_gradient(data)
-        .unwrap()
-        .loss
-}
-
 #[test]
 fn batched_gradient_matches_central_differences() {
-    let h = 1e-5;
     for (what, body) in CASES {
-        let src = source(body);
-        let net = parse_network(&src).unwrap();
-        let data = rows(9, 5);
-        let got = batch::Evaluator::new(&net)
-            .unwrap()
-            .loss_and_gradient(&data)
-            .unwrap();
-        for (p, (name, g)) in got.gradient.iter().enumerate() {
-            for entry in [0, g.data.len() / 2, g.data.len() - 1] {
-                let up = loss_with(&src, p, entry, h, &data);
-                let down = loss_with(&src, p, entry, -h, &data);
-                let fd = (up - down) / (2.0 * h);
-                let err = (fd - g.data[entry]).abs();
-                assert!(
-                    err <= 1e-7 * (1.0 + fd.abs()),
-                    "{what}: d{name}[{entry}] = {} but central differences give {fd}",
-                    g.data[entry]
-                );
-            }
-        }
+        check_central_differences(what, &source(body), 0, &rows(9, 5));
     }
 }
 

@@ -11,91 +11,17 @@
 //! outputs have mean 0 and variance 1 over the batch, and the gradient of
 //! larger networks equals central differences of the batched mean loss.
 
+mod common;
+
+use common::{assert_close, check_central_differences, evaluate, rows};
 use symgrad_core::error::ErrorKind;
 use symgrad_core::eval::Tensor;
-use symgrad_core::net::{batch, dropout, parse_network, Network, Role};
+use symgrad_core::net::{batch, dropout, parse_network, Role};
 use symgrad_core::plan::Runner;
-use symgrad_core::workloads::SplitMix64;
-
-fn rows(seed: u64, m: usize) -> Vec<Vec<Tensor>> {
-    let mut rng = SplitMix64(seed);
-    (0..m)
-        .map(|_| {
-            let x: Vec<f64> = (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect();
-            let y: Vec<f64> = (0..3).map(|_| rng.uniform(0.0, 1.0)).collect();
-            vec![Tensor::new([4], x), Tensor::new([3], y)]
-        })
-        .collect()
-}
 
 const HIDDEN: &str = "input x[4]\ntarget y[3]\n\
     param W1[5, 4] = 0.4*sin(i*4 + j + 1)\nparam b1[5] = 0.1*cos(i + 1)\n\
     param W2[3, 5] = 0.3*cos(i*5 + j)\nparam b2[3] = 0.05*i\n";
-
-fn evaluate(net: &Network, seed: u64, data: &[Vec<Tensor>]) -> batch::LossAndGradient {
-    let mut e = batch::Evaluator::new(net).unwrap();
-    e.set_seed(seed);
-    e.loss_and_gradient(data).unwrap()
-}
-
-#[track_caller]
-fn assert_close(what: &str, got: &batch::LossAndGradient, want: &batch::LossAndGradient, rel: f64) {
-    assert_eq!(got.batch, want.batch);
-    let tol = rel * (1.0 + want.loss.abs());
-    assert!(
-        (got.loss - want.loss).abs() <= tol,
-        "{what}: loss {} vs {}",
-        got.loss,
-        want.loss
-    );
-    for ((name, g), (_, w)) in got.gradient.iter().zip(&want.gradient) {
-        assert_eq!(g.shape, w.shape, "{what}: {name}");
-        let scale = 1.0 + w.data.iter().map(|v| v.abs()).fold(0.0, f64::max);
-        for (k, (a, b)) in g.data.iter().zip(&w.data).enumerate() {
-            assert!(
-                (a - b).abs() <= rel * scale,
-                "{what}: d{name}[{k}] {a} vs {b}"
-            );
-        }
-    }
-}
-
-/// The batched mean loss at the initial parameters with one entry moved,
-/// masks drawn from `seed`.
-fn loss_with(
-    src: &str,
-    seed: u64,
-    param: usize,
-    entry: usize,
-    delta: f64,
-    data: &[Vec<Tensor>],
-) -> f64 {
-    let mut net = parse_network(src).unwrap();
-    let mut values = net.init_params(0);
-    values[param].data[entry] += delta;
-    net.set_params(values).unwrap();
-    evaluate(&net, seed, data).loss
-}
-
-#[track_caller]
-fn check_central_differences(what: &str, src: &str, seed: u64, data: &[Vec<Tensor>]) {
-    let h = 1e-5;
-    let net = parse_network(src).unwrap_or_else(|e| panic!("{what}: {e:?}"));
-    let got = evaluate(&net, seed, data);
-    for (p, (name, g)) in got.gradient.iter().enumerate() {
-        for entry in [0, g.data.len() / 2, g.data.len() - 1] {
-            let up = loss_with(src, seed, p, entry, h, data);
-            let down = loss_with(src, seed, p, entry, -h, data);
-            let fd = (up - down) / (2.0 * h);
-            let err = (fd - g.data[entry]).abs();
-            assert!(
-                err <= 1e-7 * (1.0 + fd.abs()),
-                "{what}: d{name}[{entry}] = {} but central differences give {fd}",
-                g.data[entry]
-            );
-        }
-    }
-}
 
 // ---------------------------------------------------------------- dropout
 
