@@ -38,6 +38,12 @@ const CASES: &[(&str, &str)] = &[
          loss = m + mean(q * y) + sum(transpose(W) @ q) / 10",
     ),
     (
+        "reductions over one axis by keyword: max and sum of a per-sample matrix",
+        "param P[3, 4] = 0.2*sin(i*4 + j + 1) + 0.05*i\n\
+         h = P * x + P\nr = max(h, axis = 1)\ns = sum(h, axis = 0)\n\
+         loss = sum(r * y) + sum(s^2) / 10 + mean(h, axis = 1) @ y",
+    ),
+    (
         "two hidden layers with tanh and a mean-squared error",
         "param W1[5, 4] = 0.4*sin(i*4 + j + 1)\nparam b1[5] = 0.1*cos(i + 1)\n\
          param W2[3, 5] = 0.3*cos(i*5 + j)\nparam b2[3] = 0\n\

@@ -108,3 +108,54 @@ fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         const _: &[u8] = include_bytes!(#full);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(input: TokenStream) -> String {
+        // An expansion that succeeds gives "", which fails every check.
+        expand(input)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_shape_error_names_the_file_line_and_column() {
+        let e = error(quote!(Bad, "tests/nets/bad_shape.sg"));
+        assert!(e.contains("in tests/nets/bad_shape.sg"), "{e}");
+        assert!(e.contains("cannot multiply [30, 784] by [10]"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("loss = sum(W @ x)"), "{e}");
+        assert!(e.contains("^^^^^"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_and_bad_arguments_are_errors() {
+        let e = error(quote!(Net, "tests/nets/no_such_file.sg"));
+        assert!(e.contains("cannot read the network file"), "{e}");
+        assert!(e.contains("relative to the crate's directory"), "{e}");
+        assert!(error(quote!("file.sg")).contains("network! takes a struct name"));
+        assert!(error(quote!(Net)).contains("network! takes a struct name"));
+        let e = error(quote!(Net, "tests/nets/bad_shape.sg", f16));
+        assert!(e.contains("`f32` or `f64`"), "{e}");
+    }
+
+    #[test]
+    fn a_good_file_expands_to_the_struct_and_its_methods() {
+        let out = expand(quote!(pub Tiny, "../../tests/data/networks/net232.sg"))
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        for item in [
+            "pub struct Tiny",
+            "TinyParams",
+            "TinyGradient",
+            "fn loss_and_gradient",
+            "fn forward",
+            "include_bytes",
+        ] {
+            assert!(out.contains(item), "{item} missing");
+        }
+    }
+}

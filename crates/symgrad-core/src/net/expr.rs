@@ -295,9 +295,21 @@ impl<'a> Parser<'a> {
         self.deeper(open)?;
         self.pos += 1;
         let mut args = Vec::new();
+        // `axis = k`, the keyword form of a reduction's axis.
+        let mut axis_kw: Option<(Item, Span)> = None;
         if self.peek().kind != Tok::RParen {
             loop {
-                args.push(self.sum()?);
+                let t = self.peek().clone();
+                let keyword = t.kind == Tok::Ident
+                    && self.text(t.span) == "axis"
+                    && self.tokens.get(self.pos + 1).map(|n| &n.kind) == Some(&Tok::Eq);
+                if keyword {
+                    self.pos += 2;
+                    let item = self.sum()?;
+                    axis_kw = Some((item, t.span));
+                } else {
+                    args.push(self.sum()?);
+                }
                 match self.peek().kind {
                     Tok::Comma => self.pos += 1,
                     Tok::RParen => break,
@@ -323,6 +335,22 @@ impl<'a> Parser<'a> {
                 ))
             }
         };
+        if let Some((item, at)) = &axis_kw {
+            if !matches!(name, "sum" | "mean" | "max") || args.len() != 1 {
+                return Err(syntax(
+                    *at,
+                    format!("'axis =' goes with sum(a, axis = k), mean(a, axis = k) or max(a, axis = k), not {name}(...) with {} other arguments", args.len()),
+                ));
+            }
+            let axis = self.axis(item)?;
+            let a = args[0].node;
+            let r = match name {
+                "sum" => self.graph.try_sum(a, axis),
+                "mean" => self.graph.try_mean(a, axis),
+                _ => self.graph.try_max_reduce(a, axis),
+            };
+            return self.built(r, span);
+        }
         let r = match name {
             "sum" | "mean" | "max" if args.len() == 2 && name != "max" => {
                 let axis = self.axis(&args[1])?;

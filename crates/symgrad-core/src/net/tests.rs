@@ -172,3 +172,26 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn axis_keyword_reduces_and_is_checked() {
+    let net = parse_network(
+        "input x[2, 3]\nloss = sum(max(x, axis = 1)) + sum(x, axis = 1) @ mean(x, axis = 1)\n",
+    );
+    assert!(net.is_ok(), "{net:?}");
+    let src = "input x[3]\nloss = softmax(x, axis = 0)\n";
+    let e = err(src);
+    assert!(
+        e.message().contains("'axis =' goes with"),
+        "{}",
+        e.message()
+    );
+    let s = e.span().unwrap();
+    assert_eq!(&src[s.start..s.end], "axis");
+    let e = err("input x[3]\nloss = sum(max(x, axis = 1.5))\n");
+    assert!(
+        e.message().contains("non-negative integer"),
+        "{}",
+        e.message()
+    );
+}
