@@ -11,7 +11,8 @@
 //! Each baseline is checked against symgrad's gradient before it is timed.
 //! Run with `cargo bench --bench network`.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use symgrad::__private::kernels::matmul;
 use symgrad::net::{batch, parse_network};
 use symgrad::plan::Runner;
@@ -243,47 +244,66 @@ fn interpreter(w: &Workload, outputs: batch::Outputs) -> (Runner, Vec<Vec<f64>>)
     (runner, inputs)
 }
 
-fn w3(c: &mut Criterion) {
-    let w = workload("w3.sg", "w3_data.csv");
+/// A workload's loss and gradient functions in the hand-written baseline.
+type HandFn = fn(&mut Hand, &[f64], &[f64], &[&[f64]; 4]) -> f64;
+
+/// Benchmarks the compiled network `$net` on workload `$w` in `$group`:
+/// checked against the interpreter, then timed (t_g and t_f).
+macro_rules! compiled {
+    ($group:expr, $w:expr, $net:ty, $label:literal) => {{
+        let (x, y) = (&$w.x[..], &$w.y[..]);
+        let mut net = <$net>::init(0);
+        let (l, g) = net.loss_and_gradient(x, y);
+        check($label, l, [g.W1, g.b1, g.W2, g.b2], &$w.want);
+        $group.bench_function(concat!("t_g/", $label), |b| {
+            b.iter(|| net.loss_and_gradient(black_box(x), black_box(y)).0)
+        });
+        $group.bench_function(concat!("t_f/", $label), |b| {
+            b.iter(|| net.loss(black_box(x), black_box(y)))
+        });
+    }};
+}
+
+/// The hand-written baseline (checked, then timed) and the interpreter.
+fn baselines(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    w: &Workload,
+    mut hand: Hand,
+    (gradient, loss): (HandFn, HandFn),
+) {
     let (x, y) = (&w.x[..], &w.y[..]);
-    let mut group = c.benchmark_group("W3_mlp_784_30_10_m10");
-
-    let mut net = W3::init(0);
-    let (l, g) = net.loss_and_gradient(x, y);
-    check("network!", l, [g.W1, g.b1, g.W2, g.b2], &w.want);
-    group.bench_function("t_g/network!", |b| {
-        b.iter(|| net.loss_and_gradient(black_box(x), black_box(y)).0)
-    });
-    group.bench_function("t_f/network!", |b| {
-        b.iter(|| net.loss(black_box(x), black_box(y)))
-    });
-
     let p: Vec<&[f64]> = w.params.iter().map(Vec::as_slice).collect();
     let p = [p[0], p[1], p[2], p[3]];
-    let mut hand = Hand::new(10, 784, 30, 10);
-    let l = hand.w3_gradient(x, y, &p);
+    let l = gradient(&mut hand, x, y, &p);
     let hand_grads = [&hand.dw1[..], &hand.db1[..], &hand.dw2[..], &hand.db2[..]];
     check("hand-written", l, hand_grads, &w.want);
     group.bench_function("t_g/hand_written", |b| {
-        b.iter(|| hand.w3_gradient(black_box(x), black_box(y), &p))
+        b.iter(|| gradient(&mut hand, black_box(x), black_box(y), &p))
     });
     group.bench_function("t_f/hand_written", |b| {
-        b.iter(|| hand.w3_loss(black_box(x), black_box(y), &p))
+        b.iter(|| loss(&mut hand, black_box(x), black_box(y), &p))
     });
+    for (outputs, name) in [
+        (batch::Outputs::LossAndGradient, "t_g/interpreter"),
+        (batch::Outputs::Loss, "t_f/interpreter"),
+    ] {
+        let (mut runner, inputs) = interpreter(w, outputs);
+        let args: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+        group.bench_function(name, |b| {
+            b.iter(|| runner.run(black_box(&args)).unwrap()[0][0])
+        });
+    }
+}
 
-    let (mut runner, inputs) = interpreter(&w, batch::Outputs::LossAndGradient);
-    let args: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-    group.bench_function("t_g/interpreter", |b| {
-        b.iter(|| runner.run(black_box(&args)).unwrap()[0][0])
-    });
-    let (mut runner, inputs) = interpreter(&w, batch::Outputs::Loss);
-    let args: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-    group.bench_function("t_f/interpreter", |b| {
-        b.iter(|| runner.run(black_box(&args)).unwrap()[0][0])
-    });
+fn w3(c: &mut Criterion) {
+    let w = workload("w3.sg", "w3_data.csv");
+    let mut group = c.benchmark_group("W3_mlp_784_30_10_m10");
+    compiled!(group, w, W3, "network!");
+    let hand = Hand::new(10, 784, 30, 10);
+    baselines(&mut group, &w, hand, (Hand::w3_gradient, Hand::w3_loss));
 
-    let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-    let yf: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+    let xf: Vec<f32> = w.x.iter().map(|&v| v as f32).collect();
+    let yf: Vec<f32> = w.y.iter().map(|&v| v as f32).collect();
     let mut net32 = W3f32::init(0);
     let (l32, _) = net32.loss_and_gradient(&xf, &yf);
     assert!((f64::from(l32) - w.want.loss).abs() < 1e-5 * w.want.loss);
@@ -298,37 +318,10 @@ fn w3(c: &mut Criterion) {
 
 fn w3b(c: &mut Criterion) {
     let w = workload("w3b.sg", "w3b_data.csv");
-    let (x, y) = (&w.x[..], &w.y[..]);
     let mut group = c.benchmark_group("W3b_mlp_64_32_10_m32");
-
-    let mut net = W3b::init(0);
-    let (l, g) = net.loss_and_gradient(x, y);
-    check("network!", l, [g.W1, g.b1, g.W2, g.b2], &w.want);
-    group.bench_function("t_g/network!", |b| {
-        b.iter(|| net.loss_and_gradient(black_box(x), black_box(y)).0)
-    });
-    group.bench_function("t_f/network!", |b| {
-        b.iter(|| net.loss(black_box(x), black_box(y)))
-    });
-
-    let p: Vec<&[f64]> = w.params.iter().map(Vec::as_slice).collect();
-    let p = [p[0], p[1], p[2], p[3]];
-    let mut hand = Hand::new(32, 64, 32, 10);
-    let l = hand.w3b_gradient(x, y, &p);
-    let hand_grads = [&hand.dw1[..], &hand.db1[..], &hand.dw2[..], &hand.db2[..]];
-    check("hand-written", l, hand_grads, &w.want);
-    group.bench_function("t_g/hand_written", |b| {
-        b.iter(|| hand.w3b_gradient(black_box(x), black_box(y), &p))
-    });
-    group.bench_function("t_f/hand_written", |b| {
-        b.iter(|| hand.w3b_loss(black_box(x), black_box(y), &p))
-    });
-
-    let (mut runner, inputs) = interpreter(&w, batch::Outputs::LossAndGradient);
-    let args: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-    group.bench_function("t_g/interpreter", |b| {
-        b.iter(|| runner.run(black_box(&args)).unwrap()[0][0])
-    });
+    compiled!(group, w, W3b, "network!");
+    let hand = Hand::new(32, 64, 32, 10);
+    baselines(&mut group, &w, hand, (Hand::w3b_gradient, Hand::w3b_loss));
     group.finish();
 }
 
