@@ -155,3 +155,56 @@ fn batchnorm_compiled_equals_the_interpreter() {
         assert_close(name, g, &w.data, 1e-12);
     }
 }
+
+symgrad::network!(Dropout, "tests/nets/dropout.sg");
+
+#[test]
+fn dropout_compiled_draws_the_interpreters_masks() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nets/dropout.sg");
+    let net = parse_network(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut rng = symgrad::workloads::SplitMix64(11);
+    let rows: Vec<Vec<symgrad::eval::Tensor>> = (0..5)
+        .map(|k| {
+            let x: Vec<f64> = (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut y = vec![0.0; 3];
+            y[k % 3] = 1.0;
+            vec![
+                symgrad::eval::Tensor::new([4], x),
+                symgrad::eval::Tensor::new([3], y),
+            ]
+        })
+        .collect();
+    let x: Vec<f64> = rows.iter().flat_map(|r| r[0].data.clone()).collect();
+    let y: Vec<f64> = rows.iter().flat_map(|r| r[1].data.clone()).collect();
+    let mut compiled = Dropout::init(0);
+    for seed in [3, 4] {
+        let mut interpreter = batch::Evaluator::new(&net).unwrap();
+        interpreter.set_seed(seed);
+        let want = interpreter.loss_and_gradient(&rows).unwrap();
+        // Seed 3 by setting it, seed 4 as the next call's.
+        if seed == 3 {
+            compiled.set_dropout_seed(3);
+        }
+        let (loss, g) = compiled.loss_and_gradient(&x, &y);
+        assert!((loss - want.loss).abs() <= 1e-14 * want.loss, "seed {seed}");
+        for ((name, w), g) in want.gradient.iter().zip([g.W1, g.b1, g.W2]) {
+            assert_close(name, g, &w.data, 1e-12);
+        }
+    }
+    // Prediction uses the expected mask (1 - p), which undoes inverted
+    // dropout's 1/(1 - p): the network without dropout, computed by hand.
+    let p = compiled.forward(&x).to_vec();
+    let w = &compiled.params;
+    let mut expected = Vec::new();
+    for sample in x.chunks(4) {
+        let a1: Vec<f64> = (0..6)
+            .map(|i| ((0..4).map(|j| w.W1[i * 4 + j] * sample[j]).sum::<f64>() + w.b1[i]).tanh())
+            .collect();
+        let z2: Vec<f64> = (0..3)
+            .map(|i| (0..6).map(|j| w.W2[i * 6 + j] * a1[j]).sum::<f64>())
+            .collect();
+        let total: f64 = z2.iter().map(|z| z.exp()).sum();
+        expected.extend(z2.iter().map(|z| z.exp() / total));
+    }
+    assert_close("prediction", &p, &expected, 1e-14);
+}

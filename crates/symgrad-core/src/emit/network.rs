@@ -24,25 +24,13 @@ use quote::{format_ident, quote};
 /// `vis` is the visibility of the struct and its companions.
 ///
 /// # Errors
-/// When the network cannot be batched or lowered, and at the `dropout` call
-/// for a network that uses dropout (not supported here yet).
+/// When the network cannot be batched or lowered.
 pub fn network(
     name: &Ident,
     vis: &TokenStream,
     net: &Network,
     float: Float,
 ) -> Result<TokenStream> {
-    if let Some(mask) = net.with_role(Role::Mask).next() {
-        // The plans read dropout masks after the targets; generated code
-        // would need a seed and per-sample draws
-        // (`symgrad_runtime::random::dropout_mask`).
-        return Err(crate::error::Error::at(
-            crate::error::ErrorKind::UnknownFunction,
-            mask.span,
-            "network! does not support dropout yet; evaluate this file with \
-             the interpreter (symgrad net grad, net::batch::Evaluator)",
-        ));
-    }
     let ty = float.tokens();
     let params: Vec<_> = net.with_role(Role::Param).collect();
     let data: Vec<_> = net
@@ -63,14 +51,20 @@ pub fn network(
     let loss_plan = plan(net, Outputs::Loss)?;
     let fwd_plan = prediction(net).and_then(|_| plan(net, Outputs::Prediction).ok());
 
-    // Sources of a plan: data, then params, then 1/m.
+    // Dropout masks: drawn by the struct before each training-mode run.
+    let masks: Vec<_> = net.with_role(Role::Mask).collect();
+    let n_masks = masks.len();
+    // Sources of a plan: data (inputs, targets), masks, params, then 1/m.
     let n_data = data.len();
     let source = |k: usize| -> TokenStream {
         if k < n_data {
             let a = &d_args[k];
             quote!(#a)
-        } else if k < n_data + params.len() {
-            let f = &p_fields[k - n_data];
+        } else if k < n_data + n_masks {
+            let i = k - n_data;
+            quote!(&__masks[#i][..])
+        } else if k < n_data + n_masks + params.len() {
+            let f = &p_fields[k - n_data - n_masks];
             quote!(&__params.#f[..])
         } else {
             quote!(&__weight[..])
@@ -138,6 +132,8 @@ pub fn network(
                     #[doc = #doc]
                     pub fn forward(&mut self, #(#in_args: &[#ty]),*) -> &[#ty] {
                         #m_inputs
+                        self.draw_masks(__m, false);
+                        let __masks = &self.dropout_masks;
                         let __ws = self.forward_ws.get_or_insert_with(|| #ws_ty::new(__m));
                         __ws.resize(__m);
                         let __params = &self.params;
@@ -161,6 +157,10 @@ pub fn network(
     };
     let (fwd_field, fwd_init) = fwd_ws_field;
 
+    let mask_index: Vec<usize> = (0..n_masks).collect();
+    let mask_sizes: Vec<usize> = masks.iter().map(|d| d.shape.numel()).collect();
+    let mask_names: Vec<&str> = masks.iter().map(|d| d.name.as_str()).collect();
+    let mask_ps: Vec<f64> = masks.iter().map(|d| d.dropout.unwrap_or(0.0)).collect();
     let inits = params
         .iter()
         .map(|p| init_tokens(p.name.as_str(), &p.shape, p.init.as_ref(), float));
@@ -208,6 +208,9 @@ pub fn network(
             gradient_ws: Option<#grad_ws_ty>,
             loss_ws: Option<#loss_ws_ty>,
             #fwd_field
+            dropout_masks: [::std::vec::Vec<#ty>; #n_masks],
+            dropout_seed: u64,
+            dropout_draws: u64,
         }
 
         #grad_ws
@@ -220,17 +223,66 @@ pub fn network(
             /// initializers (`seed` seeds the random ones, as in
             /// `symgrad net init --seed`).
             pub fn init(seed: u64) -> #name {
-                Self::with_params(#params_ty { #(#p_fields: #inits,)* })
+                let mut net = Self::with_params(#params_ty { #(#p_fields: #inits,)* });
+                net.dropout_seed = seed;
+                net
             }
 
             /// The network with the given parameters.
             pub fn with_params(params: #params_ty) -> #name {
-                #name { params, gradient_ws: None, loss_ws: None, #fwd_init }
+                #name {
+                    params,
+                    gradient_ws: None,
+                    loss_ws: None,
+                    #fwd_init
+                    dropout_masks: ::core::array::from_fn(|_| ::std::vec::Vec::new()),
+                    dropout_seed: 0,
+                    dropout_draws: 0,
+                }
+            }
+
+            /// Seeds the dropout masks: the next training-mode call (`loss`
+            /// or `loss_and_gradient`) draws the masks that `symgrad net grad
+            /// --seed SEED` draws, and each call after it the masks of the
+            /// seed after (`SEED + 1`, ...). Nothing changes without dropout.
+            pub fn set_dropout_seed(&mut self, seed: u64) {
+                self.dropout_seed = seed;
+                self.dropout_draws = 0;
+            }
+
+            /// Fills the dropout masks for `m` samples: drawn (training), or
+            /// `1 - p` everywhere (prediction: the expected mask, so that
+            /// inverted dropout is the identity).
+            fn draw_masks(&mut self, m: usize, training: bool) {
+                let seed = self.dropout_seed.wrapping_add(self.dropout_draws);
+                if training && #n_masks > 0 {
+                    self.dropout_draws += 1;
+                }
+                let mut scratch: ::std::vec::Vec<f64> = ::std::vec::Vec::new();
+                #(
+                    let mask = &mut self.dropout_masks[#mask_index];
+                    mask.resize(m * #mask_sizes, 0.0);
+                    if training {
+                        scratch.resize(#mask_sizes, 0.0);
+                        for (sample, chunk) in mask.chunks_exact_mut(#mask_sizes).enumerate() {
+                            ::symgrad::__private::random::dropout_mask(
+                                seed, #mask_names, sample, #mask_ps, &mut scratch,
+                            );
+                            for (d, s) in chunk.iter_mut().zip(&scratch) {
+                                *d = *s as #ty;
+                            }
+                        }
+                    } else {
+                        mask.fill((1.0 - #mask_ps) as #ty);
+                    }
+                )*
             }
 
             /// The mean loss over the `m` samples in the data arguments.
             pub fn loss(&mut self, #(#d_args: &[#ty]),*) -> #ty {
                 #m_data
+                self.draw_masks(__m, true);
+                let __masks = &self.dropout_masks;
                 let __ws = self.loss_ws.get_or_insert_with(|| #loss_ws_ty::new(__m));
                 __ws.resize(__m);
                 let __params = &self.params;
@@ -244,6 +296,8 @@ pub fn network(
             /// backward pass.
             pub fn loss_and_gradient(&mut self, #(#d_args: &[#ty]),*) -> (#ty, #grad_ty<'_>) {
                 #m_data
+                self.draw_masks(__m, true);
+                let __masks = &self.dropout_masks;
                 let __ws = self.gradient_ws.get_or_insert_with(|| #grad_ws_ty::new(__m));
                 __ws.resize(__m);
                 let __params = &self.params;
