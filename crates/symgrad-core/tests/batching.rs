@@ -44,6 +44,10 @@ const CASES: &[(&str, &str)] = &[
          loss = sum(r * y) + sum(s^2) / 10 + mean(h, axis = 1) @ y",
     ),
     (
+        "a term folded to a broadcast zero at build time (found by the property test)",
+        "param c = 0.7\nloss = (x @ (x * (0.5 - 0.5))) + c * sum(x)",
+    ),
+    (
         "two hidden layers with tanh and a mean-squared error",
         "param W1[5, 4] = 0.4*sin(i*4 + j + 1)\nparam b1[5] = 0.1*cos(i + 1)\n\
          param W2[3, 5] = 0.3*cos(i*5 + j)\nparam b2[3] = 0\n\

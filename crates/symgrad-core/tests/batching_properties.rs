@@ -1,0 +1,130 @@
+//! Property test of batching: for random well-shaped network files over
+//! `input x[4]`, `target y[3]` and a few parameters, the batched evaluation
+//! (batch axis, one backward pass, a plan of kernel calls) equals the
+//! per-sample reference for batch sizes 1 to 5. The generator builds
+//! expressions by shape, so every operation meets the batch axis in every
+//! combination: data with data, data with parameters, parameters alone
+//! (a loss term that does not depend on the data), products, reductions,
+//! softmax and log-sum-exp.
+
+mod common;
+
+use common::rows;
+use proptest::prelude::*;
+use symgrad_core::net::{batch, parse_network};
+
+const HEADER: &str = "input x[4]\ntarget y[3]\n\
+    param W[3, 4] = 0.3*sin(i*4 + j + 1)\nparam V[4, 3] = 0.2*cos(i*3 + j)\n\
+    param u[4] = 0.1*i - 0.2\nparam b[3] = 0.2*cos(i + 1)\nparam c = 0.7\n";
+
+/// An expression of shape `[]` (0), `[3]` (3) or `[4]` (4), `depth` deep.
+fn expr(shape: usize, depth: u32) -> BoxedStrategy<String> {
+    let leaf = match shape {
+        0 => prop_oneof![Just("c".to_string()), Just("0.5".to_string())].boxed(),
+        3 => prop_oneof![Just("y".to_string()), Just("b".to_string())].boxed(),
+        _ => prop_oneof![Just("x".to_string()), Just("u".to_string())].boxed(),
+    };
+    if depth == 0 {
+        return leaf;
+    }
+    let same = move || expr(shape, depth - 1);
+    let any_scalar = move || expr(0, depth - 1);
+    let mut options: Vec<BoxedStrategy<String>> = vec![
+        leaf,
+        (same(), same(), prop_oneof![Just("+"), Just("-"), Just("*")])
+            .prop_map(|(a, b, op)| format!("({a} {op} {b})"))
+            .boxed(),
+        // Broadcasting a scalar against anything.
+        (same(), any_scalar())
+            .prop_map(|(a, s)| format!("({a} * {s})"))
+            .boxed(),
+        (same(), same())
+            .prop_map(|(a, b)| format!("({a} / (1 + {b}^2))"))
+            .boxed(),
+        (
+            same(),
+            prop_oneof![Just("sin"), Just("tanh"), Just("sigmoid"), Just("softplus")],
+        )
+            .prop_map(|(a, f)| format!("{f}({a})"))
+            .boxed(),
+        same().prop_map(|a| format!("exp(-({a})^2)")).boxed(),
+    ];
+    match shape {
+        0 => {
+            options.push(expr(3, depth - 1).prop_map(|a| format!("sum({a})")).boxed());
+            options.push(
+                expr(4, depth - 1)
+                    .prop_map(|a| format!("mean({a})"))
+                    .boxed(),
+            );
+            options.push(expr(3, depth - 1).prop_map(|a| format!("max({a})")).boxed());
+            options.push(
+                expr(4, depth - 1)
+                    .prop_map(|a| format!("logsumexp({a})"))
+                    .boxed(),
+            );
+            options.push(
+                (expr(4, depth - 1), expr(4, depth - 1))
+                    .prop_map(|(a, b)| format!("({a} @ {b})"))
+                    .boxed(),
+            );
+        }
+        3 => {
+            options.push(
+                expr(4, depth - 1)
+                    .prop_map(|a| format!("(W @ {a})"))
+                    .boxed(),
+            );
+            options.push(
+                expr(4, depth - 1)
+                    .prop_map(|a| format!("({a} @ V)"))
+                    .boxed(),
+            );
+            options.push(
+                expr(3, depth - 1)
+                    .prop_map(|a| format!("softmax({a})"))
+                    .boxed(),
+            );
+        }
+        _ => {
+            options.push(
+                expr(3, depth - 1)
+                    .prop_map(|a| format!("(V @ {a})"))
+                    .boxed(),
+            );
+            options.push(
+                expr(3, depth - 1)
+                    .prop_map(|a| format!("(transpose(W) @ {a})"))
+                    .boxed(),
+            );
+        }
+    }
+    proptest::strategy::Union::new(options).boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batched_equals_per_sample(body in expr(0, 4), seed in 0u64..1000, m in 1usize..6) {
+        let src = format!("{HEADER}loss = {body}\n");
+        let net = parse_network(&src).unwrap_or_else(|e| panic!("{src}\n{e:?}"));
+        let data = rows(seed, m);
+        let want = batch::PerSample::new(&net).unwrap().loss_and_gradient(&data).unwrap();
+        let got = batch::Evaluator::new(&net)
+            .unwrap_or_else(|e| panic!("{src}\n{e:?}"))
+            .loss_and_gradient(&data)
+            .unwrap();
+        let tol = |w: f64| 1e-11 * (1.0 + w.abs());
+        prop_assert!((got.loss - want.loss).abs() <= tol(want.loss),
+            "{src}m = {m}: loss {} vs {}", got.loss, want.loss);
+        for ((name, g), (_, w)) in got.gradient.iter().zip(&want.gradient) {
+            prop_assert_eq!(&g.shape, &w.shape);
+            let scale = w.data.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+            for (a, b) in g.data.iter().zip(&w.data) {
+                prop_assert!((a - b).abs() <= 1e-11 * (1.0 + scale),
+                    "{}m = {}: d{} {} vs {}", src, m, name, a, b);
+            }
+        }
+    }
+}
