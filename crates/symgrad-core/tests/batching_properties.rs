@@ -17,12 +17,16 @@ const HEADER: &str = "input x[4]\ntarget y[3]\n\
     param W[3, 4] = 0.3*sin(i*4 + j + 1)\nparam V[4, 3] = 0.2*cos(i*3 + j)\n\
     param u[4] = 0.1*i - 0.2\nparam b[3] = 0.2*cos(i + 1)\nparam c = 0.7\n";
 
-/// An expression of shape `[]` (0), `[3]` (3) or `[4]` (4), `depth` deep.
+/// An expression of shape `[]` (0), `[3]` (3), `[4]` (4) or `[3, 4]` (12),
+/// `depth` deep. Per-sample matrices meet only elementwise operations and
+/// reductions: a matrix product or transpose of one that depends on the
+/// data is refused by batching (a documented limit), not tested here.
 fn expr(shape: usize, depth: u32) -> BoxedStrategy<String> {
     let leaf = match shape {
         0 => prop_oneof![Just("c".to_string()), Just("0.5".to_string())].boxed(),
         3 => prop_oneof![Just("y".to_string()), Just("b".to_string())].boxed(),
-        _ => prop_oneof![Just("x".to_string()), Just("u".to_string())].boxed(),
+        4 => prop_oneof![Just("x".to_string()), Just("u".to_string())].boxed(),
+        _ => Just("W".to_string()).boxed(),
     };
     if depth == 0 {
         return leaf;
@@ -66,6 +70,16 @@ fn expr(shape: usize, depth: u32) -> BoxedStrategy<String> {
             options.push(
                 (expr(4, depth - 1), expr(4, depth - 1))
                     .prop_map(|(a, b)| format!("({a} @ {b})"))
+                    .boxed(),
+            );
+            options.push(
+                expr(12, depth - 1)
+                    .prop_map(|a| format!("sum({a})"))
+                    .boxed(),
+            );
+            options.push(
+                expr(12, depth - 1)
+                    .prop_map(|a| format!("max({a})"))
                     .boxed(),
             );
         }
