@@ -140,6 +140,8 @@ mod tests {
         assert!(error(quote!(Net)).contains("network! takes a struct name"));
         let e = error(quote!(Net, "tests/nets/bad_shape.sg", f16));
         assert!(e.contains("`f32` or `f64`"), "{e}");
+        let e = error(quote!(Net, "tests/nets/no_data.sg"));
+        assert!(e.contains("needs an input or a target"), "{e}");
     }
 
     #[test]

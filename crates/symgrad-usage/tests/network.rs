@@ -208,3 +208,19 @@ fn dropout_compiled_draws_the_interpreters_masks() {
     }
     assert_close("prediction", &p, &expected, 1e-14);
 }
+
+symgrad::network!(OddNames, "tests/nets/odd_names.sg");
+
+#[test]
+fn keywords_and_unicode_names_become_fields() {
+    let mut net = OddNames::init(0);
+    let (x, y) = ([1.0, 2.0, 3.0], [0.5, -1.0]);
+    let (loss, g) = net.loss_and_gradient(&x, &y);
+    // z = θ x + fn with θ = 0.1 (i + j): z = (0.8 + 0.5, 1.4 + 0.5).
+    let r = [0.8 + 0.5 - 0.5, 1.4 + 0.5 + 1.0];
+    assert!((loss - (r[0] * r[0] + r[1] * r[1]) / 2.0).abs() < 1e-14);
+    assert_close("fn", g.r#fn, &r, 1e-14);
+    assert_eq!(g.θ.len(), 6);
+    assert!((g.θ[5] - r[1] * 3.0).abs() < 1e-14);
+    assert_eq!(OddNamesParams::NAMES, ["θ", "fn"]);
+}

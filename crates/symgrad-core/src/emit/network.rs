@@ -31,6 +31,17 @@ pub fn network(
     net: &Network,
     float: Float,
 ) -> Result<TokenStream> {
+    if net
+        .with_role(Role::Input)
+        .chain(net.with_role(Role::Target))
+        .next()
+        .is_none()
+    {
+        return Err(crate::error::Error::new(
+            crate::error::ErrorKind::InvalidValue,
+            "network! needs an input or a target: the batch size is read from the data",
+        ));
+    }
     let ty = float.tokens();
     let params: Vec<_> = net.with_role(Role::Param).collect();
     let data: Vec<_> = net
@@ -40,7 +51,7 @@ pub fn network(
     let inputs: Vec<_> = net.with_role(Role::Input).collect();
     let params_ty = format_ident!("{}Params", name);
     let grad_ty = format_ident!("{}Gradient", name);
-    let field = |n: &str| Ident::new(n, Span::call_site());
+    let field = rust_name;
     let p_fields: Vec<Ident> = params.iter().map(|p| field(&p.name)).collect();
     let d_args: Vec<Ident> = data.iter().map(|d| field(&d.name)).collect();
     let in_args: Vec<Ident> = inputs.iter().map(|d| field(&d.name)).collect();
@@ -49,7 +60,11 @@ pub fn network(
 
     let grad_plan = plan(net, Outputs::LossAndGradient)?;
     let loss_plan = plan(net, Outputs::Loss)?;
-    let fwd_plan = prediction(net).and_then(|_| plan(net, Outputs::Prediction).ok());
+    // Without an input there is nothing to predict from.
+    let fwd_plan = match inputs.is_empty() {
+        true => None,
+        false => prediction(net).and_then(|_| plan(net, Outputs::Prediction).ok()),
+    };
 
     // Dropout masks: drawn by the struct before each training-mode run.
     let masks: Vec<_> = net.with_role(Role::Mask).collect();
@@ -89,8 +104,9 @@ pub fn network(
 
     // The batch size from the first data argument, checked against the rest.
     let batch_size = |args: &[Ident], sizes: &[usize]| -> TokenStream {
-        let first = &args[0];
-        let n0 = sizes[0];
+        let (Some(first), Some(&n0)) = (args.first(), sizes.first()) else {
+            return TokenStream::new();
+        };
         let checks = args.iter().zip(sizes).map(|(a, &n)| {
             let msg =
                 format!("`{a}` must hold m samples of {n} entries each (m = {{}}), it has {{}}");
@@ -309,6 +325,23 @@ pub fn network(
             #fwd_method
         }
     })
+}
+
+/// A file's name as a Rust identifier: raw (`r#type`) where it is a Rust
+/// keyword, so that any name the file may use is a field and a parameter.
+fn rust_name(name: &str) -> Ident {
+    const KEYWORDS: &[&str] = &[
+        "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if",
+        "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+        "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while", "async",
+        "await", "dyn", "abstract", "become", "box", "do", "final", "macro", "override", "priv",
+        "typeof", "unsized", "virtual", "yield", "try", "gen",
+    ];
+    if KEYWORDS.contains(&name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
 }
 
 fn buf(b: usize) -> Ident {
