@@ -3,6 +3,9 @@
 //! `symgrad-core/tests/networks.rs`), in f64 and f32; random initializers
 //! against `symgrad net init`'s draws; and the prediction.
 
+// `θ` alone is a "mixed script confusable" to rustc; here it is meant.
+#![allow(mixed_script_confusables)]
+
 use symgrad::net::{batch, parse_network};
 
 symgrad::network!(W3, "../../tests/data/networks/w3.sg");
