@@ -179,6 +179,11 @@ fn paths_past_the_limit_are_refused_with_status_2() {
         err.contains("would visit 26 paths, more than the limit of 10"),
         "{err}"
     );
+    // `net grad` has no forward mode to suggest.
+    assert!(
+        err.contains("or use --mode reverse, which is linear"),
+        "{err}"
+    );
     // A deeper network (10-10-10-10-10-10-2) at the default limit.
     let mut src = String::from("input x[10]\ntarget y[2]\n");
     let widths = [10, 10, 10, 10, 10, 10, 2];

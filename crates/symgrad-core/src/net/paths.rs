@@ -61,7 +61,16 @@ impl PathEvaluator {
             .flat_map(|p| s.entries(p.node).to_vec())
             .collect();
         let counts = count_paths(&s.graph, loss, &wrt);
-        let (grads, _) = gradient(&mut s.graph, loss, &wrt, max_paths)?;
+        let (grads, _) = gradient(&mut s.graph, loss, &wrt, max_paths).map_err(|e| {
+            // A network has no forward mode to fall back on: name reverse.
+            Error::new(
+                e.kind(),
+                e.message().replace(
+                    "--mode reverse or forward, which are linear",
+                    "--mode reverse, which is linear",
+                ),
+            )
+        })?;
         let mut inputs: Vec<NodeId> = data
             .iter()
             .flat_map(|d| s.entries(d.node).to_vec())
