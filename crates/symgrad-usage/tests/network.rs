@@ -5,6 +5,9 @@
 
 // `θ` alone is a "mixed script confusable" to rustc; here it is meant.
 #![allow(mixed_script_confusables)]
+// Generated items must not warn in a crate that denies warnings and
+// undocumented public items (`W3f32` below is `pub`).
+#![deny(warnings, missing_docs)]
 
 use symgrad::net::{batch, parse_network};
 
