@@ -58,6 +58,21 @@ enum NetCommand {
     Explain(NetExplainArgs),
     /// Draw the network's tensor graph (DOT, or SVG without Graphviz).
     Graph(NetGraphArgs),
+    /// Print the Rust that `symgrad::network!` generates for the file.
+    Emit(NetEmitArgs),
+}
+
+#[derive(Args, Debug)]
+struct NetEmitArgs {
+    /// The network file (.sg).
+    #[arg(value_name = "FILE.sg")]
+    file: std::path::PathBuf,
+    /// The struct's name.
+    #[arg(long, default_value = "Net")]
+    name: String,
+    /// Generate f32 code instead of f64.
+    #[arg(long)]
+    f32: bool,
 }
 
 #[derive(Args, Debug)]
@@ -323,6 +338,7 @@ fn main() -> ExitCode {
         Command::Net(NetCommand::Init(args)) => commands::net::init(args),
         Command::Net(NetCommand::Explain(args)) => commands::netview::explain(args),
         Command::Net(NetCommand::Graph(args)) => commands::netview::graph(args),
+        Command::Net(NetCommand::Emit(args)) => commands::netview::emit(args),
     };
     match result {
         Ok(text) => {

@@ -225,3 +225,17 @@ fn paths_past_the_limit_are_refused_with_status_2() {
     assert!(err.contains("more than the limit of 1048576"), "{err}");
     assert!(err.contains("would visit "), "{err}");
 }
+
+/// `net emit` prints what `network!` generates: the 2-3-2 network's struct,
+/// its workspaces and the kernel calls, formatted (the code itself is
+/// compiled and checked against the interpreter in `symgrad-usage`).
+#[test]
+fn emit_prints_the_generated_network() {
+    let code = ok(&["net", "emit", &data("net232.sg"), "--name", "Tiny"]);
+    insta::assert_snapshot!("emit_net232", code);
+    let f32 = ok(&["net", "emit", &data("net232.sg"), "--f32"]);
+    assert!(f32.contains("pub struct Net {") && f32.contains("Vec<f32>"));
+    let out = symgrad(&["net", "emit", &data("net232.sg"), "--name", "not a name"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Rust identifier"));
+}

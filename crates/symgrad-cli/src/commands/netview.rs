@@ -1,9 +1,10 @@
-//! `symgrad net explain` and `symgrad net graph`: a network's backpropagation
-//! equations, derived from its reverse pass, and a picture of its tensor graph.
+//! `symgrad net explain`, `symgrad net graph` and `symgrad net emit`: a
+//! network's backpropagation equations, derived from its reverse pass, a
+//! picture of its tensor graph, and the Rust that `network!` compiles it to.
 
 use super::graph::deliver;
 use super::net::load;
-use crate::{ExplainFormat, Failure, NetExplainArgs, NetGraphArgs};
+use crate::{ExplainFormat, Failure, NetEmitArgs, NetExplainArgs, NetGraphArgs};
 use symgrad_core::net::explain::{equation_texts, explain as derive, Style};
 use symgrad_core::net::Role;
 use symgrad_core::print::{self, DotOptions};
@@ -60,4 +61,26 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
     }
     let dot = print::dot(g, &[net.loss], &options);
     deliver(dot, args.format, args.output.as_deref())
+}
+
+/// The items `symgrad::network!(NAME, "FILE")` expands to, formatted.
+pub fn emit(args: NetEmitArgs) -> Result<String, Failure> {
+    let net = load(&args.file)?;
+    let name = syn::parse_str::<syn::Ident>(&args.name).map_err(|_| {
+        Failure::input(format!(
+            "error: --name '{}' is not a Rust identifier",
+            args.name
+        ))
+    })?;
+    let float = if args.f32 {
+        symgrad_core::emit::Float::F32
+    } else {
+        symgrad_core::emit::Float::F64
+    };
+    let vis: proc_macro2::TokenStream =
+        syn::parse_str("pub").map_err(|e| Failure::io(format!("error: {e}")))?;
+    let tokens = symgrad_core::emit::network::network(&name, &vis, &net, float).map_err(failed)?;
+    let file: syn::File = syn::parse2(tokens)
+        .map_err(|e| Failure::io(format!("error: generated code did not parse (a bug): {e}")))?;
+    Ok(prettyplease::unparse(&file))
 }

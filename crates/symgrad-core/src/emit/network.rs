@@ -69,6 +69,7 @@ pub fn network(
     // Dropout masks: drawn by the struct before each training-mode run.
     let masks: Vec<_> = net.with_role(Role::Mask).collect();
     let n_masks = masks.len();
+    let n_masks_lit = Literal::usize_unsuffixed(n_masks);
     // Sources of a plan: data (inputs, targets), masks, params, then 1/m.
     let n_data = data.len();
     let source = |k: usize| -> TokenStream {
@@ -181,7 +182,7 @@ pub fn network(
         .iter()
         .map(|p| init_tokens(p.name.as_str(), &p.shape, p.init.as_ref(), float));
     let shapes = params.iter().map(|p| {
-        let dims = p.shape.dims();
+        let dims = p.shape.dims().iter().map(|&d| Literal::usize_unsuffixed(d));
         quote!(&[#(#dims),*])
     });
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
@@ -230,7 +231,7 @@ pub fn network(
             gradient_ws: Option<#grad_ws_ty>,
             loss_ws: Option<#loss_ws_ty>,
             #fwd_field
-            dropout_masks: [::std::vec::Vec<#ty>; #n_masks],
+            dropout_masks: [::std::vec::Vec<#ty>; #n_masks_lit],
             dropout_seed: u64,
             dropout_draws: u64,
         }
