@@ -9,20 +9,20 @@
 //!
 //! The macro works in phases, as thiserror does:
 //!
-//! 1. **parse** ([`sig`], [`body`]): syn's tree becomes a small typed AST
+//! 1. **parse** (`sig`, `body`): syn's tree becomes a small typed AST
 //!    whose nodes keep a reference to the syn node they came from, so that
 //!    every error is spanned on the tokens it is about. Names are resolved
 //!    and types (integer or float) checked here; every unsupported construct
 //!    is reported, and all errors are combined into one `syn::Error`.
-//! 2. **expand** ([`expand`]): the AST is evaluated symbolically into a
+//! 2. **expand** (`expand`): the AST is evaluated symbolically into a
 //!    [`Graph`](symgrad_core::Graph), `for` loops unrolled (integer
 //!    arithmetic on loop variables is folded as it goes), so building is
 //!    linear in the size of the unrolled function. For the gradient,
 //!    loops that only accumulate (`s += term(x[i], x[i + 1])`) are instead
-//!    expanded once and kept as loops ([`looped`]).
-//! 3. **emit** ([`emit`]): `symgrad_core::emit::rust::gradient_parts` lowers
+//!    expanded once and kept as loops (`looped`).
+//! 3. **emit** (`emit`): `symgrad_core::emit::rust::gradient_parts` lowers
 //!    the graph and its derivatives to SSA and Rust tokens, or, with kept
-//!    loops, [`looped::gradient_parts`] emits straight-line code around real
+//!    loops, `looped::gradient_parts` emits straight-line code around real
 //!    `for` loops.
 //!
 //! After an error the macro still emits the user's function and a correctly

@@ -16,7 +16,7 @@
 //!   [`ErrorKind::NoRule`] error naming the operation. Their rules are
 //!   written directly as a vector-Jacobian product in [`vjp`] (reverse mode)
 //!   and a Jacobian-vector product in [`jvp`] (forward mode), side by side in
-//!   [`tensor_vjp`] and [`tensor_jvp`].
+//!   `tensor_vjp` and `tensor_jvp`.
 //!
 //! `vjp` and `jvp` match every [`Op`] exhaustively, so the compiler checks
 //! that a new operation gets both rules; neither can fail.

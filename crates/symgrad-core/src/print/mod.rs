@@ -4,7 +4,7 @@
 //!
 //! Architecture invariant: no printer recurses over graph depth. Text is built
 //! bottom-up in topological order as fragments that refer to their operands'
-//! fragments ([`rope`]), and rendered with an explicit stack.
+//! fragments (`rope`), and rendered with an explicit stack.
 
 mod dot;
 mod infix;

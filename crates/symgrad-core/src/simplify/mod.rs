@@ -5,7 +5,7 @@
 //! `a * b^-1` and `sqrt(a)` is `a^(1/2)`; sums and products are flat n-ary
 //! nodes with like terms and equal factors combined and constants folded
 //! exactly; a product's numeric coefficient is its first operand and a sum's
-//! constant term its last; operands are in the stable order of [`order`].
+//! constant term its last; operands are in the stable order of `order`.
 //! Products are never expanded over sums, and a sum or product used more than
 //! once stays one shared node.
 //!
