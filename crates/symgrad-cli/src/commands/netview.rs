@@ -37,7 +37,11 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
         title: Some(format!("{}", args.file.display())),
         ..DotOptions::default()
     };
-    for v in g.reachable(&[net.loss]) {
+    // Every equation, not only what the loss reads: the prediction `p =
+    // softmax(z)` is drawn even where the loss uses `z - logsumexp(z)`.
+    let mut roots = vec![net.loss];
+    roots.extend(net.equations.iter().map(|e| e.node));
+    for v in g.reachable(&roots) {
         options
             .labels
             .insert(v, format!("{}{}", g.node(v).op.label(), shape(v)));
@@ -59,7 +63,7 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
         let label = format!("{} = {text}{}", e.name, shape(e.node));
         options.labels.insert(e.node, label);
     }
-    let dot = print::dot(g, &[net.loss], &options);
+    let dot = print::dot(g, &roots, &options);
     deliver(dot, args.format, args.output.as_deref())
 }
 

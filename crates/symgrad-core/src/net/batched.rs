@@ -57,7 +57,8 @@ pub struct Batched {
     /// `1/m`, a scalar variable that the evaluation sets: the weight of
     /// each sample in the mean (a constant would fix the batch size).
     pub weight: NodeId,
-    /// Each node of the network's graph that the loss depends on, batched.
+    /// Each node of the network's graph that the loss or the prediction
+    /// depends on, batched.
     pub map: Vec<Option<NodeId>>,
 }
 
@@ -73,7 +74,11 @@ pub fn batch(net: &Network) -> Result<Batched> {
     let src = &net.graph;
     let m = stand_in_batch(src);
     let mut g = Graph::new();
-    let order = src.reachable(&[net.loss]);
+    // The loss, and the prediction even where the loss reads its inputs
+    // rather than it (`log(softmax(z))` is built as `z - logsumexp(z)`).
+    let mut roots = vec![net.loss];
+    roots.extend(super::batch::prediction(net).map(|e| e.node));
+    let order = src.reachable(&roots);
     let mut new_id: Vec<Option<NodeId>> = vec![None; src.len()];
     let mut batched = vec![false; src.len()];
     let role_of = |v: NodeId| net.decls.iter().find(|d| d.node == v).map(|d| d.role);

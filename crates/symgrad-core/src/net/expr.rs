@@ -395,7 +395,7 @@ impl<'a> Parser<'a> {
                 // -sum(y * log(p)), written out so that its derivative is
                 // the rule table's.
                 arity(2)?;
-                let log_p = self.graph.func(Func::Ln, args[0].node);
+                let log_p = self.ln(args[0].node);
                 self.graph
                     .try_mul(args[1].node, log_p)
                     .and_then(|t| self.graph.try_sum(t, Axis::All))
@@ -431,6 +431,7 @@ impl<'a> Parser<'a> {
                 self.implicit.batchnorm(self.graph, args[0].node, span)
             }
             _ => match Func::from_name(name) {
+                Some(Func::Ln) if args.len() == 1 => Ok(self.ln(args[0].node)),
                 Some(f) => {
                     arity(1)?;
                     Ok(self.graph.func(f, args[0].node))
@@ -481,6 +482,29 @@ impl<'a> Parser<'a> {
             ));
         }
         Ok(p)
+    }
+
+    /// `ln(p)`, and `log(softmax(z))` as `z - logsumexp(z)` (the log-sum-exp kept as a
+    /// 1 on the last axis so that it broadcasts): the same function, but
+    /// finite where the softmax underflows to 0, one `ln` per row instead of
+    /// per entry, and a derivative without division by the probabilities.
+    fn ln(&mut self, p: NodeId) -> NodeId {
+        if self.graph.op(p) != Op::Softmax || self.graph.is_scalar(p) {
+            return self.graph.func(Func::Ln, p);
+        }
+        let z = self.graph.args(p)[0];
+        let shape = self.graph.shape(z).clone();
+        let lse = self.graph.logsumexp(z);
+        let lse = if shape.rank() >= 2 {
+            let mut kept = shape.dims().to_vec();
+            if let Some(last) = kept.last_mut() {
+                *last = 1;
+            }
+            self.graph.reshape(lse, &crate::graph::Shape::new(kept))
+        } else {
+            lse
+        };
+        self.graph.sub(z, lse)
     }
 
     /// An axis argument: a non-negative integer literal.

@@ -195,3 +195,27 @@ fn axis_keyword_reduces_and_is_checked() {
         e.message()
     );
 }
+
+#[test]
+fn log_of_softmax_stays_finite_where_the_probability_underflows() {
+    // softmax((0, -800)) = (1, e^-800), and e^-800 is 0 in f64: ln(0) would
+    // make the loss infinite. As z - logsumexp(z) the loss is 800 s +
+    // ln(1 + e^-800 s) = 800 at s = 1, and its derivative in s is 800.
+    let src = "input x[2]\ntarget y[2]\nparam s = 1\nloss = -sum(y * log(softmax(s * x)))\n";
+    let net = parse_network(src).unwrap();
+    let data = batch::read_csv(&net, "x0,x1,y0,y1\n0,-800,0,1\n").unwrap();
+    let r = batch::Evaluator::new(&net)
+        .unwrap()
+        .loss_and_gradient(&data.rows)
+        .unwrap();
+    assert_eq!(r.loss, 800.0);
+    assert_eq!(r.gradient[0].1.data, [800.0]);
+    // cross_entropy takes the same route.
+    let src = "input x[2]\ntarget y[2]\nparam s = 1\nloss = cross_entropy(softmax(s * x), y)\n";
+    let net = parse_network(src).unwrap();
+    let r = batch::Evaluator::new(&net)
+        .unwrap()
+        .loss_and_gradient(&data.rows)
+        .unwrap();
+    assert_eq!(r.loss, 800.0);
+}

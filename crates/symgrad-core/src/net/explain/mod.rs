@@ -25,8 +25,9 @@
 //! constant broadcast to a tensor stands for itself inside an elementwise
 //! operation, and `x * (1/p)` is `x / p`. Nothing else is simplified, so what
 //! is printed is what the graph computes: for softmax with cross-entropy the
-//! output error is `p ⊙ (-y / p - sum(-y / p ⊙ p))`, which equals `p - y`
-//! only because a one-hot `y` sums to 1, a fact the graph does not have.
+//! output error is `-y + sum(y)·p` (the file's `log(softmax(z))` is built as
+//! `z - logsumexp(z)`), which equals `p - y` only because a one-hot `y` sums
+//! to 1, a fact the graph does not have.
 //!
 //! Every printed right-hand side is a node of [`Explanation::notation`] over
 //! variables that stand for nodes of [`Explanation::graph`], so a test can

@@ -63,6 +63,8 @@ fn build(g: &Graph, v: NodeId, new: &[Option<NodeId>], n: &mut Graph) -> Result<
         Op::Const(c) => n.constant(c),
         Op::Named(c) => n.named(c),
         Op::Var(_) => n.try_tensor_var(g.var_name(v).unwrap_or("?"), shape.clone())?,
+        // A sum down to a scalar reads better as the sum it is.
+        Op::SumTo(_) if shape.is_scalar() => n.try_sum(args[0], crate::graph::Axis::All)?,
         Op::SumTo(_) => n.try_sum_to(args[0], &shape)?,
         Op::BroadcastTo(_) => n.try_broadcast_to(args[0], &shape)?,
         Op::Reshape(_) => n.try_reshape(args[0], &shape)?,
