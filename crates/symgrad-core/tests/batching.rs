@@ -125,3 +125,19 @@ fn the_w3_plan_is_five_products_and_no_copies() {
     }
     assert!(written.iter().all(|&w| w <= 1));
 }
+
+/// W3b's softmax output with cross-entropy: `log(softmax(z))` is built as
+/// `z - logsumexp(z)`, and reverse mode's softmax (the derivative of
+/// log-sum-exp) comes from the same kernel call, one `exp` per entry.
+#[test]
+fn the_w3b_plan_computes_softmax_and_logsumexp_together() {
+    use symgrad_core::plan::Instr;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/networks");
+    let net = parse_network(&std::fs::read_to_string(dir.join("w3b.sg")).unwrap()).unwrap();
+    let plan = batch::plan(&net, batch::Outputs::LossAndGradient).unwrap();
+    let count = |f: &dyn Fn(&Instr) -> bool| plan.instrs.iter().filter(|i| f(i)).count();
+    assert_eq!(count(&|i| matches!(i, Instr::SoftmaxLogSumExp { .. })), 1);
+    let alone = count(&|i| matches!(i, Instr::Softmax { .. } | Instr::LogSumExp { .. }));
+    assert_eq!(alone, 0, "{:#?}", plan.instrs);
+    assert_eq!(count(&|i| matches!(i, Instr::MatMul { .. })), 5);
+}

@@ -395,6 +395,41 @@ pub fn softmax_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
     }
 }
 
+/// The softmax (into `p`) and the log-sum-exp (into `lse`) of each row of a
+/// contiguous `[rows, cols]` tensor, with one `exp` per entry: the shifted
+/// exponentials are the softmax's numerators and the log-sum-exp's terms.
+/// Equal to [`softmax_rows`] and [`logsumexp_rows`] called one after the
+/// other. Reverse mode needs both: the derivative of log-sum-exp is the
+/// softmax.
+pub fn softmax_logsumexp_rows<T: Real>(
+    rows: usize,
+    cols: usize,
+    a: &[T],
+    p: &mut [T],
+    lse: &mut [T],
+) {
+    assert!(
+        a.len() >= rows * cols && p.len() >= rows * cols && lse.len() >= rows,
+        "symgrad kernel: softmax_logsumexp sizes"
+    );
+    let rows_iter = a
+        .chunks_exact(cols)
+        .zip(p.chunks_exact_mut(cols))
+        .zip(lse.iter_mut());
+    for ((src, dst), l) in rows_iter.take(rows) {
+        let m = src.iter().fold(src[0], |m, &x| crate::max(m, x));
+        let mut sum = T::ZERO;
+        for (d, &x) in dst.iter_mut().zip(src) {
+            *d = (x - m).exp();
+            sum = sum + *d;
+        }
+        for d in dst.iter_mut() {
+            *d = *d / sum;
+        }
+        *l = m + sum.ln();
+    }
+}
+
 /// The log-sum-exp of each row of a contiguous `[rows, cols]` tensor.
 pub fn logsumexp_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
     assert!(
@@ -498,6 +533,18 @@ mod tests {
             assert_eq!(p[k], crate::sigmoid(a[k]), "σ({})", a[k]);
             assert_eq!(q[k], crate::sigmoid(-a[k]), "σ(-{})", a[k]);
         }
+    }
+
+    #[test]
+    fn softmax_and_logsumexp_together_equal_each_alone() {
+        let a = [1.0, -2.0, 0.5, 1000.0, 1000.0, -1000.0];
+        let (mut p, mut l) = ([0.0; 6], [0.0; 2]);
+        softmax_logsumexp_rows(2, 3, &a, &mut p, &mut l);
+        let (mut p2, mut l2) = ([0.0; 6], [0.0; 2]);
+        softmax_rows(2, 3, &a, &mut p2);
+        logsumexp_rows(2, 3, &a, &mut l2);
+        assert_eq!(p, p2);
+        assert_eq!(l, l2);
     }
 
     #[test]

@@ -430,6 +430,17 @@ fn workspace(
                 };
                 quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, |x: #ty, y: #ty| #body);)
             }
+            Instr::SoftmaxLogSumExp {
+                rows,
+                cols,
+                a,
+                softmax,
+                lse,
+            } => {
+                let (r, c, a) = (size(*rows), size(*cols), src(*a));
+                let (p, l) = (buf(*softmax), buf(*lse));
+                quote!(#kernels::softmax_logsumexp_rows(#r, #c, #a, &mut __ws.#p, &mut __ws.#l);)
+            }
             Instr::SigmoidPair { dims, a, pos, neg } => {
                 let (a, sa) = view(a);
                 let d = sizes(*dims);

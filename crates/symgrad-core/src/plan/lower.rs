@@ -36,6 +36,7 @@ impl Plan {
         let mut value: Vec<Option<View>> = vec![None; g.len()];
         let order = g.reachable(outputs);
         let pairs = sigmoid_pairs(g, &order);
+        let row_pairs = softmax_logsumexp_pairs(g, &order);
         for v in order {
             if value[v.index()].is_some() {
                 // The second half of a sigmoid pair, already written.
@@ -157,6 +158,38 @@ impl Plan {
                         },
                     });
                     View::contiguous(Src::Buf(out), dims)
+                }
+                Op::Softmax | Op::LogSumExp if row_pairs.contains_key(&v) => {
+                    let other = row_pairs[&v];
+                    let a = low.contiguous(view(0)?);
+                    let cols = a.dims[RANK - 1];
+                    let rows = numel(&a.dims[..RANK - 1]);
+                    let (s_node, l_node) = if node.op == Op::Softmax {
+                        (v, other)
+                    } else {
+                        (other, v)
+                    };
+                    let s_dims = pad(&sizes.shape(g.shape(s_node))?);
+                    let l_dims = pad(&sizes.shape(g.shape(l_node))?);
+                    let softmax = low.buffer(numel(&s_dims));
+                    let lse = low.buffer(numel(&l_dims));
+                    low.instrs.push(Instr::SoftmaxLogSumExp {
+                        rows,
+                        cols,
+                        a: a.src,
+                        softmax,
+                        lse,
+                    });
+                    let (s_view, l_view) = (
+                        View::contiguous(Src::Buf(softmax), s_dims),
+                        View::contiguous(Src::Buf(lse), l_dims),
+                    );
+                    value[other.index()] = Some(if other == s_node { s_view } else { l_view });
+                    if v == s_node {
+                        s_view
+                    } else {
+                        l_view
+                    }
                 }
                 Op::Softmax | Op::LogSumExp => {
                     let a = low.contiguous(view(0)?);
@@ -329,6 +362,28 @@ impl Lowering {
         });
         View::contiguous(Src::Buf(out), dims)
     }
+}
+
+/// For `softmax(z)` and `logsumexp(z)` both reachable, each mapped to the
+/// other, so that the first one lowered computes both in one kernel call.
+fn softmax_logsumexp_pairs(g: &Graph, order: &[NodeId]) -> FxHashMap<NodeId, NodeId> {
+    let mut softmax_of: FxHashMap<NodeId, NodeId> = FxHashMap::default();
+    let mut lse_of: FxHashMap<NodeId, NodeId> = FxHashMap::default();
+    for &v in order {
+        match g.op(v) {
+            Op::Softmax => softmax_of.insert(g.args(v)[0], v),
+            Op::LogSumExp => lse_of.insert(g.args(v)[0], v),
+            _ => None,
+        };
+    }
+    let mut pairs = FxHashMap::default();
+    for (z, &s) in &softmax_of {
+        if let Some(&l) = lse_of.get(z) {
+            pairs.insert(s, l);
+            pairs.insert(l, s);
+        }
+    }
+    pairs
 }
 
 /// `σ(z) -> σ(-z)` for every pair of reachable nodes where `σ(-z)` comes

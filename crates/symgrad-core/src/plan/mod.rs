@@ -11,7 +11,8 @@
 //!   needs contiguous data gets a copy only when its operand is not.
 //! - Elementwise operations read views with 0 strides for broadcast axes.
 //! - `σ(z)` and the `σ(-z)` that reverse mode builds for σ' come from one
-//!   kernel call with one `exp` per entry.
+//!   kernel call with one `exp` per entry, and so do `logsumexp(z)` and the
+//!   `softmax(z)` that its derivative needs.
 //! - A transposed matrix product that is copied out is computed as the
 //!   product of the transposed operands in the other order
 //!   (`passes.rs`), which is how `∂C/∂W = (Xᵀ G)ᵀ` becomes
@@ -208,6 +209,16 @@ pub enum Instr {
         pos: usize,
         neg: usize,
     },
+    /// Softmax (into `softmax`) and log-sum-exp (into `lse`) of each row of
+    /// a contiguous `[rows, cols]` tensor, one `exp` per entry: reverse mode
+    /// of log-sum-exp needs the softmax of the same rows.
+    SoftmaxLogSumExp {
+        rows: Size,
+        cols: Size,
+        a: Src,
+        softmax: usize,
+        lse: usize,
+    },
     /// `out = a @ b` for an `m × k` view and a `k × n` view (row and column
     /// strides), written through `out_strides`.
     MatMul {
@@ -226,6 +237,7 @@ impl Instr {
     pub fn out(&self) -> usize {
         match *self {
             Instr::SigmoidPair { pos, .. } => pos,
+            Instr::SoftmaxLogSumExp { softmax, .. } => softmax,
             Instr::Fill { out, .. }
             | Instr::Map { out, .. }
             | Instr::Zip { out, .. }
@@ -242,6 +254,7 @@ impl Instr {
     pub fn writes(&self) -> Vec<usize> {
         match *self {
             Instr::SigmoidPair { pos, neg, .. } => vec![pos, neg],
+            Instr::SoftmaxLogSumExp { softmax, lse, .. } => vec![softmax, lse],
             _ => vec![self.out()],
         }
     }
@@ -250,6 +263,7 @@ impl Instr {
     pub fn reads(&self) -> Vec<Src> {
         match self {
             Instr::SigmoidPair { a, .. } => vec![a.src],
+            Instr::SoftmaxLogSumExp { a, .. } => vec![*a],
             Instr::Fill { .. } => vec![],
             Instr::Map { a, .. } | Instr::SumInto { a, .. } => vec![a.src],
             Instr::Zip { a, b, .. } => vec![a.src, b.src],

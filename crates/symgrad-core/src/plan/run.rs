@@ -117,6 +117,22 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
         bufs[*neg] = q;
         return;
     }
+    if let Instr::SoftmaxLogSumExp {
+        rows,
+        cols,
+        a,
+        softmax,
+        lse,
+    } = instr
+    {
+        let mut p = std::mem::take(&mut bufs[*softmax]);
+        let mut l = std::mem::take(&mut bufs[*lse]);
+        let a_src = source(bufs, inputs, *a);
+        kernels::softmax_logsumexp_rows(rows.at(m), cols.at(m), a_src, &mut p, &mut l);
+        bufs[*softmax] = p;
+        bufs[*lse] = l;
+        return;
+    }
     let o = instr.out();
     let mut out = std::mem::take(&mut bufs[o]);
     let bufs_ro: &[Vec<f64>] = bufs;
@@ -210,7 +226,9 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
             let a = source(bufs_ro, inputs, *a);
             kernels::logsumexp_rows(rows.at(m), cols.at(m), a, &mut out);
         }
-        Instr::SigmoidPair { .. } => unreachable!("handled above"),
+        Instr::SigmoidPair { .. } | Instr::SoftmaxLogSumExp { .. } => {
+            unreachable!("two outputs: handled above")
+        }
         Instr::MatMul {
             m: rows,
             k,
