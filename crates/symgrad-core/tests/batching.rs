@@ -106,9 +106,7 @@ fn a_data_dependent_matrix_product_is_refused_with_its_equation() {
 #[test]
 fn the_w3_plan_is_five_products_and_no_copies() {
     use symgrad_core::plan::{Instr, Unary};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/networks");
-    let net = parse_network(&std::fs::read_to_string(dir.join("w3.sg")).unwrap()).unwrap();
-    let plan = batch::plan(&net, batch::Outputs::LossAndGradient).unwrap();
+    let plan = gradient_plan("w3.sg");
     let count = |f: &dyn Fn(&Instr) -> bool| plan.instrs.iter().filter(|i| f(i)).count();
     assert_eq!(count(&|i| matches!(i, Instr::MatMul { .. })), 5);
     assert_eq!(count(&|i| matches!(i, Instr::SigmoidPair { .. })), 2);
@@ -132,12 +130,17 @@ fn the_w3_plan_is_five_products_and_no_copies() {
 #[test]
 fn the_w3b_plan_computes_softmax_and_logsumexp_together() {
     use symgrad_core::plan::Instr;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/networks");
-    let net = parse_network(&std::fs::read_to_string(dir.join("w3b.sg")).unwrap()).unwrap();
-    let plan = batch::plan(&net, batch::Outputs::LossAndGradient).unwrap();
+    let plan = gradient_plan("w3b.sg");
     let count = |f: &dyn Fn(&Instr) -> bool| plan.instrs.iter().filter(|i| f(i)).count();
     assert_eq!(count(&|i| matches!(i, Instr::SoftmaxLogSumExp { .. })), 1);
     let alone = count(&|i| matches!(i, Instr::Softmax { .. } | Instr::LogSumExp { .. }));
     assert_eq!(alone, 0, "{:#?}", plan.instrs);
     assert_eq!(count(&|i| matches!(i, Instr::MatMul { .. })), 5);
+}
+
+/// The loss-and-gradient plan of a network in `tests/data/networks`.
+fn gradient_plan(file: &str) -> symgrad_core::plan::Plan {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/networks");
+    let net = parse_network(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    batch::plan(&net, batch::Outputs::LossAndGradient).unwrap()
 }

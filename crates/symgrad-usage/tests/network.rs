@@ -9,6 +9,7 @@
 // undocumented public items (`W3f32` below is `pub`).
 #![deny(warnings, missing_docs)]
 
+use symgrad::eval::Tensor;
 use symgrad::net::{batch, parse_network};
 
 symgrad::network!(W3, "../../tests/data/networks/w3.sg");
@@ -130,24 +131,30 @@ fn random_initializers_match_net_init() {
     assert_ne!(Shorthand::init(0).params.W1, Shorthand::init(1).params.W1);
 }
 
-symgrad::network!(BatchNorm, "tests/nets/batchnorm.sg");
-
-#[test]
-fn batchnorm_compiled_equals_the_interpreter() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nets/batchnorm.sg");
+/// A network of `tests/nets` over `input x[4]`, `target y[3]`, and `m`
+/// random rows (one-hot targets) from `seed`.
+fn small_net(file: &str, seed: u64, m: usize) -> (symgrad::net::Network, Vec<Vec<Tensor>>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/nets")
+        .join(file);
     let net = parse_network(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut rng = symgrad::workloads::SplitMix64(5);
-    let rows: Vec<Vec<symgrad::eval::Tensor>> = (0..6)
+    let mut rng = symgrad::workloads::SplitMix64(seed);
+    let rows = (0..m)
         .map(|k| {
             let x: Vec<f64> = (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect();
             let mut y = vec![0.0; 3];
             y[k % 3] = 1.0;
-            vec![
-                symgrad::eval::Tensor::new([4], x),
-                symgrad::eval::Tensor::new([3], y),
-            ]
+            vec![Tensor::new([4], x), Tensor::new([3], y)]
         })
         .collect();
+    (net, rows)
+}
+
+symgrad::network!(BatchNorm, "tests/nets/batchnorm.sg");
+
+#[test]
+fn batchnorm_compiled_equals_the_interpreter() {
+    let (net, rows) = small_net("batchnorm.sg", 5, 6);
     let want = batch::Evaluator::new(&net)
         .unwrap()
         .loss_and_gradient(&rows)
@@ -166,20 +173,7 @@ symgrad::network!(Dropout, "tests/nets/dropout.sg");
 
 #[test]
 fn dropout_compiled_draws_the_interpreters_masks() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nets/dropout.sg");
-    let net = parse_network(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut rng = symgrad::workloads::SplitMix64(11);
-    let rows: Vec<Vec<symgrad::eval::Tensor>> = (0..5)
-        .map(|k| {
-            let x: Vec<f64> = (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect();
-            let mut y = vec![0.0; 3];
-            y[k % 3] = 1.0;
-            vec![
-                symgrad::eval::Tensor::new([4], x),
-                symgrad::eval::Tensor::new([3], y),
-            ]
-        })
-        .collect();
+    let (net, rows) = small_net("dropout.sg", 11, 5);
     let x: Vec<f64> = rows.iter().flat_map(|r| r[0].data.clone()).collect();
     let y: Vec<f64> = rows.iter().flat_map(|r| r[1].data.clone()).collect();
     let mut compiled = Dropout::init(0);
