@@ -121,7 +121,8 @@ pub fn network(
     let m_data = batch_size(&d_args, &per_sample);
     let m_inputs = batch_size(&in_args, &in_sizes);
 
-    let (fwd_items, fwd_method) = match &fwd_plan {
+    // The forward workspace's items, `forward`, its field and initializer.
+    let (fwd_items, fwd_method, fwd_field, fwd_init) = match &fwd_plan {
         Some(p) => {
             let ws_ty = format_ident!("{}ForwardWs", name);
             // The prediction plan reads no target: give targets empty slices.
@@ -159,20 +160,12 @@ pub fn network(
                         &__ws.#out
                     }
                 },
+                quote!(forward_ws: Option<#ws_ty>,),
+                quote!(forward_ws: None,),
             )
         }
-        None => (TokenStream::new(), TokenStream::new()),
+        None => Default::default(),
     };
-    let fwd_ws_field = if fwd_plan.is_some() {
-        let ws_ty = format_ident!("{}ForwardWs", name);
-        (
-            quote!(forward_ws: Option<#ws_ty>,),
-            quote!(forward_ws: None,),
-        )
-    } else {
-        (TokenStream::new(), TokenStream::new())
-    };
-    let (fwd_field, fwd_init) = fwd_ws_field;
 
     let mask_index: Vec<usize> = (0..n_masks).collect();
     let mask_sizes: Vec<usize> = masks.iter().map(|d| d.shape.numel()).collect();

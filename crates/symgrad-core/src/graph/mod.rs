@@ -641,6 +641,18 @@ impl Graph {
         counts
     }
 
+    /// `op`, an operation of graph `other`, as an operation of this graph:
+    /// a shape inside it (`sum_to`, `broadcast_to`, `reshape`) is interned
+    /// here, since shape ids belong to their graph.
+    pub fn op_from(&mut self, other: &Graph, op: Op) -> Op {
+        match op {
+            Op::SumTo(s) => Op::SumTo(self.intern_shape(other.shape_by_id(s))),
+            Op::BroadcastTo(s) => Op::BroadcastTo(self.intern_shape(other.shape_by_id(s))),
+            Op::Reshape(s) => Op::Reshape(self.intern_shape(other.shape_by_id(s))),
+            op => op,
+        }
+    }
+
     /// Copies the part of `other` that `outputs` depend on into this graph,
     /// rebuilding each node through the folding builders. Returns the new ids
     /// of `outputs`.
@@ -657,10 +669,10 @@ impl Graph {
                 Op::Var(v) => {
                     self.tensor_var(&other.var_names[v as usize], other.shape(id).clone())
                 }
-                Op::SumTo(s) => self.sum_to(args[0], other.shape_by_id(s)),
-                Op::BroadcastTo(s) => self.broadcast_to(args[0], other.shape_by_id(s)),
-                Op::Reshape(s) => self.reshape(args[0], other.shape_by_id(s)),
-                op => self.apply(op, &args),
+                op => {
+                    let op = self.op_from(other, op);
+                    self.apply(op, &args)
+                }
             };
             map[id.index()] = Some(new);
         }

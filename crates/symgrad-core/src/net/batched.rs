@@ -137,14 +137,7 @@ pub fn batch(net: &Network) -> Result<Batched> {
                         return Err(unsupported(net, v, "a variable that is not declared"));
                     }
                 }
-                // The same operation; a shape inside it is re-interned,
-                // since shape ids belong to their graph.
-                let op = match node.op {
-                    Op::SumTo(s) => Op::SumTo(g.intern_shape(src.shape_by_id(s))),
-                    Op::BroadcastTo(s) => Op::BroadcastTo(g.intern_shape(src.shape_by_id(s))),
-                    Op::Reshape(s) => Op::Reshape(g.intern_shape(src.shape_by_id(s))),
-                    op => op,
-                };
+                let op = g.op_from(src, node.op);
                 g.try_apply(op, &args).map_err(at)?
             } else {
                 let per_sample = |a: NodeId| src.shape(a).clone();

@@ -335,14 +335,25 @@ impl<'a> Parser<'a> {
                 ))
             }
         };
-        if let Some((item, at)) = &axis_kw {
-            if !matches!(name, "sum" | "mean" | "max") || args.len() != 1 {
+        // A reduction: `sum(a)`, `sum(a, k)`, `sum(a, axis = k)`, and the same
+        // for `mean`; `max(a)` and `max(a, axis = k)` (`max(a, b)` is the
+        // elementwise larger).
+        let reduction = match (&axis_kw, name, args.len()) {
+            (Some((item, _)), "sum" | "mean" | "max", 1) => Some(self.axis(item)?),
+            (Some((_, at)), _, _) => {
                 return Err(syntax(
                     *at,
-                    format!("'axis =' goes with sum(a, axis = k), mean(a, axis = k) or max(a, axis = k), not {name}(...) with {} other arguments", args.len()),
-                ));
+                    format!(
+                        "'axis =' goes with sum, mean or max of one tensor, \
+                         as in sum(a, axis = k), not with {name}(...)"
+                    ),
+                ))
             }
-            let axis = self.axis(item)?;
+            (None, "sum" | "mean", 2) => Some(self.axis(&args[1])?),
+            (None, "sum" | "mean" | "max", 1) => Some(Axis::All),
+            _ => None,
+        };
+        if let Some(axis) = reduction {
             let a = args[0].node;
             let r = match name {
                 "sum" => self.graph.try_sum(a, axis),
@@ -352,24 +363,13 @@ impl<'a> Parser<'a> {
             return self.built(r, span);
         }
         let r = match name {
-            "sum" | "mean" | "max" if args.len() == 2 && name != "max" => {
-                let axis = self.axis(&args[1])?;
-                let a = args[0].node;
-                if name == "sum" {
-                    self.graph.try_sum(a, axis)
-                } else {
-                    self.graph.try_mean(a, axis)
-                }
-            }
-            "sum" | "mean" => {
-                arity(1)?;
-                if name == "sum" {
-                    self.graph.try_sum(args[0].node, Axis::All)
-                } else {
-                    self.graph.try_mean(args[0].node, Axis::All)
-                }
-            }
-            "max" if args.len() == 1 => self.graph.try_max_reduce(args[0].node, Axis::All),
+            "sum" | "mean" => Err(syntax(
+                span,
+                format!(
+                    "{name} takes 1 argument, or 2 with an axis, found {}",
+                    args.len()
+                ),
+            )),
             "max" | "min" => {
                 arity(2)?;
                 let op = if name == "max" { Op::Max } else { Op::Min };

@@ -250,13 +250,20 @@ impl Instr {
         }
     }
 
+    /// The second buffer of an instruction with two results.
+    pub fn second_out(&self) -> Option<usize> {
+        match *self {
+            Instr::SigmoidPair { neg, .. } => Some(neg),
+            Instr::SoftmaxLogSumExp { lse, .. } => Some(lse),
+            _ => None,
+        }
+    }
+
     /// Every buffer the instruction writes.
     pub fn writes(&self) -> Vec<usize> {
-        match *self {
-            Instr::SigmoidPair { pos, neg, .. } => vec![pos, neg],
-            Instr::SoftmaxLogSumExp { softmax, lse, .. } => vec![softmax, lse],
-            _ => vec![self.out()],
-        }
+        std::iter::once(self.out())
+            .chain(self.second_out())
+            .collect()
     }
 
     /// The sources the instruction reads.

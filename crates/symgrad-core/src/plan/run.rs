@@ -105,36 +105,13 @@ fn source<'a>(bufs: &'a [Vec<f64>], inputs: &[&'a [f64]], s: Src) -> &'a [f64] {
     }
 }
 
-/// Runs one instruction; the output buffer is taken out of `bufs` while the
-/// kernel reads the others (a plan never reads the buffer it writes).
+/// Runs one instruction; its output buffers are taken out of `bufs` while
+/// the kernel reads the others (a plan never reads a buffer it writes).
 fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
-    if let Instr::SigmoidPair { dims, a, pos, neg } = instr {
-        let mut p = std::mem::take(&mut bufs[*pos]);
-        let mut q = std::mem::take(&mut bufs[*neg]);
-        let a_src = source(bufs, inputs, a.src);
-        kernels::sigmoid_pair(at(*dims, m), a_src, at(a.strides, m), &mut p, &mut q);
-        bufs[*pos] = p;
-        bufs[*neg] = q;
-        return;
-    }
-    if let Instr::SoftmaxLogSumExp {
-        rows,
-        cols,
-        a,
-        softmax,
-        lse,
-    } = instr
-    {
-        let mut p = std::mem::take(&mut bufs[*softmax]);
-        let mut l = std::mem::take(&mut bufs[*lse]);
-        let a_src = source(bufs, inputs, *a);
-        kernels::softmax_logsumexp_rows(rows.at(m), cols.at(m), a_src, &mut p, &mut l);
-        bufs[*softmax] = p;
-        bufs[*lse] = l;
-        return;
-    }
     let o = instr.out();
     let mut out = std::mem::take(&mut bufs[o]);
+    let o2 = instr.second_out();
+    let mut second = o2.map(|b| std::mem::take(&mut bufs[b])).unwrap_or_default();
     let bufs_ro: &[Vec<f64>] = bufs;
     let view = |v: &View| (source(bufs_ro, inputs, v.src), at(v.strides, m));
     match instr {
@@ -226,8 +203,13 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
             let a = source(bufs_ro, inputs, *a);
             kernels::logsumexp_rows(rows.at(m), cols.at(m), a, &mut out);
         }
-        Instr::SigmoidPair { .. } | Instr::SoftmaxLogSumExp { .. } => {
-            unreachable!("two outputs: handled above")
+        Instr::SigmoidPair { dims, a, .. } => {
+            let (a, sa) = view(a);
+            kernels::sigmoid_pair(at(*dims, m), a, sa, &mut out, &mut second);
+        }
+        Instr::SoftmaxLogSumExp { rows, cols, a, .. } => {
+            let a = source(bufs_ro, inputs, *a);
+            kernels::softmax_logsumexp_rows(rows.at(m), cols.at(m), a, &mut out, &mut second);
         }
         Instr::MatMul {
             m: rows,
@@ -255,4 +237,7 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
         }
     }
     bufs[o] = out;
+    if let Some(b) = o2 {
+        bufs[b] = second;
+    }
 }
