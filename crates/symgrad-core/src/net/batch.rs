@@ -21,7 +21,7 @@ use crate::diff::reverse::gradient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::eval::{Tensor, TensorProgram};
 use crate::graph::Shape;
-use crate::plan::{Dims, Plan, Runner};
+use crate::plan::{BatchAxis, Plan, Runner};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidValue, message)
@@ -211,7 +211,7 @@ pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
         &g,
         &inputs,
         &outs,
-        Dims {
+        BatchAxis {
             batch: Some(b.batch),
         },
     )

@@ -2,7 +2,7 @@
 //! transposes, broadcasts) or kernel calls over new buffers.
 
 use super::passes::{drop_dead_instructions, fuse_transposed_products};
-use super::{numel, Binary, Dims, Instr, Plan, Reduction, Size, Src, Unary, View, RANK};
+use super::{numel, BatchAxis, Binary, Instr, Plan, Reduction, Size, Src, Unary, View, RANK};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{Axis, Func, Graph, NodeId, Op};
 use rustc_hash::FxHashMap;
@@ -26,7 +26,12 @@ impl Plan {
     ///
     /// # Errors
     /// A variable that is not an input, or a tensor of rank above [`RANK`].
-    pub fn lower(g: &Graph, inputs: &[NodeId], outputs: &[NodeId], sizes: Dims) -> Result<Plan> {
+    pub fn lower(
+        g: &Graph,
+        inputs: &[NodeId],
+        outputs: &[NodeId],
+        sizes: BatchAxis,
+    ) -> Result<Plan> {
         let input_of = crate::eval::input_positions(g, inputs);
         let mut low = Lowering {
             buffers: Vec::new(),
@@ -159,58 +164,45 @@ impl Plan {
                     });
                     View::contiguous(Src::Buf(out), dims)
                 }
-                Op::Softmax | Op::LogSumExp if row_pairs.contains_key(&v) => {
-                    let other = row_pairs[&v];
-                    let a = low.contiguous(view(0)?);
-                    let cols = a.dims[RANK - 1];
-                    let rows = numel(&a.dims[..RANK - 1]);
-                    let (s_node, l_node) = if node.op == Op::Softmax {
-                        (v, other)
-                    } else {
-                        (other, v)
-                    };
-                    let s_dims = pad(&sizes.shape(g.shape(s_node))?);
-                    let l_dims = pad(&sizes.shape(g.shape(l_node))?);
-                    let softmax = low.buffer(numel(&s_dims));
-                    let lse = low.buffer(numel(&l_dims));
-                    low.instrs.push(Instr::SoftmaxLogSumExp {
-                        rows,
-                        cols,
-                        a: a.src,
-                        softmax,
-                        lse,
-                    });
-                    let (s_view, l_view) = (
-                        View::contiguous(Src::Buf(softmax), s_dims),
-                        View::contiguous(Src::Buf(lse), l_dims),
-                    );
-                    value[other.index()] = Some(if other == s_node { s_view } else { l_view });
-                    if v == s_node {
-                        s_view
-                    } else {
-                        l_view
-                    }
-                }
                 Op::Softmax | Op::LogSumExp => {
                     let a = low.contiguous(view(0)?);
                     let cols = a.dims[RANK - 1];
                     let rows = numel(&a.dims[..RANK - 1]);
                     let out = low.buffer(numel(&dims));
-                    low.instrs.push(if node.op == Op::Softmax {
-                        Instr::Softmax {
+                    let is_softmax = node.op == Op::Softmax;
+                    match row_pairs.get(&v) {
+                        // Both of the same rows: one call writes both.
+                        Some(&other) => {
+                            let other_dims = pad(&sizes.shape(g.shape(other))?);
+                            let second = low.buffer(numel(&other_dims));
+                            let (softmax, lse) = if is_softmax {
+                                (out, second)
+                            } else {
+                                (second, out)
+                            };
+                            low.instrs.push(Instr::SoftmaxLogSumExp {
+                                rows,
+                                cols,
+                                a: a.src,
+                                softmax,
+                                lse,
+                            });
+                            value[other.index()] =
+                                Some(View::contiguous(Src::Buf(second), other_dims));
+                        }
+                        None if is_softmax => low.instrs.push(Instr::Softmax {
                             rows,
                             cols,
                             a: a.src,
                             out,
-                        }
-                    } else {
-                        Instr::LogSumExp {
+                        }),
+                        None => low.instrs.push(Instr::LogSumExp {
                             rows,
                             cols,
                             a: a.src,
                             out,
-                        }
-                    });
+                        }),
+                    }
                     View::contiguous(Src::Buf(out), dims)
                 }
             };

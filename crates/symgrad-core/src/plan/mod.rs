@@ -298,15 +298,16 @@ pub struct Plan {
     /// The buffer holding each output, and its shape.
     pub outputs: Vec<(usize, Vec<Size>)>,
 }
+
 /// How a graph's dimensions become [`Size`]s: the stand-in batch size (see
 /// [`crate::net::batched`]) becomes `m`, every other size is fixed.
 #[derive(Clone, Copy, Debug)]
-pub struct Dims {
+pub struct BatchAxis {
     /// The dimension that means `m`, if any.
     pub batch: Option<usize>,
 }
 
-impl Dims {
+impl BatchAxis {
     fn size(self, d: usize) -> Size {
         match self.batch {
             Some(b) if d == b => Size { coef: 1, pow: 1 },
