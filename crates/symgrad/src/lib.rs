@@ -35,6 +35,9 @@ pub use symgrad_core::{
     diff, emit, eval, explain, graph, net, num, parse, plan, print, simplify, workloads, Binding,
     Error, ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
+/// Training: data sets, optimizers, the training loop, model files. See
+/// the `symgrad-nn` crate.
+pub use symgrad_nn as nn;
 /// Compile-time gradients: `grad!` (a closure or a formula) and
 /// `#[gradient]` (a function). See the `symgrad-macros` crate.
 pub use symgrad_macros::{grad, gradient, network};
