@@ -14,6 +14,7 @@ pub mod cv;
 pub mod data;
 pub mod error;
 pub mod model;
+pub mod network;
 pub mod optim;
 pub mod preprocess;
 pub mod schedule;
@@ -24,6 +25,7 @@ pub use cv::{CrossValidation, CvReport, FoldReport, Summary};
 pub use data::{Batch, Dataset, ModelData};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{Epoch, History, Model};
+pub use network::NetworkModel;
 pub use optim::{
     optimizer_from_name, AdaDelta, AdaGrad, Adam, Hyper, Momentum, Nadam, Nesterov, Optimizer,
     RmsProp, Sgd, OPTIMIZERS,
