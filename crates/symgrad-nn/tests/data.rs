@@ -1,5 +1,7 @@
 //! Data sets: CSV errors with their exact line and column, row ranges,
 //! splits and folds that partition the rows, and the layout for a model.
+// Index loops keep the tests' formulas as written (a_i θ_i).
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 
