@@ -6,5 +6,8 @@
 //! "Training"; nothing here pretends to work before it does.
 
 pub mod model;
+pub mod model_file;
+pub mod search;
 
 pub use model::{Epoch, History, Model};
+pub use model_file::ModelFile;
