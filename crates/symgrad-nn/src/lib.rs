@@ -13,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod model;
 pub mod model_file;
+pub mod network;
 pub mod optim;
 pub mod schedule;
 pub mod search;
@@ -23,6 +24,7 @@ pub use data::{Batch, Dataset, ModelData};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{Epoch, History, Model};
 pub use model_file::ModelFile;
+pub use network::NetworkModel;
 pub use optim::{
     optimizer_from_name, AdaDelta, AdaGrad, Adam, Hyper, Momentum, Nadam, Nesterov, Optimizer,
     RmsProp, Sgd, OPTIMIZERS,
