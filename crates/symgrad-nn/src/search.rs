@@ -308,13 +308,15 @@ impl Space {
             None => None,
             Some(&(a, b)) => match spec[a..b].parse::<usize>() {
                 Ok(n) if n >= 2 => Some(n),
-                _ => return Err(SpaceError::new(
-                    format!(
+                _ => {
+                    return Err(SpaceError::new(
+                        format!(
                         "expected the number of grid values (a whole number from 2), found '{}'",
                         &spec[a..b]
                     ),
-                    (a, b),
-                )),
+                        (a, b),
+                    ))
+                }
             },
         };
         Ok(if log {
