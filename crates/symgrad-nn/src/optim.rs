@@ -22,8 +22,16 @@
 //! to 0.9); AdaDelta's ε = 1e-6 is Zeiler's and PyTorch's, since with
 //! 1e-8 the first steps (√ε / √(A+ε)) are a hundred times smaller.
 //!
-//! A step allocates nothing after the first, which sizes the state to the
-//! parameters.
+//! The scalar factors of a step (bias corrections, their roots) are
+//! computed once per step, so that each entry costs at most one square
+//! root and one division; this groups the same arithmetic differently from
+//! the formulas as printed (as PyTorch does), which changes results in the
+//! last bits only. A step allocates nothing after the first, which sizes
+//! the state to the parameters.
+
+// Index loops over slices cut to one length: no bounds checks, and the
+// compiler vectorizes them.
+#![allow(clippy::needless_range_loop)]
 
 use crate::error::{invalid_option, Error, ErrorKind, Result};
 
@@ -167,10 +175,18 @@ impl Momentum {
 fn momentum_step(v: &mut Slots, beta: f64, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
     v.fit(params);
     for ((p, g), v) in params.iter_mut().zip(grad).zip(&mut v.0) {
-        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-            *v = beta * *v - lr * g;
-            *p += *v;
-        }
+        momentum_entries(p, g, v, beta, lr);
+    }
+}
+
+// The per-entry loops are functions of their own so that the compiler
+// knows the slices do not overlap (and vectorizes them).
+fn momentum_entries(p: &mut [f64], g: &[f64], v: &mut [f64], beta: f64, lr: f64) {
+    let n = p.len();
+    let (g, v) = (&g[..n], &mut v[..n]);
+    for i in 0..n {
+        v[i] = beta * v[i] - lr * g[i];
+        p[i] += v[i];
     }
 }
 
@@ -278,6 +294,15 @@ impl AdaGrad {
     }
 }
 
+fn adagrad_entries(p: &mut [f64], g: &[f64], a: &mut [f64], lr: f64, eps: f64) {
+    let n = p.len();
+    let (g, a) = (&g[..n], &mut a[..n]);
+    for i in 0..n {
+        a[i] += g[i] * g[i];
+        p[i] -= lr * g[i] / (a[i].sqrt() + eps);
+    }
+}
+
 impl Optimizer for AdaGrad {
     common!("adagrad");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -285,10 +310,7 @@ impl Optimizer for AdaGrad {
         self.a.fit(params);
         let eps = self.eps;
         for ((p, g), a) in params.iter_mut().zip(grad).zip(&mut self.a.0) {
-            for ((p, &g), a) in p.iter_mut().zip(g).zip(a.iter_mut()) {
-                *a += g * g;
-                *p -= lr * g / (a.sqrt() + eps);
-            }
+            adagrad_entries(p, g, a, lr, eps);
         }
     }
     fn reset(&mut self) {
@@ -330,6 +352,15 @@ impl RmsProp {
     }
 }
 
+fn rmsprop_entries(p: &mut [f64], g: &[f64], a: &mut [f64], lr: f64, rho: f64, eps: f64) {
+    let n = p.len();
+    let (g, a) = (&g[..n], &mut a[..n]);
+    for i in 0..n {
+        a[i] = rho * a[i] + (1.0 - rho) * g[i] * g[i];
+        p[i] -= lr * g[i] / (a[i].sqrt() + eps);
+    }
+}
+
 impl Optimizer for RmsProp {
     common!("rmsprop");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -337,10 +368,7 @@ impl Optimizer for RmsProp {
         self.a.fit(params);
         let (rho, eps) = (self.rho, self.eps);
         for ((p, g), a) in params.iter_mut().zip(grad).zip(&mut self.a.0) {
-            for ((p, &g), a) in p.iter_mut().zip(g).zip(a.iter_mut()) {
-                *a = rho * *a + (1.0 - rho) * g * g;
-                *p -= lr * g / (a.sqrt() + eps);
-            }
+            rmsprop_entries(p, g, a, lr, rho, eps);
         }
     }
     fn reset(&mut self) {
@@ -385,6 +413,24 @@ impl AdaDelta {
     }
 }
 
+fn adadelta_entries(
+    p: &mut [f64],
+    g: &[f64],
+    a: &mut [f64],
+    d: &mut [f64],
+    [lr, rho, eps]: [f64; 3],
+) {
+    let n = p.len();
+    let (g, a, d) = (&g[..n], &mut a[..n], &mut d[..n]);
+    for i in 0..n {
+        a[i] = rho * a[i] + (1.0 - rho) * g[i] * g[i];
+        // √(D+ε) / √(A+ε) as one root of the quotient.
+        let delta = -((d[i] + eps) / (a[i] + eps)).sqrt() * g[i];
+        d[i] = rho * d[i] + (1.0 - rho) * delta * delta;
+        p[i] += lr * delta;
+    }
+}
+
 impl Optimizer for AdaDelta {
     common!("adadelta");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -398,12 +444,7 @@ impl Optimizer for AdaDelta {
             .zip(&mut self.a.0)
             .zip(&mut self.d.0)
         {
-            for (((p, &g), a), d) in p.iter_mut().zip(g).zip(a.iter_mut()).zip(d.iter_mut()) {
-                *a = rho * *a + (1.0 - rho) * g * g;
-                let delta = -((*d + eps).sqrt() / (*a + eps).sqrt()) * g;
-                *d = rho * *d + (1.0 - rho) * delta * delta;
-                *p += lr * delta;
-            }
+            adadelta_entries(p, g, a, d, [lr, rho, eps]);
         }
     }
     fn reset(&mut self) {
@@ -485,6 +526,26 @@ macro_rules! moment_setters {
 moment_setters!(Adam);
 moment_setters!(Nadam);
 
+/// Adam's and Nadam's entries: m and v updated, then
+/// θ -= (a m + b g) / (√v · r + ε) with `[a, b]` = `direction` (Adam:
+/// a = α/(1-β1^t), b = 0) and r = 1/√(1-β2^t).
+fn adam_entries(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    [beta1, beta2, eps, inv_root_bias2]: [f64; 4],
+    [a, b]: [f64; 2],
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
+        p[i] -= (a * m[i] + b * g[i]) / (v[i].sqrt() * inv_root_bias2 + eps);
+    }
+}
+
 impl Optimizer for Adam {
     common!("adam");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -500,14 +561,13 @@ impl Optimizer for Adam {
         m.fit(params);
         v.fit(params);
         let t = self.t as f64;
-        let bias1 = 1.0 - beta1.powf(t);
-        let bias2 = 1.0 - beta2.powf(t);
+        // α (m/(1-β1^t)) / (√(v/(1-β2^t)) + ε) as (α/(1-β1^t)) m / (√v/√(1-β2^t) + ε):
+        // one root and one division per entry (PyTorch's grouping).
+        let step_size = lr / (1.0 - beta1.powf(t));
+        let inv_root_bias2 = 1.0 / (1.0 - beta2.powf(t)).sqrt();
         for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut m.0).zip(&mut v.0) {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *p -= lr * (*m / bias1) / ((*v / bias2).sqrt() + eps);
-            }
+            let scalars = [beta1, beta2, eps, inv_root_bias2];
+            adam_entries(p, g, m, v, scalars, [step_size, 0.0]);
         }
     }
     fn reset(&mut self) {
@@ -532,16 +592,14 @@ impl Optimizer for Nadam {
         m.fit(params);
         v.fit(params);
         let t = self.t as f64;
-        let bias1_next = 1.0 - beta1.powf(t + 1.0);
-        let bias1 = 1.0 - beta1.powf(t);
-        let bias2 = 1.0 - beta2.powf(t);
+        // β1 m/(1-β1^(t+1)) + (1-β1) g/(1-β1^t) with the scalar factors
+        // computed once; the root and division as in Adam.
+        let m_factor = beta1 / (1.0 - beta1.powf(t + 1.0));
+        let g_factor = (1.0 - beta1) / (1.0 - beta1.powf(t));
+        let inv_root_bias2 = 1.0 / (1.0 - beta2.powf(t)).sqrt();
         for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut m.0).zip(&mut v.0) {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                let direction = beta1 * *m / bias1_next + (1.0 - beta1) * g / bias1;
-                *p -= lr * direction / ((*v / bias2).sqrt() + eps);
-            }
+            let scalars = [beta1, beta2, eps, inv_root_bias2];
+            adam_entries(p, g, m, v, scalars, [lr * m_factor, lr * g_factor]);
         }
     }
     fn reset(&mut self) {
