@@ -8,11 +8,13 @@
 //!    be smaller);
 //! 2. the optimizer moves to where the gradient is taken (Nesterov's
 //!    θ + β v; the others stay);
-//! 3. the model gives the batch's mean loss and its gradient `g`; if either
-//!    is not finite, training stops (see *Divergence*);
-//! 4. each parameter's ‖g‖₂ is recorded (for [`Epoch::grad_norms`]);
+//! 3. the model gives the batch's mean loss and its gradient `g` there; if
+//!    either is not finite, training stops (see *Divergence*);
+//! 4. each parameter's ‖g‖₂ is recorded (for [`Epoch::grad_norms`]), and
+//!    the parameters go back to θ;
 //! 5. clipping by value, then by norm, then the L2 and L1 penalties on the
-//!    parameters of rank >= 2 ([`GradientTransform`]);
+//!    parameters of rank >= 2 ([`GradientTransform`]), which read θ itself
+//!    (for Nesterov too: the contract's g += λθ, not λ(θ + β v));
 //! 6. the update, at the epoch's rate from the [`Decay`] schedule.
 //!
 //! After each epoch the validation rows (if any) are evaluated in inference
@@ -22,8 +24,9 @@
 //! an [`ErrorKind::Diverged`] error naming the epoch and step, whose
 //! [`Error::history`] holds the epochs completed before it (with
 //! [`History::stopped`] set); the model keeps the parameters (and batch-norm
-//! state) of the last step whose loss and gradient were finite, i.e. the
-//! values just before the step that failed. It is an error, not an `Ok`, so
+//! state) of the last step whose loss and gradient were finite (and
+//! [`History::best_epoch`] is `None`, these being from within an epoch).
+//! It is an error, not an `Ok`, so
 //! that a caller cannot mistake a diverged run for a trained model.
 //!
 //! *Early stopping* with patience `p` watches the validation loss: when `p`
@@ -538,7 +541,8 @@ impl Trainer {
                         step + 1
                     );
                     run.history.stopped = Some(message.clone());
-                    run.history.best_epoch = run.history.epochs.last().map(|e| e.epoch);
+                    // The parameters are from within an epoch, none's end.
+                    run.history.best_epoch = None;
                     run.finished = true;
                     return Err(Error::diverged(message, run.history.clone()));
                 }
@@ -548,6 +552,8 @@ impl Trainer {
                 }
                 loss_sum += loss;
                 let mut params = model.params_mut();
+                // Back to θ itself: the penalties are on θ, not on θ + β v.
+                self.optimizer.undo_look_ahead(&mut params);
                 self.transform.apply(&mut run.grad, &params, &penalized);
                 self.optimizer.step(&mut params, &run.grad, lr);
                 drop(params);

@@ -189,16 +189,18 @@ fn sgd_with_decay_and_l2_matches_the_loop_written_out() {
     assert_eq!(trained.b, model.b);
 }
 
-/// Nesterov: g at θ + β v, v = β v - α g, θ += v, written out.
+/// Nesterov: g at θ + β v, then the L2 penalty on θ (W only): g += λ θ,
+/// v = β v - α g, θ += v, written out.
 #[test]
 fn nesterov_matches_the_loop_written_out() {
     let data = line(12);
-    let (lr, beta) = (0.02, 0.9);
+    let (lr, beta, lambda) = (0.02, 0.9, 0.3);
     let mut trained = LinearRegression::new(2, 1);
     Trainer::new(Nesterov::new(lr))
         .epochs(2)
         .batch_size(5)
         .shuffle(false)
+        .l2(lambda)
         .fit(&mut trained, &data)
         .unwrap();
     let mut theta = LinearRegression::new(2, 1);
@@ -215,7 +217,8 @@ fn nesterov_matches_the_loop_written_out() {
             }
             let (_, g) = gradient(&mut ahead, &x, &y);
             for i in 0..2 {
-                v[0][i] = beta * v[0][i] - lr * g[0][i];
+                let g = g[0][i] + lambda * theta.w[i];
+                v[0][i] = beta * v[0][i] - lr * g;
                 theta.w[i] += v[0][i];
             }
             v[1][0] = beta * v[1][0] - lr * g[1][0];
@@ -313,6 +316,7 @@ fn a_huge_rate_diverges_naming_the_epoch_and_step_and_keeps_good_parameters() {
     );
     let history = err.history().unwrap();
     assert_eq!(history.epochs.len(), epoch - 1);
+    assert_eq!(history.best_epoch, None);
     assert_eq!(history.stopped.as_deref(), Some(err.to_string().as_str()));
     // The last parameters whose loss and gradient were finite.
     assert_eq!(trained, previous);
