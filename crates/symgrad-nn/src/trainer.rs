@@ -21,7 +21,7 @@
 //! mode ([`Model::loss`], [`Model::predict`]).
 //!
 //! *Divergence*: a loss or gradient that is not finite stops training with
-//! an [`ErrorKind::Diverged`] error naming the epoch and step, whose
+//! an [`crate::ErrorKind::Diverged`] error naming the epoch and step, whose
 //! [`Error::history`] holds the epochs completed before it (with
 //! [`History::stopped`] set); the model keeps the parameters (and batch-norm
 //! state) of the last step whose loss and gradient were finite (and
