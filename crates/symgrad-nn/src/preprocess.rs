@@ -158,8 +158,9 @@ impl Preprocess {
     /// training rows.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidOption`] when `input_columns` is 0 or more than
-    /// the data has, or `pca:K` asks for more components than inputs.
+    /// [`ErrorKind::InvalidOption`] when there are no rows, `input_columns`
+    /// is 0 or more than the data has, or `pca:K` asks for more components
+    /// than inputs.
     pub fn fit(&self, train: &Dataset, input_columns: usize) -> Result<Preprocessor> {
         let d = input_columns;
         if d == 0 || d > train.n_columns() {
@@ -169,6 +170,9 @@ impl Preprocess {
             )));
         }
         let n = train.n_rows();
+        if n == 0 {
+            return Err(invalid_option("cannot fit preprocessing on no rows"));
+        }
         let mut mean = vec![0.0; d];
         let mut min = vec![f64::INFINITY; d];
         let mut max = vec![f64::NEG_INFINITY; d];
