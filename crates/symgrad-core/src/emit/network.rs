@@ -243,6 +243,13 @@ pub fn network(
         quote!(&[#(#dims),*])
     });
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let p_dims: Vec<TokenStream> = params
+        .iter()
+        .map(|p| {
+            let dims = p.shape.dims();
+            quote!(::std::vec::Vec::<usize>::from([#(#dims),*]))
+        })
+        .collect();
     let p_docs: Vec<String> = params
         .iter()
         .map(|p| format!(" `{}{}`, row-major.", p.name, p.shape))
@@ -488,6 +495,51 @@ pub fn network(
                 };
                 #(update(#grad_k, &mut self.params.#p_fields, &__ws.#grad_outs);)*
                 __ws.#loss_out[0]
+            }
+
+            /// The parameters as a parameter file: the JSON that `symgrad
+            /// net init -o` writes and `symgrad net grad --params` reads.
+            ///
+            /// # Errors
+            /// A parameter whose `Vec` no longer holds its shape's number
+            /// of entries.
+            pub fn params_to_json(&self) -> ::core::result::Result<::std::string::String, ::symgrad::Error> {
+                let __net = ::symgrad::net::parse_network(Self::SOURCE)?;
+                let mut __values = ::std::vec::Vec::new();
+                #(
+                    if self.params.#p_fields.len() != #p_sizes {
+                        return Err(::symgrad::Error::new(
+                            ::symgrad::ErrorKind::InvalidValue,
+                            format!(
+                                "the parameter '{}' has {} entries, its shape {}",
+                                #names, self.params.#p_fields.len(), #p_sizes
+                            ),
+                        ));
+                    }
+                    __values.push(::symgrad::eval::Tensor::new(
+                        #p_dims,
+                        self.params.#p_fields.iter().map(|&v| v as f64).collect(),
+                    ));
+                )*
+                Ok(::symgrad::net::params::to_json(&__net, &__values))
+            }
+
+            /// Sets the parameters from a parameter file (the JSON that
+            /// `params_to_json` and `symgrad net init -o` write).
+            ///
+            /// # Errors
+            /// Text that is not a parameter file of this network: not JSON,
+            /// an unknown or missing parameter, a wrong shape (the message
+            /// names it). The parameters are unchanged then.
+            pub fn load_params_json(&mut self, text: &str) -> ::core::result::Result<(), ::symgrad::Error> {
+                let __net = ::symgrad::net::parse_network(Self::SOURCE)?;
+                let mut __values = ::symgrad::net::params::from_json(&__net, text)?.into_iter();
+                #(
+                    if let Some(__t) = __values.next() {
+                        self.params.#p_fields = __t.data.into_iter().map(|v| v as #ty).collect();
+                    }
+                )*
+                Ok(())
             }
 
             #fwd_method
