@@ -1,4 +1,4 @@
-//! Benchmarks of the engine on workloads W2, W4, W5 and W7 of `BENCHMARKS.md`,
+//! Benchmarks of the engine on workloads W2, W4, W5 and W7 of `docs/WORKLOADS.md`,
 //! each beside a baseline measured in the same run, so that ratios can be
 //! quoted even when absolute times drift on a shared machine.
 //!

@@ -1,4 +1,4 @@
-//! W3 and W3b of BENCHMARKS.md: the mean loss over a mini-batch (`t_f`) and
+//! W3 and W3b of docs/WORKLOADS.md: the mean loss over a mini-batch (`t_f`) and
 //! the loss with its gradient (`t_g`), in the same run for
 //!
 //! - `network!`: the file compiled at build time (f64, and f32 for W3),

@@ -1,4 +1,4 @@
-//! The benchmark workloads of `BENCHMARKS.md`, built with the [`Graph`]
+//! The benchmark workloads of `docs/WORKLOADS.md`, built with the [`Graph`]
 //! builder so that benchmarks, examples and tests measure the same graphs.
 //!
 //! Each function returns a [`Workload`]: the graph, its one output, its input

@@ -109,6 +109,20 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// A model file's error, so that `?` mixes model files with training.
+impl From<crate::model_file::Error> for Error {
+    fn from(e: crate::model_file::Error) -> Error {
+        use crate::model_file::ErrorKind as File;
+        let kind = match e.kind() {
+            File::Io => ErrorKind::Io,
+            File::Mismatch => ErrorKind::Mismatch,
+            File::Network => ErrorKind::Core,
+            _ => ErrorKind::Format,
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
 /// The training library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 

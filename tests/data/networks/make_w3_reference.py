@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference loss and gradients for workloads W3 and W3b of BENCHMARKS.md,
+"""Reference loss and gradients for workloads W3 and W3b of WORKLOADS.md,
 computed with NumPy (float64) by hand-written matrix backpropagation.
 
 Usage (from the repository root):
@@ -43,7 +43,7 @@ OUT_JSON = os.path.join(HERE, "w3_reference.json")
 SEED = 20240604
 PARAMS = ("W1", "b1", "W2", "b2")
 
-# The two workloads, exactly as BENCHMARKS.md defines them.
+# The two workloads, exactly as WORKLOADS.md defines them.
 WORKLOADS = {
     "W3": {
         "sizes": (784, 30, 10),
@@ -65,7 +65,7 @@ WORKLOADS = {
 
 
 # ---------------------------------------------------------------------------
-# Deterministic weights and data (index formulas of BENCHMARKS.md).
+# Deterministic weights and data (index formulas of WORKLOADS.md).
 #
 # Weights use Python's math.sin / math.cos (the platform libm, the same one
 # Rust's f64::sin / f64::cos call on Linux), one scalar call per entry, so no
