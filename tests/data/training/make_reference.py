@@ -371,6 +371,7 @@ def main():
     theta0 = initial_params()
     fd_worst = check_gradient_by_finite_differences(theta0, x, labels)
     n_steps = EPOCHS * len(batches(len(x)))
+    first_loss, first_grad = loss_and_gradient(theta0, x[:BATCH], labels[:BATCH])
 
     cases = []
     for c in CASES:
@@ -435,6 +436,13 @@ def main():
         "torch_tolerance": TORCH_TOLERANCE,
         "checks": {"finite_differences_worst_rel": fd_worst},
         "initial_params": as_json_params(theta0),
+        # The starting point, separately: the first batch's mean loss and
+        # gradient at the initial parameters (symgrad net grad --rows 0..8).
+        "first_batch": {
+            "rows": f"0..{BATCH}",
+            "loss": first_loss,
+            "gradient": as_json_params(first_grad),
+        },
         "cases": cases,
     }
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
