@@ -426,8 +426,18 @@ loss = sum(dropout(x, sum(y)))
 target y[10]
 loss = sum(batchnorm(x, y))
 ",
-        "batchnorm takes 1 argument, found 2",
+        "batchnorm takes 1 argument, batchnorm(a), or 3, batchnorm(a, gamma, beta), found 2",
         "batchnorm(x, y)",
+    );
+    bad_file(
+        "input x[784]
+target y[10]
+param g[10] = 1
+param b[784] = 0
+loss = sum(batchnorm(x, g, b))
+",
+        "gamma 'g' has shape [10], but a feature vector of a is [784]",
+        "batchnorm(x, g, b)",
     );
 }
 

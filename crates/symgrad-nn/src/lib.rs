@@ -6,5 +6,7 @@
 //! "Training"; nothing here pretends to work before it does.
 
 pub mod model;
+pub mod network;
 
 pub use model::{Epoch, History, Model};
+pub use network::NetworkModel;

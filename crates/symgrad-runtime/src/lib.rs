@@ -29,6 +29,8 @@ pub trait Real:
     fn ln(self) -> Self;
     fn abs(self) -> Self;
     fn is_nan(self) -> bool;
+    /// The nearest value to `x`.
+    fn from_f64(x: f64) -> Self;
 }
 
 macro_rules! real {
@@ -36,6 +38,10 @@ macro_rules! real {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
+            #[inline]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
             #[inline]
             fn exp(self) -> Self {
                 <$t>::exp(self)
@@ -151,6 +157,40 @@ pub fn log_sum_exp<T: Real>(xs: &[T]) -> T {
         sum = sum + (x - m).exp();
     }
     m + sum.ln()
+}
+
+/// The momentum of batch norm's running statistics (PyTorch's default).
+pub const BATCHNORM_MOMENTUM: f64 = 0.1;
+
+/// Updates batch norm's running statistics after a training step on a
+/// batch of `m` samples whose per-feature mean is `batch_mean` and biased
+/// variance `batch_var`, as PyTorch's `BatchNorm1d` does:
+/// `running_mean = 0.9·running_mean + 0.1·batch_mean` and `running_var =
+/// 0.9·running_var + 0.1·batch_var·m/(m - 1)` (the running variance
+/// estimates the variance with the unbiased estimator; the normalization
+/// itself uses the biased one).
+///
+/// With `m = 1` the unbiased variance is undefined (PyTorch refuses a
+/// training batch of one sample): the running mean is updated and the
+/// running variance is left as it is.
+pub fn update_running_stats<T: Real>(
+    running_mean: &mut [T],
+    running_var: &mut [T],
+    batch_mean: &[T],
+    batch_var: &[T],
+    m: usize,
+) {
+    let momentum = T::from_f64(BATCHNORM_MOMENTUM);
+    let keep = T::from_f64(1.0 - BATCHNORM_MOMENTUM);
+    for (r, &b) in running_mean.iter_mut().zip(batch_mean) {
+        *r = keep * *r + momentum * b;
+    }
+    if m > 1 {
+        let unbiased = T::from_f64(m as f64 / (m - 1) as f64);
+        for (r, &b) in running_var.iter_mut().zip(batch_var) {
+            *r = keep * *r + momentum * (b * unbiased);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,12 +35,12 @@ pub use symgrad_core::{
     diff, emit, eval, explain, graph, net, num, parse, plan, print, simplify, workloads, Binding,
     Error, ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
-/// Training: data sets, optimizers, the training loop, model files. See
-/// the `symgrad-nn` crate.
-pub use symgrad_nn as nn;
 /// Compile-time gradients: `grad!` (a closure or a formula) and
 /// `#[gradient]` (a function). See the `symgrad-macros` crate.
 pub use symgrad_macros::{grad, gradient, network};
+/// Training: data sets, optimizers, the training loop, model files. See
+/// the `symgrad-nn` crate.
+pub use symgrad_nn as nn;
 /// Numerically stable activation functions over `f32` and `f64`. Bodies
 /// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
 /// original function compiles as ordinary Rust.

@@ -125,16 +125,14 @@ pub fn network(
     let (fwd_items, fwd_method, fwd_field, fwd_init) = match &fwd_plan {
         Some(p) => {
             let ws_ty = format_ident!("{}ForwardWs", name);
-            // The prediction plan reads no target: give targets empty slices.
+            // The prediction plan takes no target.
             let n_inputs = inputs.len();
             let fwd_source = |k: usize| -> TokenStream {
                 if k < n_inputs {
                     let a = &in_args[k];
                     quote!(#a)
-                } else if k < n_data {
-                    quote!(&[][..])
                 } else {
-                    source(k)
+                    source(k + n_data - n_inputs)
                 }
             };
             let (ws, run) = workspace(&ws_ty, p, float, &fwd_source);

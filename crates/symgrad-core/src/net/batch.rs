@@ -14,14 +14,21 @@
 //! sample ([`super::dropout`], seeded by `set_seed`), and `batchnorm`
 //! normalizes with the statistics of the batch being evaluated, which only
 //! the batched [`Evaluator`] can do ([`PerSample::new`] refuses it).
+//! [`plan_in`] also lowers the inference mode that prediction and
+//! validation use ([`Mode::Inference`]: dropout off, batchnorm on running
+//! statistics), and the training-mode gradient plan gives each batchnorm's
+//! batch statistics, from which the caller updates the running ones
+//! ([`symgrad_runtime::update_running_stats`]).
 
 use super::dropout::Masks;
 use super::{batched, Network, Role};
 use crate::diff::reverse::gradient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::eval::{Tensor, TensorProgram};
-use crate::graph::Shape;
+use crate::graph::{NodeId, Shape};
 use crate::plan::{BatchAxis, Plan, Runner};
+
+pub use super::batched::Mode;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidValue, message)
@@ -38,6 +45,10 @@ pub struct Data {
 
 /// Reads CSV `text` (a header, then one sample per line) for `net`.
 ///
+/// The first line must be the header: a first line whose every field is a
+/// number is refused, since it is data that would silently be taken for
+/// column names.
+///
 /// The columns fill the inputs, then the targets, in declaration order and
 /// row-major. When the targets are a single vector and exactly one column is
 /// left for them, that column is an integer class index that fills the
@@ -45,9 +56,10 @@ pub struct Data {
 /// masks are not columns: the evaluators draw them.
 ///
 /// # Errors
-/// An [`InvalidValue`](ErrorKind::InvalidValue) error naming the line for a
-/// wrong number of columns, a value that is not a number, or a label out of
-/// range.
+/// An [`InvalidValue`](ErrorKind::InvalidValue) error for a missing
+/// header, and naming the line (and column) for a wrong number of columns,
+/// a value that is not a number or not finite (NaN, inf), or a label out
+/// of range.
 pub fn read_csv(net: &Network, text: &str) -> Result<Data> {
     let mut lines = text
         .lines()
@@ -57,6 +69,12 @@ pub fn read_csv(net: &Network, text: &str) -> Result<Data> {
         return Err(invalid("the data file is empty (it needs a header line)"));
     };
     let columns: Vec<String> = header.split(',').map(|c| c.trim().to_string()).collect();
+    if columns.iter().all(|c| c.parse::<f64>().is_ok()) {
+        return Err(invalid(
+            "the data file has no header line: its first line is all numbers \
+             (the first line names the columns)",
+        ));
+    }
     let inputs: Vec<_> = net.with_role(Role::Input).collect();
     let targets: Vec<_> = net.with_role(Role::Target).collect();
     let n_in: usize = inputs.iter().map(|d| d.shape.numel()).sum();
@@ -86,6 +104,13 @@ pub fn read_csv(net: &Network, text: &str) -> Result<Data> {
                     field.trim()
                 ))
             })?;
+            if !v.is_finite() {
+                return Err(invalid(format!(
+                    "line {line}, column {}: '{}' is not a finite number",
+                    col + 1,
+                    field.trim()
+                )));
+            }
             values.push(v);
         }
         if values.len() != expected {
@@ -144,7 +169,9 @@ pub enum Outputs {
     /// The mean loss only (the forward pass).
     Loss,
     /// The mean loss, then its gradient with respect to every parameter in
-    /// declaration order, each of its parameter's shape.
+    /// declaration order, each of its parameter's shape; in training mode
+    /// then each batchnorm's batch mean and biased batch variance, in the
+    /// order of [`Network::batchnorms`](super::Network::batchnorms).
     LossAndGradient,
 }
 
@@ -163,16 +190,67 @@ pub fn prediction(net: &Network) -> Option<&super::Equation> {
 }
 
 /// Lowers `net`'s mean loss over a batch (or its gradient, or its
-/// prediction) to a plan whose inputs are the data tensors (inputs, then
-/// targets, then dropout masks, each with a leading batch axis), then the
-/// parameters, all in declaration order, and last the scalar `1/m`
-/// ([`batched::WEIGHT`]).
+/// prediction) in training mode: [`plan_in`] with [`Mode::Training`].
+///
+/// # Errors
+/// As [`plan_in`].
+pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
+    plan_in(net, outputs, Mode::Training)
+}
+
+/// One input of a plan that [`plan_in`] lowers, in the order of the plan's
+/// inputs ([`plan_inputs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanInput {
+    /// Input `k` of the network (declaration order), `[m, ...]`.
+    Input(usize),
+    /// Target `k`, `[m, ...]`.
+    Target(usize),
+    /// Dropout mask `k` ([`Role::Mask`] order), `[m, ...]`.
+    Mask(usize),
+    /// Parameter `k`.
+    Param(usize),
+    /// The running mean of batchnorm `k`, of its operand's per-sample shape.
+    RunningMean(usize),
+    /// The running variance of batchnorm `k`.
+    RunningVar(usize),
+    /// The scalar `1/m` ([`batched::WEIGHT`]).
+    Weight,
+}
+
+/// The inputs of the plan that [`plan_in`] lowers for `outputs` in `mode`,
+/// in order: the network's inputs, then its targets (not for a
+/// prediction, which reads none), then in training mode the dropout masks,
+/// each with a leading batch axis; then the parameters; then in inference
+/// mode each batchnorm's running mean and running variance; last `1/m`.
+pub fn plan_inputs(net: &Network, outputs: Outputs, mode: Mode) -> Vec<PlanInput> {
+    let count = |r| net.with_role(r).count();
+    let mut out: Vec<PlanInput> = (0..count(Role::Input)).map(PlanInput::Input).collect();
+    if outputs != Outputs::Prediction {
+        out.extend((0..count(Role::Target)).map(PlanInput::Target));
+    }
+    if mode == Mode::Training {
+        out.extend((0..count(Role::Mask)).map(PlanInput::Mask));
+    }
+    out.extend((0..count(Role::Param)).map(PlanInput::Param));
+    if mode == Mode::Inference {
+        for k in 0..net.batchnorms.len() {
+            out.extend([PlanInput::RunningMean(k), PlanInput::RunningVar(k)]);
+        }
+    }
+    out.push(PlanInput::Weight);
+    out
+}
+
+/// Lowers `net`'s mean loss over a batch (or its gradient, or its
+/// prediction) in `mode` to a plan whose inputs are [`plan_inputs`] and
+/// whose outputs are described by [`Outputs`].
 ///
 /// # Errors
 /// An operation that cannot be batched or lowered, or a network without a
 /// prediction when one is asked for.
-pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
-    let b = batched::batch(net)?;
+pub fn plan_in(net: &Network, outputs: Outputs, mode: Mode) -> Result<Plan> {
+    let b = batched::batch_in(net, mode)?;
     let mut g = b.graph;
     let outs = match outputs {
         Outputs::Prediction => {
@@ -197,13 +275,27 @@ pub fn plan(net: &Network, outputs: Outputs) -> Result<Plan> {
                     g.try_broadcast_to(d, &shape)?
                 });
             }
+            outs.extend(&b.stats);
             outs
         }
     };
-    let inputs: Vec<_> = b
-        .data
+    // A prediction reads no target: leave them out.
+    let (n_inputs, n_targets) = (
+        net.with_role(Role::Input).count(),
+        net.with_role(Role::Target).count(),
+    );
+    let data: Vec<NodeId> = match outputs {
+        Outputs::Prediction => b.data[..n_inputs]
+            .iter()
+            .chain(&b.data[n_inputs + n_targets..])
+            .copied()
+            .collect(),
+        _ => b.data.clone(),
+    };
+    let inputs: Vec<_> = data
         .iter()
         .chain(&b.params)
+        .chain(&b.running)
         .chain([&b.weight])
         .copied()
         .collect();

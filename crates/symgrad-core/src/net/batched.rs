@@ -31,6 +31,14 @@
 //! rather than `mean(A, 0)`, so that no dimension of the stand-in batch size
 //! is baked into a constant.
 //!
+//! That is training mode. In inference mode ([`Mode::Inference`]) dropout
+//! is off: `dropout(a, p)` is `a` itself, since inverted dropout already
+//! scaled the kept entries during training, and there are no masks; and
+//! batchnorm normalizes with its running mean and running variance, two
+//! unbatched variables per call (`batchnormK.running_mean`,
+//! `batchnormK.running_var`, [`Batched::running`]) that the evaluation
+//! supplies like parameters, so every sample is normalized on its own.
+//!
 //! Not supported (a typed [`Shape`](ErrorKind::Shape) error at the equation):
 //! a per-sample matrix that depends on the data (a transpose or a matrix
 //! product of one), which would need rank-3 batched products.
@@ -49,8 +57,8 @@ pub struct Batched {
     pub loss: NodeId,
     /// The per-sample losses, `[batch]`.
     pub losses: NodeId,
-    /// The inputs, then the targets, then the dropout masks, each in
-    /// declaration order and `[batch, ...]`.
+    /// The inputs, then the targets, then (in training mode) the dropout
+    /// masks, each in declaration order and `[batch, ...]`.
     pub data: Vec<NodeId>,
     /// The parameters in declaration order, unbatched.
     pub params: Vec<NodeId>,
@@ -60,24 +68,58 @@ pub struct Batched {
     /// Each node of the network's graph that the loss or the prediction
     /// depends on, batched.
     pub map: Vec<Option<NodeId>>,
+    /// Training mode: for each `batchnorm` call in order, its batch mean
+    /// and its biased batch variance, each of the operand's per-sample
+    /// shape (the statistics that update the running ones). Empty in
+    /// inference mode.
+    pub stats: Vec<NodeId>,
+    /// Inference mode: for each `batchnorm` call in order, the variables
+    /// of its running mean and running variance, unbatched, each of the
+    /// operand's per-sample shape. Empty in training mode.
+    pub running: Vec<NodeId>,
+}
+
+/// How dropout and batchnorm evaluate (see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Dropout draws masks (data of the plan); batchnorm normalizes with
+    /// the statistics of the batch.
+    #[default]
+    Training,
+    /// Dropout is off; batchnorm normalizes with its running statistics.
+    Inference,
 }
 
 /// The name of the variable that holds `1/m`.
 pub const WEIGHT: &str = "1/m";
 
-/// Rewrites `net` with a leading batch axis (see the module documentation).
+/// Rewrites `net` with a leading batch axis in training mode (see the
+/// module documentation).
 ///
 /// # Errors
 /// A [`Shape`](ErrorKind::Shape) error spanned at the equation whose
 /// operation cannot be batched.
 pub fn batch(net: &Network) -> Result<Batched> {
+    batch_in(net, Mode::Training)
+}
+
+/// Rewrites `net` with a leading batch axis in `mode`.
+///
+/// # Errors
+/// As [`batch`].
+pub fn batch_in(net: &Network, mode: Mode) -> Result<Batched> {
     let src = &net.graph;
     let m = stand_in_batch(src);
     let mut g = Graph::new();
+    let training = mode == Mode::Training;
     // The loss, and the prediction even where the loss reads its inputs
-    // rather than it (`log(softmax(z))` is built as `z - logsumexp(z)`).
+    // rather than it (`log(softmax(z))` is built as `z - logsumexp(z)`),
+    // and in training every batch statistic, even of a call neither uses.
     let mut roots = vec![net.loss];
     roots.extend(super::batch::prediction(net).map(|e| e.node));
+    if training {
+        roots.extend(net.batchnorms.iter().flat_map(|bn| [bn.mean, bn.var]));
+    }
     let order = src.reachable(&roots);
     let mut new_id: Vec<Option<NodeId>> = vec![None; src.len()];
     let mut batched = vec![false; src.len()];
@@ -86,6 +128,9 @@ pub fn batch(net: &Network) -> Result<Batched> {
     // Declarations first, so that every variable exists even when the loss
     // does not use it.
     for d in &net.decls {
+        if d.role == Role::Mask && !training {
+            continue;
+        }
         let shape = match d.role {
             Role::Input | Role::Target | Role::Mask => prepend(m, &d.shape),
             Role::Param => d.shape.clone(),
@@ -104,9 +149,34 @@ pub fn batch(net: &Network) -> Result<Batched> {
         .flat_map(|r| net.with_role(r))
         .filter_map(|d| new_id[d.node.index()])
         .collect();
+    let mut running = Vec::new();
+    if !training {
+        for bn in &net.batchnorms {
+            let shape = src.shape(bn.operand).clone();
+            for (stat, name) in [bn.mean, bn.var].into_iter().zip(bn.running_names()) {
+                let node = g
+                    .try_tensor_var(&name, shape.clone())
+                    .map_err(|e| Error::at(e.kind(), bn.span, e.message()))?;
+                new_id[stat.index()] = Some(node);
+                running.push(node);
+            }
+        }
+    }
     for &v in &order {
         if new_id[v.index()].is_some() {
             continue;
+        }
+        if !training {
+            // Dropout off: the call is its operand; its mask and product
+            // are never built.
+            if let Some(d) = net.dropouts.iter().find(|d| d.output == v) {
+                new_id[v.index()] = new_id[d.operand.index()];
+                batched[v.index()] = batched[d.operand.index()];
+                continue;
+            }
+            if net.dropouts.iter().any(|d| d.product == v || d.mask == v) {
+                continue;
+            }
         }
         if let Some(bn) = net.batchnorms.iter().find(|b| b.mean == v || b.var == v) {
             let operand = new_id[bn.operand.index()].ok_or_else(|| {
@@ -241,6 +311,15 @@ pub fn batch(net: &Network) -> Result<Batched> {
         let spread = g.try_broadcast_to(losses, &Shape::new(vec![m]))?;
         (losses, spread)
     };
+    let stats = match training {
+        true => net
+            .batchnorms
+            .iter()
+            .flat_map(|bn| [bn.mean, bn.var])
+            .map(|v| new_id[v.index()].ok_or_else(|| unsupported(net, v, "a batch statistic")))
+            .collect::<Result<_>>()?,
+        false => Vec::new(),
+    };
     Ok(Batched {
         graph: g,
         batch: m,
@@ -250,6 +329,8 @@ pub fn batch(net: &Network) -> Result<Batched> {
         params,
         weight,
         map: new_id,
+        stats,
+        running,
     })
 }
 

@@ -10,9 +10,11 @@
 //! `softmax`, `logsumexp`, `transpose`, `cross_entropy(p, y)`
 //! (`-sum(y * log(p))`) and `mse(a, y)` (`mean((a - y)^2)`), `dropout(a, p)`
 //! (`a * mask * (1/(1 - p))`, the mask a per-sample data tensor the call
-//! declares, `p` a constant in `[0, 1)`) and `batchnorm(a)` (`(a - mean) /
-//! sqrt(var + 1e-5)`, with variables for the batch statistics, see
-//! [`BatchNorm`](super::BatchNorm)). There is no implicit multiplication.
+//! declares, `p` a constant in `[0, 1)`), `batchnorm(a)` (`(a - mean) /
+//! sqrt(var + 1e-5)`, with variables for the statistics, see
+//! [`BatchNorm`](super::BatchNorm)) and `batchnorm(a, gamma, beta)` (the
+//! same `⊙ gamma + beta`, `gamma` and `beta` declared parameters of `a`'s
+//! shape). There is no implicit multiplication.
 //! The recursion is capped at [`MAX_DEPTH`] levels.
 
 use super::{Defined, Implicit};
@@ -415,20 +417,30 @@ impl<'a> Parser<'a> {
                 // per sample by the evaluators.
                 arity(2)?;
                 let p = self.probability(&args[1])?;
-                let shape = self.graph.shape(args[0].node).clone();
                 let scale = match Num::int(1).div(Num::int(1).sub(p)) {
                     Some(s) => s,
                     None => Num::from(1.0 / (1.0 - p.to_f64())),
                 };
                 let scale = self.graph.constant(scale);
                 self.implicit
-                    .mask(self.graph, shape, p.to_f64(), span)
-                    .and_then(|mask| self.graph.try_mul(args[0].node, mask))
-                    .and_then(|t| self.graph.try_mul(t, scale))
+                    .dropout(self.graph, args[0].node, (p.to_f64(), scale), span)
             }
             "batchnorm" => {
-                arity(1)?;
-                self.implicit.batchnorm(self.graph, args[0].node, span)
+                let affine = match args.len() {
+                    1 => None,
+                    3 => Some(self.affine(&args, span)?),
+                    n => {
+                        return Err(syntax(
+                            span,
+                            format!(
+                                "batchnorm takes 1 argument, batchnorm(a), or 3, \
+                                 batchnorm(a, gamma, beta), found {n}"
+                            ),
+                        ))
+                    }
+                };
+                self.implicit
+                    .batchnorm(self.graph, args[0].node, affine, span)
             }
             _ => match Func::from_name(name) {
                 Some(Func::Ln) if args.len() == 1 => Ok(self.ln(args[0].node)),
@@ -446,6 +458,40 @@ impl<'a> Parser<'a> {
             },
         };
         self.built(r, span)
+    }
+
+    /// The `gamma` and `beta` of `batchnorm(a, gamma, beta)` at `call`:
+    /// declared parameters shaped like one feature vector of `a` (its
+    /// shape, since each entry of `a` is a feature).
+    fn affine(&self, args: &[Item], call: Span) -> Result<(NodeId, NodeId)> {
+        let feature = self.graph.shape(args[0].node).clone();
+        for (item, what) in [(&args[1], "gamma"), (&args[2], "beta")] {
+            let is_param = self.names.values().any(|d| d.param && d.node == item.node);
+            if !is_param {
+                return Err(Error::at(
+                    ErrorKind::InvalidValue,
+                    item.span,
+                    format!(
+                        "batchnorm(a, gamma, beta): {what} must be a declared param \
+                         (`param {what}{feature} = ...`), found '{}'",
+                        self.text(item.span)
+                    ),
+                ));
+            }
+            let shape = self.graph.shape(item.node);
+            if *shape != feature {
+                return Err(Error::at(
+                    ErrorKind::Shape,
+                    call,
+                    format!(
+                        "batchnorm(a, gamma, beta): {what} '{}' has shape {shape}, but a \
+                         feature vector of a is {feature} (one {what} per feature)",
+                        self.text(item.span)
+                    ),
+                ));
+            }
+        }
+        Ok((args[1].node, args[2].node))
     }
 
     /// The probability argument of `dropout`: a constant in `[0, 1)`.

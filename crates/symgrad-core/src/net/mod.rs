@@ -102,20 +102,58 @@ pub struct Decl {
 /// `batchnorm(a)` in the per-sample graph: `(a - mean) / sqrt(var + ε)`,
 /// with ε = [`BATCHNORM_EPS`] and `mean` and `var` two variables of `a`'s
 /// shape (named `batchnormK.mean` and `batchnormK.var`) that stand for the
-/// mean and the biased variance of `a` over the samples of the batch, per
-/// entry. They have no value for one sample: [`batched`] replaces them by
-/// reductions over the batch axis, so that reverse mode differentiates
-/// through the batch statistics, and the per-sample reference refuses them.
+/// mean and the variance of `a` per entry (each entry of `a` is a feature).
+/// They have no value for one sample. In training mode [`batched`]
+/// replaces them by the mean and the biased variance over the samples of
+/// the batch (reductions over the batch axis, so that reverse mode
+/// differentiates through the batch statistics); in inference mode by the
+/// running statistics, inputs of the plan. The per-sample reference
+/// refuses them.
+///
+/// `batchnorm(a, gamma, beta)` is the same followed by `⊙ gamma + beta`,
+/// with `gamma` and `beta` declared parameters of `a`'s shape (one value
+/// per feature).
 #[derive(Clone, Debug)]
 pub struct BatchNorm {
+    /// `batchnormK`, the stem of its statistics' names: the running
+    /// statistics are `batchnormK.running_mean` and `batchnormK.running_var`.
+    pub name: String,
     /// `a`.
     pub operand: NodeId,
     /// The variable standing for the batch mean of `a`.
     pub mean: NodeId,
     /// The variable standing for the batch variance of `a`.
     pub var: NodeId,
+    /// The learned scale and shift, for `batchnorm(a, gamma, beta)`.
+    pub affine: Option<(NodeId, NodeId)>,
     /// The span of the `batchnorm(...)` call.
     pub span: Span,
+}
+
+impl BatchNorm {
+    /// The names of its running mean and running variance, the state that
+    /// inference mode reads and training updates.
+    pub fn running_names(&self) -> [String; 2] {
+        [
+            format!("{}.running_mean", self.name),
+            format!("{}.running_var", self.name),
+        ]
+    }
+}
+
+/// `dropout(a, p)` in the per-sample graph: `output = product · 1/(1 - p)`
+/// with `product = a ⊙ mask` (the same node as `output` when `p = 0`).
+/// Inference mode evaluates `output` as `a` itself.
+#[derive(Clone, Debug)]
+pub struct Dropout {
+    /// `a`.
+    pub operand: NodeId,
+    /// Its mask variable ([`Role::Mask`]).
+    pub mask: NodeId,
+    /// `a ⊙ mask`.
+    pub product: NodeId,
+    /// The call's value.
+    pub output: NodeId,
 }
 
 /// The ε of `batchnorm`, added to the variance before the square root.
@@ -144,6 +182,9 @@ pub struct Network {
     pub loss: NodeId,
     /// The `batchnorm(...)` calls, in the order they were built.
     pub batchnorms: Vec<BatchNorm>,
+    /// The `dropout(...)` calls, in the order they were built (the order
+    /// of their masks).
+    pub dropouts: Vec<Dropout>,
 }
 
 impl Network {
@@ -237,6 +278,8 @@ fn statement_span(stmt: &[Token]) -> Span {
 #[derive(Clone, Copy)]
 pub(crate) struct Defined {
     node: NodeId,
+    /// Whether it is a declared parameter.
+    param: bool,
 }
 
 /// Parses a network file.
@@ -307,7 +350,13 @@ fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
             if second.kind == Tok::Ident {
                 let decl = declaration(src, stmt, role, &mut graph)?;
                 define(&mut first_seen, expansion, text(src, second), decl.span)?;
-                names.insert(decl.name.clone(), Defined { node: decl.node });
+                names.insert(
+                    decl.name.clone(),
+                    Defined {
+                        node: decl.node,
+                        param: role == Role::Param,
+                    },
+                );
                 decls.push(decl);
                 continue;
             }
@@ -330,11 +379,12 @@ fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
         taken: first_seen.keys().map(|k| k.to_string()).collect(),
         masks: Vec::new(),
         batchnorms: Vec::new(),
+        dropouts: Vec::new(),
     };
     for k in topological_order(src, &pending)? {
         let p = &pending[k];
         let node = expr::Parser::new(src, p.rhs, &mut graph, &names, &mut implicit).statement()?;
-        names.insert(p.name.to_string(), Defined { node });
+        names.insert(p.name.to_string(), Defined { node, param: false });
         equations.push(Equation {
             name: p.name.to_string(),
             node,
@@ -365,6 +415,7 @@ fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
         equations,
         loss,
         batchnorms: implicit.batchnorms,
+        dropouts: implicit.dropouts,
     })
 }
 
@@ -374,6 +425,7 @@ pub(crate) struct Implicit {
     taken: rustc_hash::FxHashSet<String>,
     masks: Vec<Decl>,
     batchnorms: Vec<BatchNorm>,
+    dropouts: Vec<Dropout>,
 }
 
 impl Implicit {
@@ -389,31 +441,48 @@ impl Implicit {
         }
     }
 
-    /// Declares a dropout mask of `shape` for `dropout(...)` at `span`.
-    pub(crate) fn mask(
+    /// `a ⊙ mask · scale` for `dropout(a, p)` at `span`, with `scale` the
+    /// constant `1/(1 - p)`, declaring the mask (see [`Dropout`]).
+    pub(crate) fn dropout(
         &mut self,
         graph: &mut Graph,
-        shape: Shape,
-        p: f64,
+        a: NodeId,
+        (p, scale): (f64, NodeId),
         span: Span,
     ) -> Result<NodeId> {
         let name = self.fresh("dropout");
-        let node = graph.try_tensor_var(&name, shape.clone())?;
+        let shape = graph.shape(a).clone();
+        let mask = graph.try_tensor_var(&name, shape.clone())?;
         self.masks.push(Decl {
             name,
             role: Role::Mask,
             shape,
-            node,
+            node: mask,
             span,
             init: None,
             dropout: Some(p),
         });
-        Ok(node)
+        let product = graph.try_mul(a, mask)?;
+        let output = graph.try_mul(product, scale)?;
+        self.dropouts.push(Dropout {
+            operand: a,
+            mask,
+            product,
+            output,
+        });
+        Ok(output)
     }
 
-    /// `(a - mean) / sqrt(var + ε)` for `batchnorm(a)` at `span` (see
-    /// [`BatchNorm`]).
-    pub(crate) fn batchnorm(&mut self, graph: &mut Graph, a: NodeId, span: Span) -> Result<NodeId> {
+    /// `(a - mean) / sqrt(var + ε)` for `batchnorm(a)` at `span`, then
+    /// `⊙ gamma + beta` when `affine` is given (see [`BatchNorm`]; the
+    /// caller has checked that they are parameters of `a`'s shape).
+    pub(crate) fn batchnorm(
+        &mut self,
+        graph: &mut Graph,
+        a: NodeId,
+        affine: Option<(NodeId, NodeId)>,
+        span: Span,
+    ) -> Result<NodeId> {
         let name = self.fresh("batchnorm");
         let shape = graph.shape(a).clone();
         let mean = graph.try_tensor_var(&format!("{name}.mean"), shape.clone())?;
@@ -422,11 +491,17 @@ impl Implicit {
         let centered = graph.try_sub(a, mean)?;
         let spread = graph.try_add(var, eps)?;
         let root = graph.func(crate::graph::Func::Sqrt, spread);
-        let out = graph.try_div(centered, root)?;
+        let mut out = graph.try_div(centered, root)?;
+        if let Some((gamma, beta)) = affine {
+            let scaled = graph.try_mul(out, gamma)?;
+            out = graph.try_add(scaled, beta)?;
+        }
         self.batchnorms.push(BatchNorm {
+            name,
             operand: a,
             mean,
             var,
+            affine,
             span,
         });
         Ok(out)

@@ -106,6 +106,26 @@ fn one_hot_labels() {
 }
 
 #[test]
+fn data_without_a_header_or_with_a_non_finite_cell_is_refused() {
+    let net = parse_network("input x[2]\ntarget y[1]\nloss = sum(y) * sum(x)\n").unwrap();
+    let message = |csv: &str| match batch::read_csv(&net, csv) {
+        Err(e) => e.message().to_string(),
+        Ok(_) => panic!("{csv:?} was accepted"),
+    };
+    let e = message("1,2,3\n4,5,6\n");
+    assert!(e.contains("the data file has no header line"), "{e}");
+    // A header that merely contains a number is still a header.
+    assert!(batch::read_csv(&net, "x0,1,y\n4,5,6\n").is_ok());
+    for (cell, col) in [("NaN", 2), ("inf", 3), ("-inf", 1)] {
+        let mut row = vec!["1", "2", "3"];
+        row[col - 1] = cell;
+        let e = message(&format!("a,b,y\n1,2,3\n{}\n", row.join(",")));
+        assert!(e.contains(&format!("line 3, column {col}")), "{e}");
+        assert!(e.contains("not a finite number"), "{e}");
+    }
+}
+
+#[test]
 fn initializer_errors_are_spanned_in_the_file() {
     let src = "input x[2]\nparam W[2] = sin(i) + n\nloss = sum(W * x)\n";
     let e = err(src);

@@ -7,7 +7,10 @@ use crate::graph::Func;
 use symgrad_runtime::kernels;
 
 /// A plan with its buffers for one batch size `m`. Running it again with
-/// the same `m` allocates nothing.
+/// the same `m` allocates nothing, and neither does returning to a batch
+/// size no larger than the largest one used so far (buffers keep their
+/// capacity), so that a training loop whose last batch is smaller, or that
+/// alternates with validation, does not reallocate every epoch.
 #[derive(Clone, Debug)]
 pub struct Runner {
     plan: Plan,
@@ -43,12 +46,12 @@ impl Runner {
             return;
         }
         self.m = m;
-        self.bufs = self
-            .plan
-            .buffers
-            .iter()
-            .map(|n| vec![0.0; n.at(m)])
-            .collect();
+        self.bufs.resize_with(self.plan.buffers.len(), Vec::new);
+        // Every buffer is written whole before it is read, so entries left
+        // from another batch size do no harm.
+        for (buf, n) in self.bufs.iter_mut().zip(&self.plan.buffers) {
+            buf.resize(n.at(m), 0.0);
+        }
         let setup = std::mem::take(&mut self.plan.setup);
         for i in &setup {
             exec(i, m, &mut self.bufs, &[]);
@@ -62,6 +65,19 @@ impl Runner {
     /// # Errors
     /// An input of the wrong number of entries.
     pub fn run(&mut self, inputs: &[&[f64]]) -> Result<Vec<&[f64]>> {
+        self.execute(inputs)?;
+        Ok((0..self.plan.outputs.len())
+            .map(|k| self.output(k))
+            .collect())
+    }
+
+    /// Runs the plan like [`run`](Self::run), without collecting the
+    /// outputs (read them with [`output`](Self::output)): the path that
+    /// allocates nothing.
+    ///
+    /// # Errors
+    /// An input of the wrong number of entries.
+    pub fn execute(&mut self, inputs: &[&[f64]]) -> Result<()> {
         if inputs.len() != self.plan.inputs.len() {
             return Err(Error::new(
                 ErrorKind::InvalidValue,
@@ -84,12 +100,15 @@ impl Runner {
         for i in &self.plan.instrs {
             exec(i, self.m, &mut self.bufs, inputs);
         }
-        Ok(self
-            .plan
-            .outputs
-            .iter()
-            .map(|(b, _)| self.bufs[*b].as_slice())
-            .collect())
+        Ok(())
+    }
+
+    /// The entries of output `k` of the last run.
+    ///
+    /// # Panics
+    /// When the plan has no output `k`.
+    pub fn output(&self, k: usize) -> &[f64] {
+        &self.bufs[self.plan.outputs[k].0]
     }
 }
 
