@@ -172,6 +172,7 @@ def main():
         "lr": LR,
         "x": [[float(v) for v in row] for row in values[:, :4]],
         "labels": [int(v) for v in values[:, 4]],
+        "param_names": [p[0] for p in PARAMS],
         "initial_params": initial,
         "steps": steps,
         "params": params_json(net),
