@@ -117,7 +117,7 @@ fn data_without_a_header_or_with_a_non_finite_cell_is_refused() {
     // A header that merely contains a number is still a header.
     assert!(batch::read_csv(&net, "x0,1,y\n4,5,6\n").is_ok());
     for (cell, col) in [("NaN", 2), ("inf", 3), ("-inf", 1)] {
-        let mut row = vec!["1", "2", "3"];
+        let mut row = ["1", "2", "3"];
         row[col - 1] = cell;
         let e = message(&format!("a,b,y\n1,2,3\n{}\n", row.join(",")));
         assert!(e.contains(&format!("line 3, column {col}")), "{e}");
