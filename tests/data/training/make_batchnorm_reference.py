@@ -186,7 +186,7 @@ def main():
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
-    print(f"wrote {OUT}: {len(steps)} steps, final training loss {steps[-1]['loss']:.6f}, eval loss {eval_loss:.6f}")
+    print(f"wrote {os.path.relpath(OUT)}: {len(steps)} steps, final training loss {steps[-1]['loss']:.6f}, eval loss {eval_loss:.6f}")
 
 
 if __name__ == "__main__":

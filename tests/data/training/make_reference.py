@@ -392,6 +392,7 @@ def main():
             "note": c["note"],
             "flags": c["flags"],
             "epoch_loss": epoch_loss,
+            "epoch_lr": [rate(h, e) for e in range(EPOCHS)],
             "steps": n_steps,
             "clipped_steps": int(clipped),
             "clamped_entries": int(clamped) if "clip_value" in h else 0,
