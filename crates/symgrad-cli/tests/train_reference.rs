@@ -6,7 +6,13 @@
 //! batches of 8 rows in file order: the trained parameters must agree to
 //! 1e-9 relative. The starting point (the initial parameters and the first
 //! batch's loss and gradient) is checked on its own first, so that a failure
-//! says whether the network or the training differs.
+//! says whether the network or the training differs. Each epoch's rate and
+//! mean training loss in the model file's history are checked too.
+//!
+//! Batch norm end to end: bn.sg trained by `symgrad train` (8 plain SGD
+//! steps) and run by `symgrad predict` against PyTorch's `BatchNorm1d`
+//! (batchnorm_reference.json): parameters, running statistics, the
+//! inference loss and the predicted classes.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -170,11 +176,11 @@ fn first_batch_gradient_is_the_references() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-/// Runs one case: `symgrad train ref.sg --data ref_data.csv FLAGS
-/// --no-shuffle --quiet --save MODEL`, and returns the saved model file.
-fn train(case: &Value, model: &Path) -> Result<Value, String> {
+/// Runs `symgrad train NET --data ref_data.csv FLAGS --no-shuffle --quiet
+/// --save MODEL` and returns the saved model file.
+fn train(net: &str, flags: &[&str], model: &Path) -> Result<Value, String> {
     let _ = std::fs::remove_file(model);
-    let net = data("ref.sg");
+    let net = data(net);
     let csv = data("ref_data.csv");
     let mut args: Vec<String> = vec![
         "train".into(),
@@ -182,13 +188,7 @@ fn train(case: &Value, model: &Path) -> Result<Value, String> {
         "--data".into(),
         csv.to_str().unwrap().into(),
     ];
-    args.extend(
-        case["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f.as_str().unwrap().to_string()),
-    );
+    args.extend(flags.iter().map(|f| f.to_string()));
     args.extend(["--no-shuffle", "--quiet", "--save", model.to_str().unwrap()].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = symgrad(&args);
@@ -225,11 +225,17 @@ fn training_agrees_with_the_reference() {
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let model = dir.join(format!("{name}.model.json"));
-        match train(case, &model) {
+        let flags: Vec<&str> = case["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        match train("ref.sg", &flags, &model) {
             Err(e) => failures.push(format!("{name}: {e}")),
             Ok(file) => {
-                let bad = params_mismatches(name, &file["params"], &case["params"]);
-                failures.extend(bad);
+                failures.extend(params_mismatches(name, &file["params"], &case["params"]));
+                failures.extend(history_mismatches(name, &file["history"], case));
             }
         }
     }
@@ -240,4 +246,126 @@ fn training_agrees_with_the_reference() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// The model file's `history.epochs[e]`: `lr` (after the schedule) and
+/// `train_loss` (the mean over the epoch's batches of the batch's mean loss,
+/// `Epoch::train_loss`) against the reference's `epoch_lr` and `epoch_loss`.
+fn history_mismatches(name: &str, history: &Value, case: &Value) -> Vec<String> {
+    let Some(epochs) = history["epochs"].as_array() else {
+        return vec![format!(
+            "{name}: no \"history\": {{\"epochs\": [...]}} in the model file"
+        )];
+    };
+    let (losses, rates) = (numbers(&case["epoch_loss"]), numbers(&case["epoch_lr"]));
+    if epochs.len() != losses.len() {
+        return vec![format!(
+            "{name}: {} epochs in the history, {} in the reference",
+            epochs.len(),
+            losses.len()
+        )];
+    }
+    let mut out = Vec::new();
+    for (e, epoch) in epochs.iter().enumerate() {
+        for (key, want) in [("lr", rates[e]), ("train_loss", losses[e])] {
+            let got = epoch[key].as_f64();
+            if !got.is_some_and(|g| (g - want).abs() <= TOLERANCE * want.abs()) {
+                out.push(format!(
+                    "{name}: epoch {} {key} {} (reference {want})",
+                    e + 1,
+                    epoch[key]
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The index of the largest entry.
+fn argmax(row: &[f64]) -> usize {
+    (0..row.len())
+        .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+        .expect("a non-empty row")
+}
+
+/// bn.sg trained and predicted through the commands, against PyTorch's
+/// BatchNorm1d (8 plain SGD steps, then eval mode).
+#[test]
+fn batchnorm_trains_and_predicts_as_pytorch() {
+    let text = std::fs::read_to_string(data("batchnorm_reference.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let steps = r["steps"].as_array().unwrap().len();
+    let batches_per_epoch = r["x"].as_array().unwrap().len().div_ceil(8);
+    assert_eq!(steps % batches_per_epoch, 0);
+    let epochs = (steps / batches_per_epoch).to_string();
+    let lr = r["lr"].as_f64().unwrap().to_string();
+    let flags = [
+        "--optimizer",
+        "sgd",
+        "--lr",
+        &lr,
+        "--epochs",
+        &epochs,
+        "--batch-size",
+        "8",
+    ];
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("train_reference");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("bn.model.json");
+    let file = train("bn.sg", &flags, &model).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut bad = params_mismatches("bn.sg", &file["params"], &r["params"]);
+    // The running statistics, named as NetworkModel names them.
+    for (k, bn) in r["state"].as_array().unwrap().iter().enumerate() {
+        for key in ["running_mean", "running_var"] {
+            let name = format!("batchnorm{}.{key}", k + 1);
+            let want = serde_json::json!({"shape": [numbers(&bn[key]).len()], "data": bn[key]});
+            match file["state"].get(&name) {
+                Some(got) => bad.extend(mismatch(&name, got, &want)),
+                None => bad.push(format!(
+                    "no \"{name}\" in the model file's state: {}",
+                    file["state"]
+                )),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+
+    let out = symgrad(&[
+        "predict",
+        model.to_str().unwrap(),
+        "--data",
+        data("ref_data.csv").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let predicted: Value = serde_json::from_slice(&out.stdout).expect("predict prints JSON");
+    let (loss, want) = (
+        predicted["loss"]
+            .as_f64()
+            .expect("a loss: the data has targets"),
+        r["eval"]["loss"].as_f64().unwrap(),
+    );
+    assert!(
+        (loss - want).abs() <= TOLERANCE * want,
+        "inference loss {loss} vs {want}"
+    );
+    let classes: Vec<usize> = r["eval"]["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| argmax(&numbers(p)))
+        .collect();
+    let got: Vec<usize> = predicted["predictions"]
+        .as_array()
+        .expect("predictions")
+        .iter()
+        .map(|c| c.as_u64().expect("a class index") as usize)
+        .collect();
+    assert_eq!(got, classes);
 }

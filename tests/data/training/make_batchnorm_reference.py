@@ -151,6 +151,9 @@ def main():
         predictions = torch.softmax(h2, dim=1)
         eval_loss = F.cross_entropy(h2, labels, reduction="mean").item()
         singles = [{"row": r, "prediction": rows_of(torch.softmax(net(x[r:r + 1]), dim=1))} for r in SINGLE_ROWS]
+    # No row is near a tie, so the predicted class is well defined.
+    top2 = torch.topk(predictions, 2, dim=1).values
+    assert float((top2[:, 0] - top2[:, 1]).min()) > 1e-3
     # Eval mode must not be batch statistics: the same rows one at a time
     # give the same outputs as all at once.
     for s in singles:
