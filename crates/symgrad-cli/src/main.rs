@@ -44,6 +44,14 @@ enum Command {
     /// backpropagation equations, pictures.
     #[command(subcommand)]
     Net(NetCommand),
+    /// Train a network file on CSV rows: progress, summary, model file, log, plot.
+    Train(commands::options::TrainArgs),
+    /// Predict with a trained model file (inference mode), one prediction per row.
+    Predict(commands::options::PredictArgs),
+    /// K-fold cross-validation: each fold's validation loss and accuracy, mean ± sd.
+    Cv(commands::options::CvArgs),
+    /// Hyperparameter search: random, grid, successive halving; prints the best as a train command.
+    Search(commands::options::SearchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -339,6 +347,10 @@ fn main() -> ExitCode {
         Command::Net(NetCommand::Explain(args)) => commands::netview::explain(args),
         Command::Net(NetCommand::Graph(args)) => commands::netview::graph(args),
         Command::Net(NetCommand::Emit(args)) => commands::netview::emit(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Cv(args) => commands::cv::run(args),
+        Command::Search(args) => commands::search::run(args),
     };
     match result {
         Ok(text) => {

@@ -14,10 +14,12 @@ pub mod cv;
 pub mod data;
 pub mod error;
 pub mod model;
+pub mod model_file;
 pub mod network;
 pub mod optim;
 pub mod preprocess;
 pub mod schedule;
+pub mod search;
 pub mod trainer;
 
 pub use clip::GradientTransform;
@@ -25,6 +27,7 @@ pub use cv::{CrossValidation, CvReport, FoldReport, Summary};
 pub use data::{Batch, Dataset, ModelData};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{Epoch, History, Model};
+pub use model_file::ModelFile;
 pub use network::NetworkModel;
 pub use optim::{
     optimizer_from_name, AdaDelta, AdaGrad, Adam, Hyper, Momentum, Nadam, Nesterov, Optimizer,

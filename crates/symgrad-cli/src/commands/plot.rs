@@ -1,0 +1,419 @@
+//! `train --plot FILE.svg|FILE.png`: a picture of a training run in two
+//! panels, one above the other.
+//!
+//! - Above: the training loss and the validation loss per epoch (left
+//!   axis), and the validation accuracy in percent (right axis), with the
+//!   epoch whose parameters were kept marked when early stopping chose one.
+//! - Below: the gradient norm of every parameter per epoch on a log scale,
+//!   which is where vanishing and exploding gradients show: in a deep
+//!   sigmoid network the first layers' norms sit decades below the last's.
+//!
+//! Text needs a font: an SVG names the family (`sans-serif`) and leaves the
+//! drawing to the viewer, but plotters measures text to lay it out, and a
+//! PNG draws it. The font is a TrueType file found on the system
+//! (`$SYMGRAD_FONT`, else the usual places of DejaVu Sans, Liberation Sans,
+//! Noto Sans or any sans-serif `.ttf` under `/usr/share/fonts`); without
+//! one, `--plot` is an error saying so.
+
+use crate::Failure;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use symgrad_nn::History;
+
+const WIDTH: u32 = 960;
+const HEIGHT: u32 = 760;
+
+/// The picture's format, from the file's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
+}
+
+/// The format `path` asks for; anything but .svg or .png is an error, told
+/// before training starts.
+pub fn format_of(path: &Path) -> Result<Format, Failure> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("svg") => Ok(Format::Svg),
+        Some("png") => Ok(Format::Png),
+        _ => Err(Failure::input(format!(
+            "error: --plot {}: the file must end in .svg or .png",
+            path.display()
+        ))),
+    }
+}
+
+/// Where a sans-serif TrueType font may be.
+fn font_candidates() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::env::var_os("SYMGRAD_FONT")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    for p in [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/liberation/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+        "/usr/share/fonts/noto/NotoSans-Regular.ttf",
+        "/Library/Fonts/Arial.ttf",
+        "/System/Library/Fonts/Supplemental/Arial.ttf",
+        "C:\\Windows\\Fonts\\arial.ttf",
+    ] {
+        out.push(PathBuf::from(p));
+    }
+    // Any other sans-serif regular face, a few levels down.
+    let mut dirs = vec![PathBuf::from("/usr/share/fonts")];
+    let mut found = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.ends_with(".ttf")
+                    && name.contains("Sans")
+                    && !name.contains("Mono")
+                    && !name.contains("Bold")
+                    && !name.contains("Oblique")
+                    && !name.contains("Italic")
+                {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort();
+    out.extend(found);
+    out
+}
+
+/// Registers a system font as plotters' `sans-serif`, once.
+fn register_font() -> Result<(), Failure> {
+    static REGISTERED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let result = REGISTERED.get_or_init(|| {
+        for path in font_candidates() {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            // plotters keeps fonts for the life of the program.
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                return Ok(path);
+            }
+            // Not a font plotters can read: try the next.
+        }
+        Err(
+            "--plot needs a TrueType font to lay out its text, and none was found \
+             (install one, e.g. fonts-dejavu-core, or set SYMGRAD_FONT=/path/to/font.ttf)"
+                .to_string(),
+        )
+    });
+    result
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| Failure::io(format!("error: {e}")))
+}
+
+/// Draws `history` into `path` (.svg or .png), titled `title`.
+pub fn write(path: &Path, history: &History, title: &str) -> Result<(), Failure> {
+    let format = format_of(path)?;
+    register_font()?;
+    let failed = |e: String| Failure::io(format!("error: cannot draw {}: {e}", path.display()));
+    match format {
+        Format::Svg => {
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
+                draw(&root, history, title).map_err(failed)?;
+                root.present().map_err(|e| failed(e.to_string()))?;
+            }
+            symgrad_nn::model_file::write_atomically(path, text.as_bytes())
+                .map_err(|e| failed(e.to_string()))
+        }
+        Format::Png => {
+            let mut pixels = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+            {
+                let root =
+                    BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+                draw(&root, history, title).map_err(failed)?;
+                root.present().map_err(|e| failed(e.to_string()))?;
+            }
+            let mut bytes = Vec::new();
+            {
+                let mut encoder = png::Encoder::new(&mut bytes, WIDTH, HEIGHT);
+                encoder.set_color(png::ColorType::Rgb);
+                encoder.set_depth(png::BitDepth::Eight);
+                let mut writer = encoder.write_header().map_err(|e| failed(e.to_string()))?;
+                writer
+                    .write_image_data(&pixels)
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+            symgrad_nn::model_file::write_atomically(path, &bytes)
+                .map_err(|e| failed(e.to_string()))
+        }
+    }
+}
+
+/// Distinct colours for the parameters' lines (Tableau's ten).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+const TRAIN: RGBColor = RGBColor(31, 119, 180);
+const VALIDATION: RGBColor = RGBColor(255, 127, 14);
+const ACCURACY: RGBColor = RGBColor(44, 160, 44);
+
+/// The smallest and largest finite values, padded so that a flat line is
+/// still drawn inside the frame.
+fn bounds(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        return None;
+    }
+    Some(if log {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        let pad = ((hi - lo) * 0.05).max(hi.abs() * 0.05).max(1e-12);
+        ((lo - pad).min(0.0_f64.max(lo - pad)), hi + pad)
+    })
+}
+
+/// The label of a whole decade `10^k` (others are not labelled): plain
+/// decimals from 0.001 to 1000, else `1e-5`.
+fn decade(k: &f64) -> String {
+    if (k - k.round()).abs() > 1e-9 {
+        return String::new();
+    }
+    let k = k.round() as i32;
+    if (-3..=3).contains(&k) {
+        format!("{}", 10f64.powi(k))
+    } else {
+        format!("1e{k}")
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    history: &History,
+    title: &str,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let root = root.titled(title, ("sans-serif", 24)).map_err(e)?;
+    let (upper, lower) = root.split_vertically(HEIGHT as i32 * 47 / 100);
+    let epochs = &history.epochs;
+    // Epochs are whole numbers; one epoch still gets an axis of some width.
+    let last = epochs.last().map_or(1, |e| e.epoch).max(2) as i32;
+    let x_range = 1..last;
+    let markers = epochs.len() <= 40;
+
+    // Above: losses (left axis) and validation accuracy (right axis).
+    let losses = epochs
+        .iter()
+        .flat_map(|ep| [Some(ep.train_loss), ep.val_loss])
+        .flatten();
+    let (lo, hi) = bounds(losses, false).unwrap_or((0.0, 1.0));
+    let mut chart = ChartBuilder::on(&upper)
+        .caption("Loss and validation accuracy per epoch", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(x_range.clone(), lo..hi)
+        .map_err(e)?
+        .set_secondary_coord(x_range.clone(), 0.0..100.0);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("mean loss")
+        .x_labels(10)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    let has_accuracy = epochs.iter().any(|ep| ep.val_accuracy.is_some());
+    chart
+        .configure_secondary_axes()
+        .y_desc(if has_accuracy {
+            "validation accuracy (%)"
+        } else {
+            "validation accuracy (%): none (no one-hot target or no validation rows)"
+        })
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    let series = |f: &dyn Fn(&symgrad_nn::Epoch) -> Option<f64>| -> Vec<(i32, f64)> {
+        epochs
+            .iter()
+            .filter_map(|ep| {
+                f(ep)
+                    .filter(|v| v.is_finite())
+                    .map(|v| (ep.epoch as i32, v))
+            })
+            .collect()
+    };
+    let train = series(&|ep| Some(ep.train_loss));
+    let val = series(&|ep| ep.val_loss);
+    let acc = series(&|ep| ep.val_accuracy.map(|a| 100.0 * a));
+    chart
+        .draw_series(LineSeries::new(train.clone(), TRAIN.stroke_width(2)))
+        .map_err(e)?
+        .label("training loss")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], TRAIN.stroke_width(2)));
+    if markers {
+        chart
+            .draw_series(train.iter().map(|&p| Circle::new(p, 3, TRAIN.filled())))
+            .map_err(e)?;
+    }
+    if !val.is_empty() {
+        chart
+            .draw_series(LineSeries::new(val.clone(), VALIDATION.stroke_width(2)))
+            .map_err(e)?
+            .label("validation loss")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], VALIDATION.stroke_width(2))
+            });
+        if markers {
+            chart
+                .draw_series(val.iter().map(|&p| Circle::new(p, 3, VALIDATION.filled())))
+                .map_err(e)?;
+        }
+    }
+    if !acc.is_empty() {
+        chart
+            .draw_secondary_series(DashedLineSeries::new(
+                acc.clone(),
+                6,
+                4,
+                ACCURACY.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label("validation accuracy (right axis)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], ACCURACY.stroke_width(2)));
+        if markers {
+            chart
+                .draw_secondary_series(acc.iter().map(|&p| Circle::new(p, 3, ACCURACY.filled())))
+                .map_err(e)?;
+        }
+    }
+    if let (Some(best), true) = (history.best_epoch, history.stopped.is_some()) {
+        let best = best as i32;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(best, lo), (best, hi)],
+                BLACK.mix(0.5).stroke_width(1),
+            )))
+            .map_err(e)?
+            .label(format!("epoch kept ({best})"))
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x + 12, y - 6), (x + 12, y + 6)], BLACK.mix(0.5))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::MiddleRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(e)?;
+
+    // Below: each parameter's gradient norm on a log scale, drawn as
+    // log10 of the norm on whole decades, so that every decade is labelled
+    // (plotters' own log axis leaves narrow ranges unlabelled).
+    let norms = epochs.iter().flat_map(|ep| ep.grad_norms.iter().copied());
+    let (glo, ghi) = bounds(norms, true).unwrap_or((1e-3, 1.0));
+    let (glo, ghi) = (glo * 1.5, ghi / 1.5); // whole decades pad enough
+    let (dlo, dhi) = (
+        glo.log10().floor(),
+        ghi.log10().ceil().max(glo.log10().floor() + 1.0),
+    );
+    let mut chart = ChartBuilder::on(&lower)
+        .caption(
+            "Gradient norm ‖∂C/∂θ‖₂ of each parameter per epoch (log scale, mean over the epoch's steps)",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        // The right margin of the panel above's accuracy axis, so that the
+        // two panels' epochs line up.
+        .margin_right(82)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_range, dlo..dhi)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("gradient norm (log scale)")
+        .x_labels(10)
+        .y_labels((dhi - dlo) as usize + 1)
+        .y_label_formatter(&decade)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    for (k, name) in history.param_names.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let points: Vec<(i32, f64)> = epochs
+            .iter()
+            .filter_map(|ep| {
+                ep.grad_norms
+                    .get(k)
+                    .copied()
+                    .filter(|v| v.is_finite() && *v > 0.0)
+                    .map(|v| (ep.epoch as i32, v.log10()))
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(e)?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+            });
+        if markers {
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(e)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
