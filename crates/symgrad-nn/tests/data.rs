@@ -1,5 +1,7 @@
 //! Data sets: CSV errors with their exact line and column, row ranges,
 //! splits and folds that partition the rows, and the layout for a model.
+// Index loops keep the tests' formulas as written (a_i θ_i).
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 
@@ -22,6 +24,18 @@ fn reads_a_header_and_rows() {
     assert_eq!(d.row(1), [-3.0, 0.4, 2.0]);
     assert_eq!(d.line(0), 2);
     assert_eq!(d.line(1), 4, "the empty line 3 is skipped but counted");
+}
+
+#[test]
+fn windows_line_ends_and_quoted_cells() {
+    let d = Dataset::from_csv_str("\"a\",b\r\n1,\"2\"\r\n\r\n3,x\r\n");
+    assert_eq!(
+        d.unwrap_err().to_string(),
+        "line 4, column 2 (b): 'x' is not a number"
+    );
+    let d = Dataset::from_csv_str("\"a\",b\r\n1,\"2\"\r\n").unwrap();
+    assert_eq!(d.columns(), ["a", "b"]);
+    assert_eq!(d.row(0), [1.0, 2.0]);
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Clipping, penalties and decay, each against numbers worked out by hand,
 //! and their order (value clipping, norm clipping, then penalties).
+// Index loops keep the tests' formulas as written (a_i θ_i).
+#![allow(clippy::needless_range_loop)]
 
 use symgrad_nn::clip::{global_norm, norm};
 use symgrad_nn::{Decay, ErrorKind, GradientTransform};

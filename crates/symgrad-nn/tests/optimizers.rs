@@ -1,6 +1,8 @@
 //! Each optimizer's first steps on a tiny quadratic, against values worked
 //! out by hand from the contract's formulas (DESIGN.md, "Contract:
 //! training"): f(θ) = ½ Σ a_i θ_i², so g_i = a_i θ_i.
+// Index loops keep the tests' formulas as written (a_i θ_i).
+#![allow(clippy::needless_range_loop)]
 
 use symgrad_nn::{
     optimizer_from_name, AdaDelta, AdaGrad, Adam, ErrorKind, Hyper, Momentum, Nadam, Nesterov,

@@ -3,6 +3,8 @@
 //! independently (two-pass population mean and variance, as NumPy's
 //! `mean` and `std` with the default `ddof=0`), and the principal
 //! components against their defining properties and a power iteration.
+// Index loops keep the tests' formulas as written (a_i θ_i).
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 
