@@ -76,10 +76,7 @@ pub fn norm(v: &[f64]) -> f64 {
 
 /// The Euclidean norm of all parameters' gradients together, as [`norm`].
 pub fn global_norm<V: AsRef<[f64]>>(grad: &[V]) -> f64 {
-    let sum: f64 = grad
-        .iter()
-        .map(|g| g.as_ref().iter().map(|x| x * x).sum::<f64>())
-        .sum();
+    let sum: f64 = grad.iter().map(|g| sum_of_squares(g.as_ref())).sum();
     if sum.is_finite() {
         return sum.sqrt();
     }
@@ -96,4 +93,20 @@ pub fn global_norm<V: AsRef<[f64]>>(grad: &[V]) -> f64 {
         .map(|x| (x / max) * (x / max))
         .sum();
     max * scaled.sqrt()
+}
+
+/// Σ x², in four interleaved partial sums (the order of the additions
+/// differs from a left-to-right sum in the last bits; it runs about four
+/// times faster, a chain of dependent additions being the bottleneck).
+pub fn sum_of_squares(v: &[f64]) -> f64 {
+    let mut lanes = [0.0; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            lanes[k] += c[k] * c[k];
+        }
+    }
+    let tail: f64 = rest.iter().map(|x| x * x).sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }

@@ -39,8 +39,15 @@ impl Dataset {
     /// at [`Dataset::from_csv_str`]; the message starts with the path.
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        Dataset::from_reader(std::io::BufReader::new(file)).map_err(|e| e.context(path.display()))
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            data_error(format!(
+                "{}: the file is not UTF-8 text (at byte {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Dataset::from_csv_str(&text).map_err(|e| e.context(path.display()))
     }
 
     /// Reads CSV text: a header of column names, then one row of numbers
@@ -52,15 +59,12 @@ impl Dataset {
     /// than the header, or a cell that is not a finite number (naming its
     /// line, its column number and its header name).
     pub fn from_csv_str(text: &str) -> Result<Dataset> {
-        Dataset::from_reader(text.as_bytes())
-    }
-
-    fn from_reader(reader: impl std::io::Read) -> Result<Dataset> {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(reader);
+            .from_reader(text.as_bytes());
+        let mut lines_before = LineCounter::new(text);
         let header = csv.headers().map_err(csv_error)?.clone();
         let columns: Vec<String> = header.iter().map(str::to_string).collect();
         if columns.is_empty() || columns.iter().all(|c| c.is_empty()) {
@@ -78,7 +82,9 @@ impl Dataset {
         let mut lines = Vec::new();
         for record in csv.records() {
             let record = record.map_err(csv_error)?;
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record
+                .position()
+                .map_or(0, |p| lines_before.line_at(p.byte() as usize));
             if record.len() != columns.len() {
                 return Err(data_error(format!(
                     "line {line} has {} cells, but the header has {} columns",
@@ -446,6 +452,42 @@ impl Dataset {
             tensors,
             one_hot,
         })
+    }
+}
+
+/// The line of a record from its starting byte. The csv reader puts a
+/// record's start before the empty lines it skips, so they are skipped
+/// here too; lines are counted incrementally, records coming in order.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> LineCounter<'a> {
+        LineCounter {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, mut byte: usize) -> u64 {
+        while byte < self.text.len() && matches!(self.text[byte], b'\n' | b'\r') {
+            byte += 1;
+        }
+        let byte = byte.min(self.text.len());
+        if byte < self.at {
+            self.at = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.at..byte]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.at = byte;
+        self.line
     }
 }
 

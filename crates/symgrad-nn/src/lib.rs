@@ -3,23 +3,27 @@
 //! `network!` both implement, and everything that drives it: data sets
 //! ([`Dataset`]), optimizers ([`Optimizer`] and the eight of the training
 //! contract), schedules ([`Decay`]), clipping and penalties
-//! ([`GradientTransform`]) and the training loop ([`Trainer`]).
+//! ([`GradientTransform`]), preprocessing ([`Preprocess`]), the training
+//! loop ([`Trainer`]) and cross-validation ([`CrossValidation`]).
 //!
 //! Parts still being built are listed in the crate's README section
 //! "Training"; nothing here pretends to work before it does.
 
 pub mod clip;
+pub mod cv;
 pub mod data;
 pub mod error;
 pub mod model;
 pub mod model_file;
 pub mod network;
 pub mod optim;
+pub mod preprocess;
 pub mod schedule;
 pub mod search;
 pub mod trainer;
 
 pub use clip::GradientTransform;
+pub use cv::{CrossValidation, CvReport, FoldReport, Summary};
 pub use data::{Batch, Dataset, ModelData};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{Epoch, History, Model};
@@ -29,5 +33,6 @@ pub use optim::{
     optimizer_from_name, AdaDelta, AdaGrad, Adam, Hyper, Momentum, Nadam, Nesterov, Optimizer,
     RmsProp, Sgd, OPTIMIZERS,
 };
+pub use preprocess::{Preprocess, Preprocessor};
 pub use schedule::Decay;
 pub use trainer::{evaluate, Evaluation, Observer, Silent, Step, Trainer};

@@ -8,11 +8,13 @@
 //!    be smaller);
 //! 2. the optimizer moves to where the gradient is taken (Nesterov's
 //!    θ + β v; the others stay);
-//! 3. the model gives the batch's mean loss and its gradient `g`; if either
-//!    is not finite, training stops (see *Divergence*);
-//! 4. each parameter's ‖g‖₂ is recorded (for [`Epoch::grad_norms`]);
+//! 3. the model gives the batch's mean loss and its gradient `g` there; if
+//!    either is not finite, training stops (see *Divergence*);
+//! 4. each parameter's ‖g‖₂ is recorded (for [`Epoch::grad_norms`]), and
+//!    the parameters go back to θ;
 //! 5. clipping by value, then by norm, then the L2 and L1 penalties on the
-//!    parameters of rank >= 2 ([`GradientTransform`]);
+//!    parameters of rank >= 2 ([`GradientTransform`]), which read θ itself
+//!    (for Nesterov too: the contract's g += λθ, not λ(θ + β v));
 //! 6. the update, at the epoch's rate from the [`Decay`] schedule.
 //!
 //! After each epoch the validation rows (if any) are evaluated in inference
@@ -22,8 +24,9 @@
 //! an [`ErrorKind::Diverged`] error naming the epoch and step, whose
 //! [`Error::history`] holds the epochs completed before it (with
 //! [`History::stopped`] set); the model keeps the parameters (and batch-norm
-//! state) of the last step whose loss and gradient were finite, i.e. the
-//! values just before the step that failed. It is an error, not an `Ok`, so
+//! state) of the last step whose loss and gradient were finite (and
+//! [`History::best_epoch`] is `None`, these being from within an epoch).
+//! It is an error, not an `Ok`, so
 //! that a caller cannot mistake a diverged run for a trained model.
 //!
 //! *Early stopping* with patience `p` watches the validation loss: when `p`
@@ -46,7 +49,7 @@ use std::time::Instant;
 
 use symgrad_runtime::random::{self, SplitMix64};
 
-use crate::clip::{global_norm, GradientTransform};
+use crate::clip::{global_norm, sum_of_squares, GradientTransform};
 use crate::data::{shuffle, Batch, Dataset, ModelData};
 use crate::error::{invalid_option, Error, Result};
 use crate::model::{Epoch, History, Model};
@@ -207,6 +210,8 @@ struct Run {
     grad: Vec<Vec<f64>>,
     batch: Batch,
     predictions: Vec<f64>,
+    /// The gradient norms of the current step.
+    step_norms: Vec<f64>,
     /// The parameters of the last step whose loss and gradient were finite.
     good: Snapshot,
     /// The parameters of the step being evaluated.
@@ -220,7 +225,7 @@ struct Run {
 impl Trainer {
     /// A trainer with `optimizer` and the defaults: 10 epochs, batches of
     /// 32, shuffled with seed 0, no clipping, penalties, schedule,
-    /// validation or early stopping; training accuracy recorded.
+    /// validation or early stopping, no training accuracy.
     pub fn new(optimizer: impl Optimizer + 'static) -> Trainer {
         Trainer {
             optimizer: Box::new(optimizer),
@@ -232,7 +237,7 @@ impl Trainer {
             decay: Decay::Constant,
             validation: None,
             patience: None,
-            train_accuracy: true,
+            train_accuracy: false,
             run: None,
         }
     }
@@ -296,7 +301,9 @@ impl Trainer {
         self
     }
     /// Whether each epoch also evaluates the training rows' accuracy in
-    /// inference mode (one more forward pass over them; on by default).
+    /// inference mode ([`Epoch::train_accuracy`]). Off by default: it is
+    /// one more forward pass over all training rows per epoch, which on the
+    /// digits costs about half as much again as the epoch's training.
     pub fn train_accuracy(mut self, on: bool) -> Trainer {
         self.train_accuracy = on;
         self
@@ -470,6 +477,7 @@ impl Trainer {
                 .collect(),
             batch: Batch::new(),
             predictions: Vec::new(),
+            step_norms: Vec::new(),
             candidate: good.clone(),
             good,
             best: None,
@@ -514,25 +522,38 @@ impl Trainer {
                 run.candidate.take(model);
                 self.optimizer.look_ahead(&mut model.params_mut());
                 let loss = model.loss_and_gradient(&run.batch.slices(), &mut run.grad);
-                if let Some(what) = not_finite(loss, &run.grad, &run.history.param_names) {
+                if let Some(what) = check_finite(loss, &run.grad, &mut run.step_norms) {
                     self.optimizer.undo_look_ahead(&mut model.params_mut());
                     run.good.restore(model);
+                    let message = match what {
+                        None => format!("the loss is {loss}"),
+                        Some(p) => format!(
+                            "the gradient of {} is not finite",
+                            run.history
+                                .param_names
+                                .get(p)
+                                .map_or("a parameter", String::as_str)
+                        ),
+                    };
                     let message = format!(
-                        "training diverged at epoch {epoch}, step {} of {steps}: {what}; the model \
-                         keeps the last parameters whose loss and gradient were finite",
+                        "training diverged at epoch {epoch}, step {} of {steps}: {message}; the \
+                         model keeps the last parameters whose loss and gradient were finite",
                         step + 1
                     );
                     run.history.stopped = Some(message.clone());
-                    run.history.best_epoch = run.history.epochs.last().map(|e| e.epoch);
+                    // The parameters are from within an epoch, none's end.
+                    run.history.best_epoch = None;
                     run.finished = true;
                     return Err(Error::diverged(message, run.history.clone()));
                 }
                 std::mem::swap(&mut run.good, &mut run.candidate);
-                for (sum, g) in norm_sums.iter_mut().zip(&run.grad) {
-                    *sum += global_norm(std::slice::from_ref(g));
+                for (sum, norm) in norm_sums.iter_mut().zip(&run.step_norms) {
+                    *sum += norm;
                 }
                 loss_sum += loss;
                 let mut params = model.params_mut();
+                // Back to θ itself: the penalties are on θ, not on θ + β v.
+                self.optimizer.undo_look_ahead(&mut params);
                 self.transform.apply(&mut run.grad, &params, &penalized);
                 self.optimizer.step(&mut params, &run.grad, lr);
                 drop(params);
@@ -612,15 +633,25 @@ fn evaluate_accuracy<M: Model + ?Sized>(
     Some(accuracy(predictions, target, model.output_size()))
 }
 
-/// What is not finite, if anything: the loss, or a parameter's gradient.
-fn not_finite(loss: f64, grad: &[Vec<f64>], names: &[String]) -> Option<String> {
+/// Checks the loss and the gradient and writes each parameter's gradient
+/// norm into `norms`. `Some(None)` when the loss is not finite,
+/// `Some(Some(p))` when parameter `p`'s gradient is not. A finite sum of
+/// squares proves every entry finite, so the usual case is one pass.
+fn check_finite(loss: f64, grad: &[Vec<f64>], norms: &mut Vec<f64>) -> Option<Option<usize>> {
     if !loss.is_finite() {
-        return Some(format!("the loss is {loss}"));
+        return Some(None);
     }
-    grad.iter()
-        .position(|g| !g.iter().all(|x| x.is_finite()))
-        .map(|i| {
-            let name = names.get(i).map_or("a parameter", String::as_str);
-            format!("the gradient of {name} is not finite")
-        })
+    norms.clear();
+    for (p, g) in grad.iter().enumerate() {
+        let squares = sum_of_squares(g);
+        let norm = if squares.is_finite() {
+            squares.sqrt()
+        } else if g.iter().all(|x| x.is_finite()) {
+            global_norm(std::slice::from_ref(g))
+        } else {
+            return Some(Some(p));
+        };
+        norms.push(norm);
+    }
+    None
 }

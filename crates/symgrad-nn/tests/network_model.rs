@@ -3,6 +3,8 @@
 //! gradient by the tensor interpreter, averaged), central differences of
 //! the training-mode loss with the masks fixed, and batch norm's running
 //! statistics and inference output written out by hand.
+// Index loops keep the tests' formulas as written (a_i θ_i).
+#![allow(clippy::needless_range_loop)]
 
 use symgrad_core::eval::Tensor;
 use symgrad_core::net::{batch, parse_network};

@@ -3,6 +3,7 @@
 //! finite differences in `model_check.rs`. It also keeps a running mean of
 //! its inputs (momentum 0.1) as "state", as batch norm keeps its
 //! statistics, so that tests can see state saved and restored.
+#![allow(clippy::needless_range_loop)]
 #![allow(dead_code)]
 
 use symgrad_nn::Model;

@@ -22,17 +22,30 @@
 //! to 0.9); AdaDelta's ε = 1e-6 is Zeiler's and PyTorch's, since with
 //! 1e-8 the first steps (√ε / √(A+ε)) are a hundred times smaller.
 //!
-//! A step allocates nothing after the first, which sizes the state to the
-//! parameters.
+//! The scalar factors of a step (bias corrections, their roots) are
+//! computed once per step, so that each entry costs at most one square
+//! root and one division; this groups the same arithmetic differently from
+//! the formulas as printed (as PyTorch does), which changes results in the
+//! last bits only. A step allocates nothing after the first, which sizes
+//! the state to the parameters.
 
-use crate::error::{invalid_option, Error, ErrorKind, Result};
+// Index loops over slices cut to one length: no bounds checks, and the
+// compiler vectorizes them.
+#![allow(clippy::needless_range_loop)]
+
+mod named;
+
+pub use named::{optimizer_from_name, Hyper, OPTIMIZERS};
 
 /// An update rule with its state.
 ///
 /// The trainer calls, for each step: [`Optimizer::look_ahead`] (which moves
 /// the parameters to the point where the gradient is to be taken, for
-/// Nesterov; nothing for the others), then evaluates the gradient there,
-/// then [`Optimizer::step`] with that gradient.
+/// Nesterov; nothing for the others), evaluates the gradient there, calls
+/// [`Optimizer::undo_look_ahead`] (θ back exactly, for the penalties to
+/// read), clips and penalizes the gradient, then calls
+/// [`Optimizer::step`] with it. `step` after a look-ahead without the undo
+/// undoes it first.
 pub trait Optimizer {
     /// The contract's name (`"adam"`, ...).
     fn name(&self) -> &'static str;
@@ -167,10 +180,18 @@ impl Momentum {
 fn momentum_step(v: &mut Slots, beta: f64, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
     v.fit(params);
     for ((p, g), v) in params.iter_mut().zip(grad).zip(&mut v.0) {
-        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-            *v = beta * *v - lr * g;
-            *p += *v;
-        }
+        momentum_entries(p, g, v, beta, lr);
+    }
+}
+
+// The per-entry loops are functions of their own so that the compiler
+// knows the slices do not overlap (and vectorizes them).
+fn momentum_entries(p: &mut [f64], g: &[f64], v: &mut [f64], beta: f64, lr: f64) {
+    let n = p.len();
+    let (g, v) = (&g[..n], &mut v[..n]);
+    for i in 0..n {
+        v[i] = beta * v[i] - lr * g[i];
+        p[i] += v[i];
     }
 }
 
@@ -278,6 +299,15 @@ impl AdaGrad {
     }
 }
 
+fn adagrad_entries(p: &mut [f64], g: &[f64], a: &mut [f64], lr: f64, eps: f64) {
+    let n = p.len();
+    let (g, a) = (&g[..n], &mut a[..n]);
+    for i in 0..n {
+        a[i] += g[i] * g[i];
+        p[i] -= lr * g[i] / (a[i].sqrt() + eps);
+    }
+}
+
 impl Optimizer for AdaGrad {
     common!("adagrad");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -285,10 +315,7 @@ impl Optimizer for AdaGrad {
         self.a.fit(params);
         let eps = self.eps;
         for ((p, g), a) in params.iter_mut().zip(grad).zip(&mut self.a.0) {
-            for ((p, &g), a) in p.iter_mut().zip(g).zip(a.iter_mut()) {
-                *a += g * g;
-                *p -= lr * g / (a.sqrt() + eps);
-            }
+            adagrad_entries(p, g, a, lr, eps);
         }
     }
     fn reset(&mut self) {
@@ -330,6 +357,15 @@ impl RmsProp {
     }
 }
 
+fn rmsprop_entries(p: &mut [f64], g: &[f64], a: &mut [f64], lr: f64, rho: f64, eps: f64) {
+    let n = p.len();
+    let (g, a) = (&g[..n], &mut a[..n]);
+    for i in 0..n {
+        a[i] = rho * a[i] + (1.0 - rho) * g[i] * g[i];
+        p[i] -= lr * g[i] / (a[i].sqrt() + eps);
+    }
+}
+
 impl Optimizer for RmsProp {
     common!("rmsprop");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -337,10 +373,7 @@ impl Optimizer for RmsProp {
         self.a.fit(params);
         let (rho, eps) = (self.rho, self.eps);
         for ((p, g), a) in params.iter_mut().zip(grad).zip(&mut self.a.0) {
-            for ((p, &g), a) in p.iter_mut().zip(g).zip(a.iter_mut()) {
-                *a = rho * *a + (1.0 - rho) * g * g;
-                *p -= lr * g / (a.sqrt() + eps);
-            }
+            rmsprop_entries(p, g, a, lr, rho, eps);
         }
     }
     fn reset(&mut self) {
@@ -385,6 +418,24 @@ impl AdaDelta {
     }
 }
 
+fn adadelta_entries(
+    p: &mut [f64],
+    g: &[f64],
+    a: &mut [f64],
+    d: &mut [f64],
+    [lr, rho, eps]: [f64; 3],
+) {
+    let n = p.len();
+    let (g, a, d) = (&g[..n], &mut a[..n], &mut d[..n]);
+    for i in 0..n {
+        a[i] = rho * a[i] + (1.0 - rho) * g[i] * g[i];
+        // √(D+ε) / √(A+ε) as one root of the quotient.
+        let delta = -((d[i] + eps) / (a[i] + eps)).sqrt() * g[i];
+        d[i] = rho * d[i] + (1.0 - rho) * delta * delta;
+        p[i] += lr * delta;
+    }
+}
+
 impl Optimizer for AdaDelta {
     common!("adadelta");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -398,12 +449,7 @@ impl Optimizer for AdaDelta {
             .zip(&mut self.a.0)
             .zip(&mut self.d.0)
         {
-            for (((p, &g), a), d) in p.iter_mut().zip(g).zip(a.iter_mut()).zip(d.iter_mut()) {
-                *a = rho * *a + (1.0 - rho) * g * g;
-                let delta = -((*d + eps).sqrt() / (*a + eps).sqrt()) * g;
-                *d = rho * *d + (1.0 - rho) * delta * delta;
-                *p += lr * delta;
-            }
+            adadelta_entries(p, g, a, d, [lr, rho, eps]);
         }
     }
     fn reset(&mut self) {
@@ -485,6 +531,26 @@ macro_rules! moment_setters {
 moment_setters!(Adam);
 moment_setters!(Nadam);
 
+/// Adam's and Nadam's entries: m and v updated, then
+/// θ -= (a m + b g) / (√v · r + ε) with `[a, b]` = `direction` (Adam:
+/// a = α/(1-β1^t), b = 0) and r = 1/√(1-β2^t).
+fn adam_entries(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    [beta1, beta2, eps, inv_root_bias2]: [f64; 4],
+    [a, b]: [f64; 2],
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
+        p[i] -= (a * m[i] + b * g[i]) / (v[i].sqrt() * inv_root_bias2 + eps);
+    }
+}
+
 impl Optimizer for Adam {
     common!("adam");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
@@ -500,14 +566,13 @@ impl Optimizer for Adam {
         m.fit(params);
         v.fit(params);
         let t = self.t as f64;
-        let bias1 = 1.0 - beta1.powf(t);
-        let bias2 = 1.0 - beta2.powf(t);
+        // α (m/(1-β1^t)) / (√(v/(1-β2^t)) + ε) as (α/(1-β1^t)) m / (√v/√(1-β2^t) + ε):
+        // one root and one division per entry (PyTorch's grouping).
+        let step_size = lr / (1.0 - beta1.powf(t));
+        let inv_root_bias2 = 1.0 / (1.0 - beta2.powf(t)).sqrt();
         for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut m.0).zip(&mut v.0) {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *p -= lr * (*m / bias1) / ((*v / bias2).sqrt() + eps);
-            }
+            let scalars = [beta1, beta2, eps, inv_root_bias2];
+            adam_entries(p, g, m, v, scalars, [step_size, 0.0]);
         }
     }
     fn reset(&mut self) {
@@ -532,16 +597,14 @@ impl Optimizer for Nadam {
         m.fit(params);
         v.fit(params);
         let t = self.t as f64;
-        let bias1_next = 1.0 - beta1.powf(t + 1.0);
-        let bias1 = 1.0 - beta1.powf(t);
-        let bias2 = 1.0 - beta2.powf(t);
+        // β1 m/(1-β1^(t+1)) + (1-β1) g/(1-β1^t) with the scalar factors
+        // computed once; the root and division as in Adam.
+        let m_factor = beta1 / (1.0 - beta1.powf(t + 1.0));
+        let g_factor = (1.0 - beta1) / (1.0 - beta1.powf(t));
+        let inv_root_bias2 = 1.0 / (1.0 - beta2.powf(t)).sqrt();
         for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut m.0).zip(&mut v.0) {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                let direction = beta1 * *m / bias1_next + (1.0 - beta1) * g / bias1;
-                *p -= lr * direction / ((*v / bias2).sqrt() + eps);
-            }
+            let scalars = [beta1, beta2, eps, inv_root_bias2];
+            adam_entries(p, g, m, v, scalars, [lr * m_factor, lr * g_factor]);
         }
     }
     fn reset(&mut self) {
@@ -549,184 +612,4 @@ impl Optimizer for Nadam {
         self.moments.m = Slots::default();
         self.moments.v = Slots::default();
     }
-}
-
-/// The optimizer settings the command line takes; `None` is the
-/// optimizer's default.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Hyper {
-    /// α (`--lr`).
-    pub lr: f64,
-    /// β of momentum and Nesterov (`--momentum`).
-    pub momentum: Option<f64>,
-    /// ρ of RMSProp and AdaDelta (`--rho`).
-    pub rho: Option<f64>,
-    /// β1 of Adam and Nadam (`--beta1`).
-    pub beta1: Option<f64>,
-    /// β2 of Adam and Nadam (`--beta2`).
-    pub beta2: Option<f64>,
-    /// ε of AdaGrad, RMSProp, AdaDelta, Adam and Nadam (`--eps`).
-    pub eps: Option<f64>,
-}
-
-impl Hyper {
-    /// Rate `lr`, every other setting at the optimizer's default.
-    pub fn new(lr: f64) -> Hyper {
-        Hyper {
-            lr,
-            momentum: None,
-            rho: None,
-            beta1: None,
-            beta2: None,
-            eps: None,
-        }
-    }
-
-    /// The settings given (`Some`) that optimizer `name` does not use, as
-    /// the CLI spells them (`"--rho"`), for a warning or an error.
-    pub fn unused_by(&self, name: &str) -> Vec<&'static str> {
-        let uses = |flag: &str| -> bool {
-            match flag {
-                "--momentum" => matches!(name, "momentum" | "nesterov"),
-                "--rho" => matches!(name, "rmsprop" | "adadelta"),
-                "--beta1" | "--beta2" => matches!(name, "adam" | "nadam"),
-                _ => !matches!(name, "sgd" | "momentum" | "nesterov"),
-            }
-        };
-        [
-            ("--momentum", self.momentum),
-            ("--rho", self.rho),
-            ("--beta1", self.beta1),
-            ("--beta2", self.beta2),
-            ("--eps", self.eps),
-        ]
-        .into_iter()
-        .filter(|(flag, v)| v.is_some() && !uses(flag))
-        .map(|(flag, _)| flag)
-        .collect()
-    }
-
-    fn check(&self) -> Result<()> {
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(invalid_option(format!(
-                "the learning rate must be a positive number, not {}",
-                self.lr
-            )));
-        }
-        let unit = |flag: &str, v: Option<f64>| -> Result<()> {
-            match v {
-                Some(v) if !(0.0..1.0).contains(&v) => Err(invalid_option(format!(
-                    "{flag} must be at least 0 and below 1, not {v}"
-                ))),
-                _ => Ok(()),
-            }
-        };
-        unit("--momentum", self.momentum)?;
-        unit("--rho", self.rho)?;
-        unit("--beta1", self.beta1)?;
-        unit("--beta2", self.beta2)?;
-        match self.eps {
-            Some(e) if !(e.is_finite() && e > 0.0) => Err(invalid_option(format!(
-                "--eps must be a positive number, not {e}"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The optimizer names of the contract, in its order.
-pub const OPTIMIZERS: [&str; 8] = [
-    "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "nadam",
-];
-
-/// Builds the optimizer called `name` (one of [`OPTIMIZERS`]) with the
-/// settings of `hyper`; settings it does not use are ignored (see
-/// [`Hyper::unused_by`]).
-///
-/// # Errors
-/// [`ErrorKind::InvalidOption`] for an unknown name, a rate that is not
-/// positive, a β or ρ outside [0, 1), or an ε that is not positive.
-pub fn optimizer_from_name(name: &str, hyper: &Hyper) -> Result<Box<dyn Optimizer>> {
-    hyper.check()?;
-    let lr = hyper.lr;
-    let mut opt: Box<dyn Optimizer> = match name {
-        "sgd" => Box::new(Sgd::new(lr)),
-        "momentum" => {
-            let o = Momentum::new(lr);
-            Box::new(match hyper.momentum {
-                Some(b) => o.momentum(b),
-                None => o,
-            })
-        }
-        "nesterov" => {
-            let o = Nesterov::new(lr);
-            Box::new(match hyper.momentum {
-                Some(b) => o.momentum(b),
-                None => o,
-            })
-        }
-        "adagrad" => {
-            let o = AdaGrad::new(lr);
-            Box::new(match hyper.eps {
-                Some(e) => o.eps(e),
-                None => o,
-            })
-        }
-        "rmsprop" => {
-            let mut o = RmsProp::new(lr);
-            if let Some(r) = hyper.rho {
-                o = o.rho(r);
-            }
-            if let Some(e) = hyper.eps {
-                o = o.eps(e);
-            }
-            Box::new(o)
-        }
-        "adadelta" => {
-            let mut o = AdaDelta::new(lr);
-            if let Some(r) = hyper.rho {
-                o = o.rho(r);
-            }
-            if let Some(e) = hyper.eps {
-                o = o.eps(e);
-            }
-            Box::new(o)
-        }
-        "adam" | "nadam" => {
-            let mut m = Moments::new();
-            if let Some(b) = hyper.beta1 {
-                m.beta1 = b;
-            }
-            if let Some(b) = hyper.beta2 {
-                m.beta2 = b;
-            }
-            if let Some(e) = hyper.eps {
-                m.eps = e;
-            }
-            if name == "adam" {
-                Box::new(Adam {
-                    lr,
-                    t: 0,
-                    moments: m,
-                })
-            } else {
-                Box::new(Nadam {
-                    lr,
-                    t: 0,
-                    moments: m,
-                })
-            }
-        }
-        _ => {
-            return Err(Error::new(
-                ErrorKind::InvalidOption,
-                format!(
-                    "unknown optimizer '{name}': expected one of {}",
-                    OPTIMIZERS.join(", ")
-                ),
-            ))
-        }
-    };
-    opt.reset();
-    Ok(opt)
 }
