@@ -12,8 +12,20 @@ use crate::Failure;
 use std::path::Path;
 use symgrad_nn::History;
 
+/// A number in the shortest form that reads back as the same `f64`: plain
+/// for ordinary magnitudes, with an exponent for huge and tiny ones (a
+/// diverging run's 1e300 is not three hundred digits).
+pub fn number(x: f64) -> String {
+    let a = x.abs();
+    if x == 0.0 || !x.is_finite() || (1e-4..1e15).contains(&a) {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
 fn cell(x: Option<f64>) -> String {
-    x.map_or(String::new(), |x| x.to_string())
+    x.map_or(String::new(), number)
 }
 
 /// A parameter name as a CSV header cell (names are identifiers, but a
@@ -38,14 +50,14 @@ pub fn to_csv(history: &History) -> String {
     for e in &history.epochs {
         let mut row = vec![
             e.epoch.to_string(),
-            e.lr.to_string(),
-            e.train_loss.to_string(),
+            number(e.lr),
+            number(e.train_loss),
             cell(e.val_loss),
             cell(e.val_accuracy),
             cell(e.train_accuracy),
             format!("{:.6}", e.seconds),
         ];
-        row.extend(e.grad_norms.iter().map(|x| x.to_string()));
+        row.extend(e.grad_norms.iter().map(|&x| number(x)));
         out.push_str(&row.join(","));
         out.push('\n');
     }

@@ -48,22 +48,27 @@ pub struct TrainingOptions {
     #[arg(long, default_value = "sgd", value_parser = clap::builder::PossibleValuesParser::new(OPTIMIZERS))]
     pub optimizer: String,
     /// The learning rate α (> 0).
-    #[arg(long, value_name = "A", default_value_t = 0.01)]
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.01,
+        allow_negative_numbers = true
+    )]
     pub lr: f64,
     /// β of momentum and nesterov [default: 0.9].
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_negative_numbers = true)]
     pub momentum: Option<f64>,
     /// ρ of rmsprop and adadelta [default: 0.9 and 0.95 (see the optimizer's docs)].
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
     /// β1 of adam and nadam [default: 0.9].
-    #[arg(long, value_name = "B1")]
+    #[arg(long, value_name = "B1", allow_negative_numbers = true)]
     pub beta1: Option<f64>,
     /// β2 of adam and nadam [default: 0.999].
-    #[arg(long, value_name = "B2")]
+    #[arg(long, value_name = "B2", allow_negative_numbers = true)]
     pub beta2: Option<f64>,
     /// ε of adagrad, rmsprop, adadelta, adam and nadam.
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", allow_negative_numbers = true)]
     pub eps: Option<f64>,
     /// The number of passes over the training rows.
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -79,22 +84,37 @@ pub struct TrainingOptions {
     #[arg(long)]
     pub no_shuffle: bool,
     /// L2 penalty λ: g += λθ on every parameter of rank >= 2.
-    #[arg(long, value_name = "L", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "L",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub l2: f64,
     /// L1 penalty λ: g += λ·sign(θ) on every parameter of rank >= 2.
-    #[arg(long, value_name = "L", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "L",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub l1: f64,
     /// Clamp each gradient entry to [-C, C].
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub clip_value: Option<f64>,
     /// Scale the gradient by min(1, C/‖g‖₂), the norm over all parameters.
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub clip_norm: Option<f64>,
     /// Learning-rate schedule over epochs e from 0: exp:K (α·e^(-K·e)) or inverse:K (α/(1+K·e)).
     #[arg(long, value_name = "exp:K|inverse:K")]
     pub decay: Option<String>,
     /// Hold out this fraction of the rows (drawn with --seed) for validation.
-    #[arg(long, value_name = "FRACTION", conflicts_with = "validation_rows")]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        conflicts_with = "validation_rows",
+        allow_negative_numbers = true
+    )]
     pub validation: Option<f64>,
     /// Hold out the rows A..B for validation.
     #[arg(long, value_name = "A..B")]

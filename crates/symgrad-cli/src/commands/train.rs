@@ -94,14 +94,14 @@ pub fn run(args: TrainArgs) -> Result<String, Failure> {
                 outputs(&args, h)?;
             }
             let kept = match &args.save {
-                Some(path) => format!(
-                    "; no model file was written ({} is as it was)",
-                    path.display()
-                ),
+                Some(path) if path.exists() => {
+                    format!("; {} was left as it was", path.display())
+                }
+                Some(_) => "; no model file was written".to_string(),
                 None => String::new(),
             };
             return Err(Failure {
-                message: format!("error: training diverged: {e}{kept}"),
+                message: format!("error: {e}{kept}"),
                 status: 1,
             });
         }
