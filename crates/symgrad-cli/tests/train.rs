@@ -218,6 +218,52 @@ fn predict_reproduces_what_train_reported() {
     assert_eq!(csv_out.lines().count(), 151);
 }
 
+#[test]
+fn preprocessing_is_fitted_on_the_training_rows_and_kept_for_predict() {
+    let dir = scratch("train-preprocess");
+    let (net, csv) = linear(&dir, 30);
+    let model = dir.join("m.json");
+    let summary = json(&[
+        "train",
+        &net,
+        "--data",
+        &csv,
+        "--validation-rows",
+        "0..10",
+        "--preprocess",
+        "standardize",
+        "--epochs",
+        "3",
+        "--lr",
+        "0.05",
+        "--quiet",
+        "--save",
+        &path(&model),
+    ]);
+    let file = read_json(&model);
+    assert_eq!(file["preprocess"]["kind"], "standardize");
+    // Fitted on rows 10..30 only: x becomes (x - shift) * scale with the
+    // shift their mean of x0.
+    let rows = linear_rows(30);
+    let mean: f64 = rows[10..].iter().map(|r| r[0]).sum::<f64>() / 20.0;
+    let shift = file["preprocess"]["shift"][0].as_f64().unwrap();
+    assert!(
+        (shift - mean).abs() < 1e-12,
+        "shift {shift}, mean of rows 10..30 {mean}"
+    );
+    // predict applies it to raw rows: rows 0..10 give train's validation loss.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let val = dir.join("val.csv");
+    std::fs::write(
+        &val,
+        text.lines().take(11).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let predicted = json(&["predict", &path(&model), "--data", &path(&val)]);
+    let (a, b) = (a_f64(&predicted["loss"]), a_f64(&summary["val_loss"]));
+    assert!(close(a, b), "predict {a}, train {b}");
+}
+
 fn a_f64(v: &Value) -> f64 {
     v.as_f64().unwrap()
 }

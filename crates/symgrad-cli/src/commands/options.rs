@@ -298,11 +298,6 @@ impl Setup {
     }
 }
 
-/// The number of CSV columns that are inputs (they come first).
-pub fn input_columns(model: &dyn Model) -> usize {
-    model.data_sizes()[..model.n_inputs()].iter().sum()
-}
-
 /// Rows ready to train on: preprocessing fitted on `train` and applied to
 /// both.
 pub struct Prepared {
@@ -319,7 +314,7 @@ impl Prepared {
         validation: Option<Dataset>,
     ) -> Result<Prepared, Failure> {
         use crate::commands::prep;
-        let fitted = prep::fit(options.preprocess.as_deref(), &train, input_columns(model))?;
+        let fitted = prep::fit(options.preprocess.as_deref(), model, &train)?;
         Ok(match &fitted {
             None => Prepared {
                 train,
@@ -362,9 +357,15 @@ impl TrainingOptions {
                 .rows(range)
                 .map_err(|e| Failure::input(format!("error: --rows: {e}")))?;
         }
-        // The header against the network, before any training.
-        data.bind(&model)
-            .map_err(|e| Failure::input(format!("error: {}: {e}", self.data.display())))?;
+        // The header against the network, before any training (through
+        // the preprocessing, which may change the number of inputs).
+        match &self.preprocess {
+            Some(spec) => crate::commands::prep::check_fit(spec, &model, &data)?,
+            None => {
+                data.bind(&model)
+                    .map_err(|e| Failure::input(format!("error: {}: {e}", self.data.display())))?;
+            }
+        }
         let validation = match (&self.validation, &self.validation_rows) {
             (Some(f), _) => ValidationRows::Fraction(*f),
             (None, Some(spec)) => {

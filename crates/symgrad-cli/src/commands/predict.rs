@@ -13,7 +13,7 @@
 //! reported too: in the JSON object, or on standard error beside text and
 //! CSV output so that standard output holds only the predictions.
 
-use crate::commands::options::{input_columns, read, PredictArgs, PredictFormat};
+use crate::commands::options::{read, PredictArgs, PredictFormat};
 use crate::commands::prep;
 use crate::report::json_num;
 use crate::Failure;
@@ -64,7 +64,6 @@ pub fn run(args: PredictArgs) -> Result<String, Failure> {
             .any(|e| e.train_accuracy.is_some() || e.val_accuracy.is_some())
     };
     let rows = bound.n_rows();
-    let _ = input_columns(&model);
     let per_row: Vec<&[f64]> = if width == 0 {
         vec![&[]; rows]
     } else {
@@ -73,7 +72,7 @@ pub fn run(args: PredictArgs) -> Result<String, Failure> {
     let report = || {
         let mut parts = Vec::new();
         if let Some(l) = evaluation.loss {
-            parts.push(format!("loss {}", crate::report::num(l)));
+            parts.push(format!("loss {}", crate::commands::progress::short(l)));
         }
         if let Some(a) = evaluation.accuracy {
             parts.push(format!("accuracy {:.2} %", 100.0 * a));
