@@ -252,6 +252,11 @@ pub fn failed(e: symgrad_nn::Error) -> Failure {
         symgrad_nn::ErrorKind::Io if e.message().contains("write") => {
             Failure::io(format!("error: {e}"))
         }
+        // Not bad input: the options were valid, and the run went wrong.
+        symgrad_nn::ErrorKind::Diverged => Failure {
+            message: format!("error: {e}"),
+            status: 1,
+        },
         _ => Failure::input(format!("error: {e}")),
     }
 }

@@ -30,14 +30,13 @@ pub fn load(path: &std::path::Path) -> Result<(NetworkModel, model_file::ModelFi
         ErrorKind::Io => Failure::io(format!("error: {e}")),
         _ => Failure::input(format!("error: {e}")),
     })?;
-    let model = file
-        .build(|src| {
-            NetworkModel::from_source(src, 0).map_err(|e| {
-                let shown = e.render(src);
-                format!("{shown}\n(the network embedded in {})", path.display())
-            })
-        })
-        .map_err(|e| Failure::input(format!("error: {}: {e}", path.display())))?;
+    let model = file.network_model().map_err(|e| {
+        Failure::input(format!(
+            "error: {}: {e}\n(the network embedded in {})",
+            path.display(),
+            path.display()
+        ))
+    })?;
     Ok((model, file))
 }
 
