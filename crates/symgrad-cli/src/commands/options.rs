@@ -3,6 +3,7 @@
 //! options, read once into a [`Setup`] (the network, the data, the split,
 //! the preprocessing and a [`Trainer`]) by [`TrainingOptions::setup`].
 
+use crate::commands::log::number;
 use crate::Failure;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
@@ -560,22 +561,22 @@ impl TrainingOptions {
         };
         flag("rows", self.rows.clone());
         flag("optimizer", Some(self.optimizer.clone()));
-        flag("lr", Some(self.lr.to_string()));
-        flag("momentum", self.momentum.map(|v| v.to_string()));
-        flag("rho", self.rho.map(|v| v.to_string()));
-        flag("beta1", self.beta1.map(|v| v.to_string()));
-        flag("beta2", self.beta2.map(|v| v.to_string()));
-        flag("eps", self.eps.map(|v| v.to_string()));
+        flag("lr", Some(number(self.lr)));
+        flag("momentum", self.momentum.map(number));
+        flag("rho", self.rho.map(number));
+        flag("beta1", self.beta1.map(number));
+        flag("beta2", self.beta2.map(number));
+        flag("eps", self.eps.map(number));
         flag("epochs", Some(self.epochs.to_string()));
         flag("batch-size", Some(self.batch_size.to_string()));
         flag("seed", Some(self.seed.to_string()));
         flag("no-shuffle", self.no_shuffle.then(String::new));
-        flag("l2", (self.l2 != 0.0).then(|| self.l2.to_string()));
-        flag("l1", (self.l1 != 0.0).then(|| self.l1.to_string()));
-        flag("clip-value", self.clip_value.map(|v| v.to_string()));
-        flag("clip-norm", self.clip_norm.map(|v| v.to_string()));
+        flag("l2", (self.l2 != 0.0).then(|| number(self.l2)));
+        flag("l1", (self.l1 != 0.0).then(|| number(self.l1)));
+        flag("clip-value", self.clip_value.map(number));
+        flag("clip-norm", self.clip_norm.map(number));
         flag("decay", self.decay.clone());
-        flag("validation", self.validation.map(|v| v.to_string()));
+        flag("validation", self.validation.map(number));
         flag("validation-rows", self.validation_rows.clone());
         flag("early-stopping", self.early_stopping.map(|v| v.to_string()));
         flag("preprocess", self.preprocess.clone());
