@@ -611,3 +611,85 @@ fn a_diverging_run_names_the_epoch_and_leaves_no_model_file() {
         ["linear.csv", "linear.sg", "log.csv", "m.json"]
     );
 }
+
+/// A digits network with batch norm (a learned scale and shift) and dropout.
+const DIGITS_BN: &str = "input  x[64]
+target y[10]
+param  W1[16, 64] ~ he
+param  b1[16]     = 0
+param  g[16]      = 1
+param  c[16]      = 0
+param  W2[10, 16] ~ xavier
+param  b2[10]     = 0
+a1 = dropout(relu(batchnorm(W1 @ (x / 16) + b1, g, c)), 0.2)
+p = softmax(W2 @ a1 + b2)
+loss = cross_entropy(p, y)
+";
+
+#[test]
+fn batch_norm_statistics_are_saved_and_prediction_runs_in_inference_mode() {
+    let dir = scratch("train-batchnorm");
+    let net = dir.join("bn.sg");
+    std::fs::write(&net, DIGITS_BN).unwrap();
+    let csv = digits_csv();
+    let model = dir.join("bn.model.json");
+    let summary = json(&[
+        "train",
+        &path(&net),
+        "--data",
+        &csv,
+        "--rows",
+        "0..400",
+        "--validation-rows",
+        "0..100",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--quiet",
+        "--save",
+        &path(&model),
+    ]);
+    let file = read_json(&model);
+    // The running mean and variance of the one batchnorm, moved from their
+    // start (0 and 1) by training.
+    let state = file["state"].as_object().unwrap();
+    assert_eq!(state.len(), 2, "{state:?}");
+    for (name, entry) in state {
+        let data = entry["data"].as_array().unwrap();
+        assert_eq!(data.len(), 16, "{name}");
+        let start = if name.contains("var") { 1.0 } else { 0.0 };
+        assert!(
+            data.iter().any(|v| v.as_f64().unwrap() != start),
+            "{name} never moved"
+        );
+    }
+    // Prediction on the validation rows is the trainer's inference-mode
+    // evaluation (dropout off, running statistics), and is deterministic.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let val = dir.join("val.csv");
+    std::fs::write(
+        &val,
+        text.lines().take(101).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let a = json(&["predict", &path(&model), "--data", &path(&val)]);
+    let b = json(&["predict", &path(&model), "--data", &path(&val)]);
+    assert_eq!(a, b);
+    assert_eq!(a["accuracy"], summary["val_accuracy"]);
+    assert!(close(a_f64(&a["loss"]), a_f64(&summary["val_loss"])));
+    // The running statistics are used: without them (start values), the
+    // loss is another.
+    let mut reset = file.clone();
+    for (name, entry) in reset["state"].as_object_mut().unwrap() {
+        let start = if name.contains("var") { 1.0 } else { 0.0 };
+        let n = entry["data"].as_array().unwrap().len();
+        entry["data"] = Value::from(vec![start; n]);
+    }
+    let reset_path = dir.join("reset.json");
+    std::fs::write(&reset_path, reset.to_string()).unwrap();
+    let c = json(&["predict", &path(&reset_path), "--data", &path(&val)]);
+    assert_ne!(a_f64(&c["loss"]), a_f64(&a["loss"]));
+}
