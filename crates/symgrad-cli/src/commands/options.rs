@@ -59,7 +59,7 @@ pub struct TrainingOptions {
     /// β of momentum and nesterov [default: 0.9].
     #[arg(long, value_name = "B", allow_negative_numbers = true)]
     pub momentum: Option<f64>,
-    /// ρ of rmsprop and adadelta [default: 0.9 and 0.95 (see the optimizer's docs)].
+    /// ρ of rmsprop and adadelta [default: 0.9].
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
     /// β1 of adam and nadam [default: 0.9].
@@ -68,7 +68,7 @@ pub struct TrainingOptions {
     /// β2 of adam and nadam [default: 0.999].
     #[arg(long, value_name = "B2", allow_negative_numbers = true)]
     pub beta2: Option<f64>,
-    /// ε of adagrad, rmsprop, adadelta, adam and nadam.
+    /// ε of adagrad, rmsprop, adadelta, adam and nadam [default: 1e-8; adadelta 1e-6].
     #[arg(long, value_name = "E", allow_negative_numbers = true)]
     pub eps: Option<f64>,
     /// The number of passes over the training rows.
@@ -125,8 +125,8 @@ pub struct TrainingOptions {
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
     /// Transform the input columns, fitted on the training rows only:
-    /// standardize, minmax, whiten or pca:K.
-    #[arg(long, value_name = "standardize|minmax|whiten|pca:K")]
+    /// center, standardize, minmax, whiten or pca:K (K principal components).
+    #[arg(long, value_name = "center|standardize|minmax|whiten|pca:K")]
     pub preprocess: Option<String>,
     /// Start from these parameters (as `symgrad net init -o` writes them)
     /// instead of the initializers.
