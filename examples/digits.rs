@@ -60,14 +60,13 @@ fn main() {
             let y = &train_y[rows.start * 10..rows.end * 10];
             let (loss, g) = net.loss_and_gradient(x, y);
             total += loss;
-            // Copy the gradient out of the network's workspace, then step.
-            let (w1, b1, w2, b2) = (g.W1.to_vec(), g.b1.to_vec(), g.W2.to_vec(), g.b2.to_vec());
+            // The gradient is owned: step while it is alive.
             let p = &mut net.params;
             for (param, grad) in [
-                (&mut p.W1, w1),
-                (&mut p.b1, b1),
-                (&mut p.W2, w2),
-                (&mut p.b2, b2),
+                (&mut p.W1, &g.W1),
+                (&mut p.b1, &g.b1),
+                (&mut p.W2, &g.W2),
+                (&mut p.b2, &g.b2),
             ] {
                 for (w, d) in param.iter_mut().zip(grad) {
                     *w -= rate * d;

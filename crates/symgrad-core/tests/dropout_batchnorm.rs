@@ -346,9 +346,9 @@ fn network_code_generation_takes_dropout_and_batchnorm() {
     let name = proc_macro2::Ident::new("Net", proc_macro2::Span::call_site());
     let vis = proc_macro2::TokenStream::new();
     let src = format!("{HIDDEN}{DROPPED}");
-    let code = network(&name, &vis, &parse_network(&src).unwrap(), Float::F64)
+    let code = network(&name, &vis, &parse_network(&src).unwrap(), &src, Float::F64)
         .unwrap()
         .to_string();
     assert!(code.contains("dropout_mask"), "the masks are drawn");
-    assert!(network(&name, &vis, &parse_network(TINY).unwrap(), Float::F64).is_ok());
+    assert!(network(&name, &vis, &parse_network(TINY).unwrap(), TINY, Float::F64).is_ok());
 }

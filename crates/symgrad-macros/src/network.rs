@@ -100,8 +100,8 @@ fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let net = symgrad_core::net::parse_network(&src).map_err(fail)?;
     let vis = &input.vis;
     let vis = quote!(#vis);
-    let items =
-        symgrad_core::emit::network::network(&input.name, &vis, &net, input.float).map_err(fail)?;
+    let items = symgrad_core::emit::network::network(&input.name, &vis, &net, &src, input.float)
+        .map_err(fail)?;
     let full = path.to_string_lossy().into_owned();
     Ok(quote! {
         #items

@@ -6,6 +6,34 @@
 //! ([`GradientTransform`]), preprocessing ([`Preprocess`]), the training
 //! loop ([`Trainer`]) and cross-validation ([`CrossValidation`]).
 //!
+//! ```no_run
+//! use symgrad_nn::{Adam, Dataset, NetworkModel, Preprocess, Trainer};
+//! # fn main() -> symgrad_nn::Result<()> {
+//! let path = std::path::Path::new("nets/digits.sg");
+//! let source = std::fs::read_to_string(path).map_err(|e| symgrad_nn::Error::io(path, &e))?;
+//! let mut net = NetworkModel::from_source(&source, 7)?;
+//! let data = Dataset::from_csv("digits.csv")?;
+//! let (train, validation) = data.split_validation(0.2, 7)?;
+//! // Preprocessing is fitted on the training rows' inputs only.
+//! let pre = Preprocess::Standardize;
+//! let fitted = pre.fit(&train, pre.input_columns(&net, &train)?)?;
+//! let (train, validation) = (fitted.apply(&train)?, fitted.apply(&validation)?);
+//! let history = Trainer::new(Adam::new(0.01))
+//!     .epochs(50)
+//!     .batch_size(32)
+//!     .seed(7)
+//!     .validation(validation)
+//!     .early_stopping(5)
+//!     .fit(&mut net, &train)?;
+//! println!("best epoch {:?}", history.best_epoch);
+//! # Ok(()) }
+//! ```
+//!
+//! Every failure is an [`Error`] whose message names what was wrong and
+//! where (file line and column, option, epoch and step, fold); nothing here
+//! panics on bad input. A run whose loss or gradient stops being finite is
+//! an [`ErrorKind::Diverged`] error carrying the history so far.
+//!
 //! Parts still being built are listed in the crate's README section
 //! "Training"; nothing here pretends to work before it does.
 

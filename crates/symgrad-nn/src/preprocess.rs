@@ -158,8 +158,10 @@ impl Preprocess {
     /// training rows.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidOption`] when `input_columns` is 0 or more than
-    /// the data has, or `pca:K` asks for more components than inputs.
+    /// [`ErrorKind::InvalidOption`] when there are no rows, `input_columns`
+    /// is 0 or more than the data has, `pca:K` asks for more components
+    /// than inputs, or the inputs are so large (near 1e154 and up) that
+    /// their statistics overflow.
     pub fn fit(&self, train: &Dataset, input_columns: usize) -> Result<Preprocessor> {
         let d = input_columns;
         if d == 0 || d > train.n_columns() {
@@ -169,6 +171,9 @@ impl Preprocess {
             )));
         }
         let n = train.n_rows();
+        if n == 0 {
+            return Err(invalid_option("cannot fit preprocessing on no rows"));
+        }
         let mut mean = vec![0.0; d];
         let mut min = vec![f64::INFINITY; d];
         let mut max = vec![f64::NEG_INFINITY; d];
@@ -180,6 +185,14 @@ impl Preprocess {
             }
         }
         mean.iter_mut().for_each(|m| *m /= n as f64);
+        let too_large = || {
+            invalid_option(
+                "the inputs are too large for their statistics to be finite; scale them first",
+            )
+        };
+        if mean.iter().any(|m| !m.is_finite()) {
+            return Err(too_large());
+        }
         let linear = |shift: Vec<f64>, scale: Vec<f64>| Transform::Scale { shift, scale };
         let transform = match *self {
             Preprocess::Center => linear(mean, vec![1.0; d]),
@@ -189,6 +202,9 @@ impl Preprocess {
                     for (j, &x) in train.row(i)[..d].iter().enumerate() {
                         var[j] += (x - mean[j]) * (x - mean[j]);
                     }
+                }
+                if var.iter().any(|v| !v.is_finite()) {
+                    return Err(too_large());
                 }
                 let scale = (0..d)
                     .map(|j| {
@@ -202,6 +218,9 @@ impl Preprocess {
                 linear(mean, scale)
             }
             Preprocess::MinMax => {
+                if (0..d).any(|j| !(max[j] - min[j]).is_finite()) {
+                    return Err(too_large());
+                }
                 let scale = (0..d)
                     .map(|j| {
                         if min[j] == max[j] {
@@ -223,7 +242,7 @@ impl Preprocess {
                         "pca:{k} asks for more components than the {d} inputs"
                     )));
                 }
-                principal_components(train, &mean, k, *self == Preprocess::Whiten)
+                principal_components(train, &mean, k, *self == Preprocess::Whiten)?
             }
         };
         Ok(Preprocessor {
@@ -236,7 +255,12 @@ impl Preprocess {
 
 /// The covariance's top `k` eigenvectors as rows of a k × d projection,
 /// scaled by 1/√λ when `whiten`.
-fn principal_components(train: &Dataset, mean: &[f64], k: usize, whiten: bool) -> Transform {
+fn principal_components(
+    train: &Dataset,
+    mean: &[f64],
+    k: usize,
+    whiten: bool,
+) -> Result<Transform> {
     let d = mean.len();
     let n = train.n_rows() as f64;
     let mut cov = DMatrix::<f64>::zeros(d, d);
@@ -256,6 +280,13 @@ fn principal_components(train: &Dataset, mean: &[f64], k: usize, whiten: bool) -
             cov[(a, b)] /= n;
             cov[(b, a)] = cov[(a, b)];
         }
+    }
+    // Inputs near 1e154 overflow their squares; the eigensolver must not
+    // see an infinite matrix (it would not converge).
+    if cov.iter().any(|v| !v.is_finite()) {
+        return Err(invalid_option(
+            "the inputs are too large for their covariance to be finite; scale them first",
+        ));
     }
     let eigen = SymmetricEigen::new(cov);
     let mut order: Vec<usize> = (0..d).collect();
@@ -282,12 +313,12 @@ fn principal_components(train: &Dataset, mean: &[f64], k: usize, whiten: bool) -
         projection.extend(column.iter().map(|v| sign * scale * v));
         variances.push(lambda);
     }
-    Transform::Project {
+    Ok(Transform::Project {
         mean: mean.to_vec(),
         components: k,
         projection,
         variances,
-    }
+    })
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -21,7 +21,7 @@
 //! mode ([`Model::loss`], [`Model::predict`]).
 //!
 //! *Divergence*: a loss or gradient that is not finite stops training with
-//! an [`ErrorKind::Diverged`] error naming the epoch and step, whose
+//! an [`crate::ErrorKind::Diverged`] error naming the epoch and step, whose
 //! [`Error::history`] holds the epochs completed before it (with
 //! [`History::stopped`] set); the model keeps the parameters (and batch-norm
 //! state) of the last step whose loss and gradient were finite (and
@@ -218,6 +218,8 @@ struct Run {
     candidate: Snapshot,
     best: Option<(f64, usize, Snapshot)>,
     since_best: usize,
+    /// The message of the divergence that ended the run, if one did.
+    diverged: Option<String>,
     finished: bool,
     seconds_before: f64,
 }
@@ -366,7 +368,8 @@ impl Trainer {
     /// first call starts the run. The same `model` and `train` rows must be
     /// passed each time. The best parameters are restored (under early
     /// stopping) only when the run finishes, so a run done in pieces is the
-    /// same as one done at once. Does nothing once the run is finished.
+    /// same as one done at once. Does nothing once the run is finished,
+    /// except that a diverged run returns its error again.
     ///
     /// # Errors
     /// As [`Trainer::fit`].
@@ -378,6 +381,14 @@ impl Trainer {
         observer: &mut dyn Observer,
     ) -> Result<&History> {
         self.check()?;
+        if let Some(run) = &self.run {
+            if let Some(message) = &run.diverged {
+                return Err(Error::diverged(message.clone(), run.history.clone()));
+            }
+        }
+        if train.n_rows() == 0 {
+            return Err(invalid_option("there are no training rows"));
+        }
         let data = train.bind(model)?;
         let validation = match &self.validation {
             Some(v) => Some(
@@ -482,6 +493,7 @@ impl Trainer {
             good,
             best: None,
             since_best: 0,
+            diverged: None,
             finished: false,
             seconds_before: 0.0,
         }
@@ -544,6 +556,7 @@ impl Trainer {
                     // The parameters are from within an epoch, none's end.
                     run.history.best_epoch = None;
                     run.finished = true;
+                    run.diverged = Some(message.clone());
                     return Err(Error::diverged(message, run.history.clone()));
                 }
                 std::mem::swap(&mut run.good, &mut run.candidate);

@@ -27,6 +27,18 @@ fn reads_a_header_and_rows() {
 }
 
 #[test]
+fn windows_line_ends_and_quoted_cells() {
+    let d = Dataset::from_csv_str("\"a\",b\r\n1,\"2\"\r\n\r\n3,x\r\n");
+    assert_eq!(
+        d.unwrap_err().to_string(),
+        "line 4, column 2 (b): 'x' is not a number"
+    );
+    let d = Dataset::from_csv_str("\"a\",b\r\n1,\"2\"\r\n").unwrap();
+    assert_eq!(d.columns(), ["a", "b"]);
+    assert_eq!(d.row(0), [1.0, 2.0]);
+}
+
+#[test]
 fn a_first_line_of_numbers_is_not_a_header() {
     let e = err("1,2,3\n4,5,6\n");
     assert_eq!(e.kind(), ErrorKind::Data);

@@ -243,3 +243,21 @@ fn pca_needs_the_network_to_take_k_inputs() {
         2
     );
 }
+
+#[test]
+fn inputs_too_large_for_a_covariance_are_an_error() {
+    let d = Dataset::from_csv_str("a,b,label\n1e200,1,0\n-1e200,2,1\n").unwrap();
+    let e = Preprocess::Whiten.fit(&d, 2).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidOption);
+    assert!(e.to_string().contains("too large"), "{e}");
+    assert!(Preprocess::Standardize.fit(&d, 2).is_err());
+    let huge = Dataset::from_csv_str("a,label\n1.5e308,0\n-1.5e308,1\n").unwrap();
+    assert!(Preprocess::MinMax.fit(&huge, 1).is_err());
+    assert!(
+        Preprocess::Center.fit(&huge, 1).is_ok(),
+        "the mean 0 is finite"
+    );
+    // Min-max scaling of the same rows is fine.
+    let s = Preprocess::MinMax.fit(&d, 2).unwrap().apply(&d).unwrap();
+    assert_eq!(s.row(0)[0], 1.0);
+}

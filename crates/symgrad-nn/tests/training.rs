@@ -320,6 +320,17 @@ fn a_huge_rate_diverges_naming_the_epoch_and_step_and_keeps_good_parameters() {
     assert_eq!(history.stopped.as_deref(), Some(err.to_string().as_str()));
     // The last parameters whose loss and gradient were finite.
     assert_eq!(trained, previous);
+    // Going on is refused with the same error.
+    let mut t = Trainer::new(Sgd::new(lr))
+        .epochs(100)
+        .batch_size(batch_size)
+        .shuffle(false);
+    let mut m = LinearRegression::new(2, 1);
+    let first = t.fit(&mut m, &data).unwrap_err();
+    let again = t
+        .train_to(&mut m, &data, 100, &mut symgrad_nn::Silent)
+        .unwrap_err();
+    assert_eq!(again.to_string(), first.to_string());
     assert!(trained.w.iter().all(|w| w.is_finite()));
 }
 

@@ -55,7 +55,7 @@ fn w3_compiled_equals_the_interpreter() {
     let (loss2, g) = net.loss_and_gradient(&data[0], &data[1]);
     assert!((loss - want.loss).abs() <= 1e-14 * want.loss);
     assert!((loss2 - want.loss).abs() <= 1e-14 * want.loss);
-    let got = [g.W1, g.b1, g.W2, g.b2];
+    let got = [&g.W1[..], &g.b1[..], &g.W2[..], &g.b2[..]];
     for ((name, w), g) in want.gradient.iter().zip(got) {
         assert_close(name, g, &w.data, 1e-12);
     }
@@ -84,7 +84,11 @@ fn w3b_compiled_equals_the_interpreter() {
     let mut net = W3b::init(0);
     let (loss, g) = net.loss_and_gradient(&data[0], &data[1]);
     assert!((loss - want.loss).abs() <= 1e-14 * want.loss);
-    for ((name, w), g) in want.gradient.iter().zip([g.W1, g.b1, g.W2, g.b2]) {
+    for ((name, w), g) in want
+        .gradient
+        .iter()
+        .zip([&g.W1[..], &g.b1[..], &g.W2[..], &g.b2[..]])
+    {
         assert_close(name, g, &w.data, 1e-12);
     }
     // softmax outputs sum to 1 per sample.
@@ -102,7 +106,11 @@ fn w3_in_f32_is_close_to_f64() {
     let mut net = W3f32::init(0);
     let (loss, g) = net.loss_and_gradient(&x, &y);
     assert!((f64::from(loss) - want.loss).abs() <= 1e-5 * want.loss);
-    for ((name, w), g) in want.gradient.iter().zip([g.W1, g.b1, g.W2, g.b2]) {
+    for ((name, w), g) in want
+        .gradient
+        .iter()
+        .zip([&g.W1[..], &g.b1[..], &g.W2[..], &g.b2[..]])
+    {
         let g: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
         assert_close(name, &g, &w.data, 1e-4);
     }
@@ -164,7 +172,11 @@ fn batchnorm_compiled_equals_the_interpreter() {
     let mut compiled = BatchNorm::init(0);
     let (loss, g) = compiled.loss_and_gradient(&x, &y);
     assert!((loss - want.loss).abs() <= 1e-14 * want.loss);
-    for ((name, w), g) in want.gradient.iter().zip([g.W1, g.scale, g.shift, g.W2]) {
+    for ((name, w), g) in
+        want.gradient
+            .iter()
+            .zip([&g.W1[..], &g.scale[..], &g.shift[..], &g.W2[..]])
+    {
         assert_close(name, g, &w.data, 1e-12);
     }
 }
@@ -187,12 +199,12 @@ fn dropout_compiled_draws_the_interpreters_masks() {
         }
         let (loss, g) = compiled.loss_and_gradient(&x, &y);
         assert!((loss - want.loss).abs() <= 1e-14 * want.loss, "seed {seed}");
-        for ((name, w), g) in want.gradient.iter().zip([g.W1, g.b1, g.W2]) {
+        for ((name, w), g) in want.gradient.iter().zip([&g.W1[..], &g.b1[..], &g.W2[..]]) {
             assert_close(name, g, &w.data, 1e-12);
         }
     }
-    // Prediction uses the expected mask (1 - p), which undoes inverted
-    // dropout's 1/(1 - p): the network without dropout, computed by hand.
+    // Prediction is inference mode: dropout off, the network without it,
+    // computed by hand.
     let p = compiled.forward(&x).to_vec();
     let w = &compiled.params;
     let mut expected = Vec::new();
@@ -219,7 +231,7 @@ fn keywords_and_unicode_names_become_fields() {
     // z = θ x + fn with θ = 0.1 (i + j): z = (0.8 + 0.5, 1.4 + 0.5).
     let r = [0.8 + 0.5 - 0.5, 1.4 + 0.5 + 1.0];
     assert!((loss - (r[0] * r[0] + r[1] * r[1]) / 2.0).abs() < 1e-14);
-    assert_close("fn", g.r#fn, &r, 1e-14);
+    assert_close("fn", &g.r#fn, &r, 1e-14);
     assert_eq!(g.θ.len(), 6);
     assert!((g.θ[5] - r[1] * 3.0).abs() < 1e-14);
     assert_eq!(OddNamesParams::NAMES, ["θ", "fn"]);

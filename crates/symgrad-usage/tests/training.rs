@@ -26,16 +26,16 @@ fn gradient_descent_learns_the_digits() {
     for _epoch in 0..10 {
         for b in 0..train / batch {
             let (lo, hi) = (b * batch, (b + 1) * batch);
+            // The natural loop: the gradient is owned, so the parameters
+            // can be updated while it is alive.
             let (_, g) = net.loss_and_gradient(&x[lo * 64..hi * 64], &y[lo * 10..hi * 10]);
-            let step: Vec<Vec<f64>> = [g.W1, g.b1, g.W2, g.b2]
-                .iter()
-                .map(|s| s.to_vec())
-                .collect();
             let p = &mut net.params;
-            for (param, d) in [&mut p.W1, &mut p.b1, &mut p.W2, &mut p.b2]
-                .into_iter()
-                .zip(step)
-            {
+            for (param, d) in [
+                (&mut p.W1, &g.W1),
+                (&mut p.b1, &g.b1),
+                (&mut p.W2, &g.W2),
+                (&mut p.b2, &g.b2),
+            ] {
                 for (w, d) in param.iter_mut().zip(d) {
                     *w -= 0.5 * d;
                 }

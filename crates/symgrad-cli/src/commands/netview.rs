@@ -70,6 +70,9 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
 /// The items `symgrad::network!(NAME, "FILE")` expands to, formatted.
 pub fn emit(args: NetEmitArgs) -> Result<String, Failure> {
     let net = load(&args.file)?;
+    // `load` has read the file: read again for the text the struct embeds.
+    let source = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure::io(format!("error: cannot read {}: {e}", args.file.display())))?;
     let name = syn::parse_str::<syn::Ident>(&args.name).map_err(|_| {
         Failure::input(format!(
             "error: --name '{}' is not a Rust identifier",
@@ -83,7 +86,8 @@ pub fn emit(args: NetEmitArgs) -> Result<String, Failure> {
     };
     let vis: proc_macro2::TokenStream =
         syn::parse_str("pub").map_err(|e| Failure::io(format!("error: {e}")))?;
-    let tokens = symgrad_core::emit::network::network(&name, &vis, &net, float).map_err(failed)?;
+    let tokens =
+        symgrad_core::emit::network::network(&name, &vis, &net, &source, float).map_err(failed)?;
     let file: syn::File = syn::parse2(tokens)
         .map_err(|e| Failure::io(format!("error: generated code did not parse (a bug): {e}")))?;
     Ok(prettyplease::unparse(&file))

@@ -1,7 +1,9 @@
 //! Rust tokens for a whole network: the struct that `network!` defines, with
-//! its parameters, `init`, `forward`, `loss` and `loss_and_gradient`.
+//! its parameters, batch norm's running statistics, `init`, the training
+//! `loss_and_gradient`, the inference `loss` and `forward`, and (for `f64`)
+//! its `symgrad::nn::Model` implementation.
 //!
-//! Each method runs a [`Plan`] (from [`crate::net::batch::plan`]) as
+//! Each method runs a [`Plan`] (from [`crate::net::batch::plan_in`]) as
 //! straight-line calls of `symgrad_runtime::kernels`: the same kernels, in
 //! the same order, as the interpreter, without its dispatch. Buffers live
 //! in a workspace struct per plan, one field per buffer, sized on the first
@@ -10,18 +12,28 @@
 //! index formulas are evaluated here and embedded as arrays, random ones
 //! are drawn at run time by `symgrad_runtime::random`, exactly as
 //! `symgrad net init` draws them.
+//!
+//! The gradient is returned owned (`NameGradient`, one `Vec` per
+//! parameter) or copied into one the caller keeps
+//! (`loss_and_gradient_into`, which allocates nothing once it is sized),
+//! so that it holds no borrow of the network and the parameters can be
+//! updated while it is alive. Training calls draw fresh dropout masks and
+//! update the running statistics from the batch's (PyTorch's rule,
+//! `symgrad_runtime::update_running_stats`); `loss` and `forward` run in
+//! inference mode (dropout off, batch norm on the running statistics).
 
 use super::rust::Float;
 use crate::error::Result;
 use crate::graph::Func;
-use crate::net::batch::{plan, prediction, Outputs};
+use crate::net::batch::{plan_in, plan_inputs, prediction, Mode, Outputs, PlanInput};
 use crate::net::{fans, Init, Network, Role};
 use crate::plan::{Binary, Instr, Plan, Size, Src, Unary, View};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
-/// The items `network!(Name, "file.sg")` expands to, for `net` in `float`.
-/// `vis` is the visibility of the struct and its companions.
+/// The items `network!(Name, "file.sg")` expands to, for `net` (parsed
+/// from `source`, which the struct embeds) in `float`. `vis` is the
+/// visibility of the struct and its companions.
 ///
 /// # Errors
 /// When the network cannot be batched or lowered.
@@ -29,6 +41,7 @@ pub fn network(
     name: &Ident,
     vis: &TokenStream,
     net: &Network,
+    source: &str,
     float: Float,
 ) -> Result<TokenStream> {
     if net
@@ -57,51 +70,104 @@ pub fn network(
     let in_args: Vec<Ident> = inputs.iter().map(|d| field(&d.name)).collect();
     let per_sample: Vec<usize> = data.iter().map(|d| d.shape.numel()).collect();
     let in_sizes: Vec<usize> = inputs.iter().map(|d| d.shape.numel()).collect();
+    let p_sizes: Vec<usize> = params.iter().map(|p| p.shape.numel()).collect();
+    let n_inputs = inputs.len();
 
-    let grad_plan = plan(net, Outputs::LossAndGradient)?;
-    let loss_plan = plan(net, Outputs::Loss)?;
+    let grad_plan = plan_in(net, Outputs::LossAndGradient, Mode::Training)?;
+    let loss_plan = plan_in(net, Outputs::Loss, Mode::Inference)?;
     // Without an input there is nothing to predict from.
     let fwd_plan = match inputs.is_empty() {
         true => None,
-        false => prediction(net).and_then(|_| plan(net, Outputs::Prediction).ok()),
-    };
-
-    // Dropout masks: drawn by the struct before each training-mode run.
-    let masks: Vec<_> = net.with_role(Role::Mask).collect();
-    let n_masks = masks.len();
-    let n_masks_lit = Literal::usize_unsuffixed(n_masks);
-    // Sources of a plan: data (inputs, targets), masks, params, then 1/m.
-    let n_data = data.len();
-    let source = |k: usize| -> TokenStream {
-        if k < n_data {
-            let a = &d_args[k];
-            quote!(#a)
-        } else if k < n_data + n_masks {
-            let i = k - n_data;
-            quote!(&__masks[#i][..])
-        } else if k < n_data + n_masks + params.len() {
-            let f = &p_fields[k - n_data - n_masks];
-            quote!(&__params.#f[..])
-        } else {
-            quote!(&__weight[..])
+        false => {
+            prediction(net).and_then(|_| plan_in(net, Outputs::Prediction, Mode::Inference).ok())
         }
     };
-    let (grad_ws, grad_run) = workspace(
-        &format_ident!("{}GradientWs", name),
-        &grad_plan,
-        float,
-        &source,
-    );
-    let (loss_ws, loss_run) =
-        workspace(&format_ident!("{}LossWs", name), &loss_plan, float, &source);
+
+    // What each plan input reads, by the layout of `plan_inputs`.
+    let read = |input: PlanInput| -> TokenStream {
+        match input {
+            PlanInput::Input(k) => {
+                let a = &d_args[k];
+                quote!(#a)
+            }
+            PlanInput::Target(k) => {
+                let a = &d_args[n_inputs + k];
+                quote!(#a)
+            }
+            PlanInput::Mask(k) => quote!(&__masks[#k][..]),
+            PlanInput::Param(k) => {
+                let f = &p_fields[k];
+                quote!(&__params.#f[..])
+            }
+            PlanInput::RunningMean(k) => {
+                let k = 2 * k;
+                quote!(&__running[#k][..])
+            }
+            PlanInput::RunningVar(k) => {
+                let k = 2 * k + 1;
+                quote!(&__running[#k][..])
+            }
+            PlanInput::Weight => quote!(&__weight[..]),
+        }
+    };
+    let reader = |outputs: Outputs, mode: Mode| {
+        let layout = plan_inputs(net, outputs, mode);
+        move |k: usize| read(layout[k])
+    };
     let grad_ws_ty = format_ident!("{}GradientWs", name);
     let loss_ws_ty = format_ident!("{}LossWs", name);
+    let (grad_ws, grad_run) = workspace(
+        &grad_ws_ty,
+        &grad_plan,
+        float,
+        &reader(Outputs::LossAndGradient, Mode::Training),
+    );
+    let (loss_ws, loss_run) = workspace(
+        &loss_ws_ty,
+        &loss_plan,
+        float,
+        &reader(Outputs::Loss, Mode::Inference),
+    );
     let loss_out = buf(grad_plan.outputs[0].0);
-    let grad_outs: Vec<Ident> = grad_plan.outputs[1..]
+    let n_params = params.len();
+    let grad_outs: Vec<Ident> = grad_plan.outputs[1..=n_params]
+        .iter()
+        .map(|(b, _)| buf(*b))
+        .collect();
+    let stat_outs: Vec<Ident> = grad_plan.outputs[1 + n_params..]
         .iter()
         .map(|(b, _)| buf(*b))
         .collect();
     let loss_only = buf(loss_plan.outputs[0].0);
+    let grad_k: Vec<usize> = (0..n_params).collect();
+
+    // Batch norm's running statistics: a mean and a variance per call.
+    let n_state = 2 * net.batchnorms.len();
+    let n_state_lit = Literal::usize_unsuffixed(n_state);
+    let state_names: Vec<String> = net
+        .batchnorms
+        .iter()
+        .flat_map(|bn| bn.running_names())
+        .collect();
+    let state_inits = net.batchnorms.iter().flat_map(|bn| {
+        let n = net.graph.shape(bn.operand).numel();
+        [
+            quote!(::std::vec![0.0 as #ty; #n]),
+            quote!(::std::vec![1.0 as #ty; #n]),
+        ]
+    });
+    let updates = stat_outs.chunks_exact(2).enumerate().map(|(k, pair)| {
+        let (mean, var) = (&pair[0], &pair[1]);
+        let (even, odd) = (2 * k, 2 * k + 1);
+        quote! {
+            {
+                let (__lo, __hi) = self.running.split_at_mut(#odd);
+                ::symgrad::__private::update_running_stats(
+                    &mut __lo[#even], &mut __hi[0], &__ws.#mean, &__ws.#var, __m,
+                );
+            }
+        }
+    });
 
     // The batch size from the first data argument, checked against the rest.
     let batch_size = |args: &[Ident], sizes: &[usize]| -> TokenStream {
@@ -125,21 +191,18 @@ pub fn network(
     let (fwd_items, fwd_method, fwd_field, fwd_init) = match &fwd_plan {
         Some(p) => {
             let ws_ty = format_ident!("{}ForwardWs", name);
-            // The prediction plan takes no target.
-            let n_inputs = inputs.len();
-            let fwd_source = |k: usize| -> TokenStream {
-                if k < n_inputs {
-                    let a = &in_args[k];
-                    quote!(#a)
-                } else {
-                    source(k + n_data - n_inputs)
-                }
-            };
-            let (ws, run) = workspace(&ws_ty, p, float, &fwd_source);
+            let (ws, run) = workspace(
+                &ws_ty,
+                p,
+                float,
+                &reader(Outputs::Prediction, Mode::Inference),
+            );
             let out = buf(p.outputs[0].0);
             let e = prediction(net).map(|e| e.name.clone()).unwrap_or_default();
-            let doc = format!(
-                " The prediction `{e}` for each of the `m` samples in `{}` (row-major, samples first).",
+            let doc =
+                format!(
+                " The prediction `{e}` for each of the `m` samples in `{}` (row-major, samples \
+                 first), in inference mode: dropout off, batch norm on the running statistics.",
                 in_args.iter().map(ToString::to_string).collect::<Vec<_>>().join("`, `")
             );
             (
@@ -148,8 +211,7 @@ pub fn network(
                     #[doc = #doc]
                     pub fn forward(&mut self, #(#in_args: &[#ty]),*) -> &[#ty] {
                         #m_inputs
-                        self.draw_masks(__m, false);
-                        let __masks = &self.dropout_masks;
+                        let __running = &self.running;
                         let __ws = self.forward_ws.get_or_insert_with(|| #ws_ty::new(__m));
                         __ws.resize(__m);
                         let __params = &self.params;
@@ -165,6 +227,10 @@ pub fn network(
         None => Default::default(),
     };
 
+    // Dropout masks: drawn by the struct before each training call.
+    let masks: Vec<_> = net.with_role(Role::Mask).collect();
+    let n_masks = masks.len();
+    let n_masks_lit = Literal::usize_unsuffixed(n_masks);
     let mask_index: Vec<usize> = (0..n_masks).collect();
     let mask_sizes: Vec<usize> = masks.iter().map(|d| d.shape.numel()).collect();
     let mask_names: Vec<&str> = masks.iter().map(|d| d.name.as_str()).collect();
@@ -177,22 +243,50 @@ pub fn network(
         quote!(&[#(#dims),*])
     });
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    let p_docs = params
+    let p_docs: Vec<String> = params
         .iter()
-        .map(|p| format!(" `{}{}`, row-major.", p.name, p.shape));
+        .map(|p| format!(" `{}{}`, row-major.", p.name, p.shape))
+        .collect();
     let g_docs = params
         .iter()
         .map(|p| format!(" `∂C/∂{}`, shaped like `{}{}`.", p.name, p.name, p.shape));
+    let model_note = match float {
+        Float::F64 => " It implements `symgrad::nn::Model`, so `symgrad::nn`'s trainer drives it.",
+        Float::F32 => {
+            " Being `f32`, it does not implement `symgrad::nn::Model`, whose slices are `f64`: \
+             train an `f64` network with `symgrad::nn`."
+        }
+    };
     let doc_struct = format!(
-        " The network `{name}`: its parameters and compiled forward pass, loss and gradient \
-         (generated by `symgrad::network!`). Data arguments are row-major slices of `m` samples: {}.",
+        " The network `{name}`: its parameters, batch norm's running statistics and compiled \
+         forward pass, loss and gradient (generated by `symgrad::network!`). Data arguments are \
+         row-major slices of `m` samples: {}.{model_note}",
         data.iter()
             .map(|d| format!("`{}` ({} each)", d.name, d.shape))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let doc_params = format!(" The parameters of `{name}`, each a row-major `Vec` of its shape.");
-    let doc_grad = format!(" The gradient of `{name}`'s mean loss, one slice per parameter.");
+    let doc_grad = format!(
+        " The gradient of `{name}`'s mean loss, one row-major `Vec` per parameter: owned, so \
+         that the parameters can be updated while it is alive."
+    );
+    let doc_into = format!(
+        " `loss_and_gradient`, with the gradient copied into one the caller keeps: no \
+         allocation once `gradient` is sized (`{grad_ty}::zeros()`)."
+    );
+    let model_impl = match float {
+        Float::F64 => model_impl(
+            name,
+            &p_fields,
+            &grad_outs,
+            &per_sample,
+            n_inputs,
+            fwd_plan.as_ref().map_or(0, plan_output_size),
+            fwd_plan.is_some(),
+        ),
+        Float::F32 => TokenStream::new(),
+    };
     Ok(quote! {
         #[doc = #doc_params]
         #[allow(non_snake_case)]
@@ -210,19 +304,36 @@ pub fn network(
 
         #[doc = #doc_grad]
         #[allow(non_snake_case)]
-        #[derive(Clone, Copy, Debug)]
-        #vis struct #grad_ty<'a> {
-            #(#[doc = #g_docs] pub #p_fields: &'a [#ty],)*
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #grad_ty {
+            #(#[doc = #g_docs] pub #p_fields: ::std::vec::Vec<#ty>,)*
+        }
+
+        impl #grad_ty {
+            /// A gradient of zeros, sized for every parameter.
+            pub fn zeros() -> #grad_ty {
+                #grad_ty { #(#p_fields: ::std::vec![0.0; #p_sizes],)* }
+            }
+        }
+
+        impl ::core::default::Default for #grad_ty {
+            fn default() -> #grad_ty {
+                #grad_ty::zeros()
+            }
         }
 
         #[doc = #doc_struct]
         #vis struct #name {
             /// The parameters, which `loss_and_gradient` differentiates.
             pub params: #params_ty,
+            /// Batch norm's running mean and variance, per call, in the
+            /// order of `STATE_NAMES`.
+            running: [::std::vec::Vec<#ty>; #n_state_lit],
             gradient_ws: Option<#grad_ws_ty>,
             loss_ws: Option<#loss_ws_ty>,
             #fwd_field
             dropout_masks: [::std::vec::Vec<#ty>; #n_masks_lit],
+            dropout_scratch: ::std::vec::Vec<f64>,
             dropout_seed: u64,
             dropout_draws: u64,
         }
@@ -233,70 +344,85 @@ pub fn network(
 
         #[allow(clippy::all, unused_variables, non_snake_case)]
         impl #name {
+            /// The names of batch norm's running statistics
+            /// (`batchnorm1.running_mean`, `batchnorm1.running_var`, ...).
+            pub const STATE_NAMES: &'static [&'static str] = &[#(#state_names),*];
+            /// The network file's text.
+            pub const SOURCE: &'static str = #source;
+
             /// The network with its parameters drawn from the file's
             /// initializers (`seed` seeds the random ones, as in
-            /// `symgrad net init --seed`).
+            /// `symgrad net init --seed`, and the dropout masks).
             pub fn init(seed: u64) -> #name {
                 let mut net = Self::with_params(#params_ty { #(#p_fields: #inits,)* });
                 net.dropout_seed = seed;
                 net
             }
 
-            /// The network with the given parameters.
+            /// The network with the given parameters, every running mean
+            /// 0 and running variance 1.
             pub fn with_params(params: #params_ty) -> #name {
                 #name {
                     params,
+                    running: [#(#state_inits),*],
                     gradient_ws: None,
                     loss_ws: None,
                     #fwd_init
                     dropout_masks: ::core::array::from_fn(|_| ::std::vec::Vec::new()),
+                    dropout_scratch: ::std::vec::Vec::new(),
                     dropout_seed: 0,
                     dropout_draws: 0,
                 }
             }
 
-            /// Seeds the dropout masks: the next training-mode call (`loss`
-            /// or `loss_and_gradient`) draws the masks that `symgrad net grad
-            /// --seed SEED` draws, and each call after it the masks of the
-            /// seed after (`SEED + 1`, ...). Nothing changes without dropout.
+            /// Seeds the dropout masks: the next training call draws the
+            /// masks that `symgrad net grad --seed SEED` draws, and each
+            /// call after it the masks of the seed after (`SEED + 1`, ...).
+            /// Nothing changes without dropout.
             pub fn set_dropout_seed(&mut self, seed: u64) {
                 self.dropout_seed = seed;
                 self.dropout_draws = 0;
             }
 
-            /// Fills the dropout masks for `m` samples: drawn (training), or
-            /// `1 - p` everywhere (prediction: the expected mask, so that
-            /// inverted dropout is the identity).
-            fn draw_masks(&mut self, m: usize, training: bool) {
-                let seed = self.dropout_seed.wrapping_add(self.dropout_draws);
-                if training && #n_masks > 0 {
-                    self.dropout_draws += 1;
+            /// Batch norm's running statistics, in the order of `STATE_NAMES`.
+            pub fn running_statistics(&self) -> &[::std::vec::Vec<#ty>] {
+                &self.running
+            }
+
+            /// The same, to restore them.
+            pub fn running_statistics_mut(&mut self) -> &mut [::std::vec::Vec<#ty>] {
+                &mut self.running
+            }
+
+            /// Draws fresh dropout masks for a training call on `m` samples.
+            fn draw_masks(&mut self, m: usize) {
+                if #n_masks == 0 {
+                    return;
                 }
-                let mut scratch: ::std::vec::Vec<f64> = ::std::vec::Vec::new();
+                let seed = self.dropout_seed.wrapping_add(self.dropout_draws);
+                self.dropout_draws += 1;
+                let scratch = &mut self.dropout_scratch;
                 #(
                     let mask = &mut self.dropout_masks[#mask_index];
                     mask.resize(m * #mask_sizes, 0.0);
-                    if training {
-                        scratch.resize(#mask_sizes, 0.0);
-                        for (sample, chunk) in mask.chunks_exact_mut(#mask_sizes).enumerate() {
-                            ::symgrad::__private::random::dropout_mask(
-                                seed, #mask_names, sample, #mask_ps, &mut scratch,
-                            );
-                            for (d, s) in chunk.iter_mut().zip(&scratch) {
-                                *d = *s as #ty;
-                            }
+                    scratch.resize(#mask_sizes, 0.0);
+                    for (sample, chunk) in mask.chunks_exact_mut(#mask_sizes).enumerate() {
+                        ::symgrad::__private::random::dropout_mask(
+                            seed, #mask_names, sample, #mask_ps, scratch,
+                        );
+                        for (d, s) in chunk.iter_mut().zip(scratch.iter()) {
+                            *d = *s as #ty;
                         }
-                    } else {
-                        mask.fill((1.0 - #mask_ps) as #ty);
                     }
                 )*
             }
 
-            /// The mean loss over the `m` samples in the data arguments.
+            /// The mean loss over the `m` samples in the data arguments in
+            /// inference mode (dropout off, batch norm on the running
+            /// statistics): the validation loss.
             pub fn loss(&mut self, #(#d_args: &[#ty]),*) -> #ty {
                 #m_data
-                self.draw_masks(__m, true);
-                let __masks = &self.dropout_masks;
+                let __running = &self.running;
                 let __ws = self.loss_ws.get_or_insert_with(|| #loss_ws_ty::new(__m));
                 __ws.resize(__m);
                 let __params = &self.params;
@@ -305,24 +431,177 @@ pub fn network(
                 __ws.#loss_only[0]
             }
 
-            /// The mean loss over the `m` samples in the data arguments and
-            /// its gradient with respect to every parameter, in one
-            /// backward pass.
-            pub fn loss_and_gradient(&mut self, #(#d_args: &[#ty]),*) -> (#ty, #grad_ty<'_>) {
+            /// Runs the training-mode gradient plan (fresh masks, batch
+            /// statistics) and updates the running statistics.
+            fn run_gradient(&mut self, #(#d_args: &[#ty]),*) -> (#ty, &#grad_ws_ty) {
                 #m_data
-                self.draw_masks(__m, true);
+                self.draw_masks(__m);
                 let __masks = &self.dropout_masks;
+                let __running = &self.running;
                 let __ws = self.gradient_ws.get_or_insert_with(|| #grad_ws_ty::new(__m));
                 __ws.resize(__m);
                 let __params = &self.params;
                 let __weight = [1.0 as #ty / __m as #ty];
                 #grad_run
-                (__ws.#loss_out[0], #grad_ty { #(#p_fields: &__ws.#grad_outs,)* })
+                #(#updates)*
+                (__ws.#loss_out[0], __ws)
+            }
+
+            /// Training mode: the mean loss over the `m` samples in the
+            /// data arguments and its gradient with respect to every
+            /// parameter, in one backward pass. Dropout draws fresh masks;
+            /// batch norm normalizes with the batch's statistics and
+            /// updates the running ones.
+            pub fn loss_and_gradient(&mut self, #(#d_args: &[#ty]),*) -> (#ty, #grad_ty) {
+                let (__loss, __ws) = self.run_gradient(#(#d_args),*);
+                (__loss, #grad_ty { #(#p_fields: __ws.#grad_outs.clone(),)* })
+            }
+
+            #[doc = #doc_into]
+            pub fn loss_and_gradient_into(
+                &mut self,
+                #(#d_args: &[#ty],)*
+                gradient: &mut #grad_ty,
+            ) -> #ty {
+                let (__loss, __ws) = self.run_gradient(#(#d_args),*);
+                #(
+                    gradient.#p_fields.clear();
+                    gradient.#p_fields.extend_from_slice(&__ws.#grad_outs);
+                )*
+                __loss
+            }
+
+            /// `loss_and_gradient` without copying the gradient: calls
+            /// `update(k, param, gradient)` for every parameter `k` in file
+            /// order (`NAMES`), with the gradient read in place from the
+            /// network's workspace, so that a step allocates and copies
+            /// nothing.
+            pub fn loss_and_gradient_with(
+                &mut self,
+                #(#d_args: &[#ty],)*
+                mut update: impl FnMut(usize, &mut [#ty], &[#ty]),
+            ) -> #ty {
+                let _ = self.run_gradient(#(#d_args),*);
+                let __ws = match self.gradient_ws.as_ref() {
+                    Some(ws) => ws,
+                    None => unreachable!("run_gradient fills the workspace"),
+                };
+                #(update(#grad_k, &mut self.params.#p_fields, &__ws.#grad_outs);)*
+                __ws.#loss_out[0]
             }
 
             #fwd_method
         }
+
+        #model_impl
     })
+}
+
+/// The per-sample number of entries of a prediction plan's output.
+fn plan_output_size(p: &Plan) -> usize {
+    // The output is `[m, ...]`: its size at m = 1.
+    p.outputs[0].1.iter().map(|s| s.at(1)).product()
+}
+
+/// `impl symgrad::nn::Model` for an `f64` network `name`, through its own
+/// methods.
+fn model_impl(
+    name: &Ident,
+    p_fields: &[Ident],
+    grad_outs: &[Ident],
+    per_sample: &[usize],
+    n_inputs: usize,
+    output_size: usize,
+    has_forward: bool,
+) -> TokenStream {
+    let params_ty = format_ident!("{}Params", name);
+    let n0 = per_sample[0];
+    let data_k: Vec<usize> = (0..per_sample.len()).collect();
+    let in_k: Vec<usize> = (0..n_inputs).collect();
+    let grad_k: Vec<usize> = (0..p_fields.len()).collect();
+    let in_n0 = per_sample.first().copied().unwrap_or(1);
+    let predict = if has_forward {
+        quote! {
+            if __inputs[0].len() / #in_n0 == 0 {
+                return;
+            }
+            let __p = #name::forward(self, #(__inputs[#in_k]),*);
+            __out.extend_from_slice(__p);
+        }
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #[allow(clippy::all, unused_variables, non_snake_case)]
+        impl ::symgrad::nn::Model for #name {
+            fn param_names(&self) -> ::std::vec::Vec<::std::string::String> {
+                #params_ty::NAMES.iter().map(|s| s.to_string()).collect()
+            }
+            fn param_shapes(&self) -> ::std::vec::Vec<::std::vec::Vec<usize>> {
+                #params_ty::SHAPES.iter().map(|s| s.to_vec()).collect()
+            }
+            fn params(&self) -> ::std::vec::Vec<&[f64]> {
+                ::std::vec![#(&self.params.#p_fields[..]),*]
+            }
+            fn params_mut(&mut self) -> ::std::vec::Vec<&mut [f64]> {
+                ::std::vec![#(&mut self.params.#p_fields[..]),*]
+            }
+            fn data_sizes(&self) -> ::std::vec::Vec<usize> {
+                ::std::vec![#(#per_sample),*]
+            }
+            fn n_inputs(&self) -> usize {
+                #n_inputs
+            }
+            fn output_size(&self) -> usize {
+                #output_size
+            }
+            fn loss_and_gradient(
+                &mut self,
+                __data: &[&[f64]],
+                __grad: &mut [::std::vec::Vec<f64>],
+            ) -> f64 {
+                assert_eq!(__grad.len(), #params_ty::NAMES.len(), "one gradient vector per parameter");
+                if __data[0].len() / #n0 == 0 {
+                    for (__g, __shape) in __grad.iter_mut().zip(#params_ty::SHAPES) {
+                        __g.clear();
+                        __g.resize(__shape.iter().product(), 0.0);
+                    }
+                    return f64::NAN;
+                }
+                let (__loss, __ws) = self.run_gradient(#(__data[#data_k]),*);
+                #(
+                    __grad[#grad_k].clear();
+                    __grad[#grad_k].extend_from_slice(&__ws.#grad_outs);
+                )*
+                __loss
+            }
+            fn loss(&mut self, __data: &[&[f64]]) -> f64 {
+                if __data[0].len() / #n0 == 0 {
+                    return f64::NAN;
+                }
+                #name::loss(self, #(__data[#data_k]),*)
+            }
+            fn predict(&mut self, __inputs: &[&[f64]], __out: &mut ::std::vec::Vec<f64>) {
+                __out.clear();
+                #predict
+            }
+            fn state_names(&self) -> ::std::vec::Vec<::std::string::String> {
+                Self::STATE_NAMES.iter().map(|s| s.to_string()).collect()
+            }
+            fn state(&self) -> ::std::vec::Vec<&[f64]> {
+                self.running.iter().map(|v| v.as_slice()).collect()
+            }
+            fn state_mut(&mut self) -> ::std::vec::Vec<&mut [f64]> {
+                self.running.iter_mut().map(|v| v.as_mut_slice()).collect()
+            }
+            fn set_seed(&mut self, seed: u64) {
+                self.set_dropout_seed(seed);
+            }
+            fn source(&self) -> Option<&str> {
+                Some(Self::SOURCE)
+            }
+        }
+    }
 }
 
 /// A file's name as a Rust identifier: raw (`r#type`) where it is a Rust

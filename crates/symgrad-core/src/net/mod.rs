@@ -17,9 +17,11 @@
 //!   cycle between them is an error naming it (`a -> b -> a`);
 //! - the equation `loss` is the per-sample objective and must be a scalar;
 //! - `dropout(a, p)` declares a per-sample mask ([`Role::Mask`], drawn by
-//!   [`dropout`]) and `batchnorm(a)` normalizes over the batch with two
-//!   variables for the batch statistics ([`BatchNorm`], given values only
-//!   by the [`batched`] rewrite);
+//!   [`dropout`]; the call is recorded as a [`Dropout`]) and `batchnorm(a)`
+//!   and `batchnorm(a, gamma, beta)` normalize with two variables for the
+//!   statistics ([`BatchNorm`], given values only by the [`batched`]
+//!   rewrite: the batch's in training mode, the running ones in inference
+//!   mode);
 //! - the layer shorthand `dense N activation` and `loss quadratic` expands
 //!   to declarations and equations before anything else is read
 //!   ([`shorthand`]; errors still point into the file as written).
