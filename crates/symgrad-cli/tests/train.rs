@@ -693,3 +693,59 @@ fn batch_norm_statistics_are_saved_and_prediction_runs_in_inference_mode() {
     let c = json(&["predict", &path(&reset_path), "--data", &path(&val)]);
     assert_ne!(a_f64(&c["loss"]), a_f64(&a["loss"]));
 }
+
+#[test]
+fn training_goes_on_from_a_model_file() {
+    // Plain SGD keeps no state and --no-shuffle fixes the order, so two
+    // epochs at once are one epoch, saved, then one more from the file.
+    let dir = scratch("train-resume");
+    let (net, csv) = linear(&dir, 12);
+    let run = |epochs: &str, from: Option<&std::path::Path>, to: &std::path::Path| {
+        let (to, from) = (path(to), from.map(path));
+        let mut args = vec![
+            "train",
+            &net,
+            "--data",
+            &csv,
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "5",
+            "--no-shuffle",
+            "--quiet",
+            "--epochs",
+            epochs,
+            "--save",
+            &to,
+        ];
+        if let Some(f) = &from {
+            args.extend(["--params", f.as_str()]);
+        }
+        ok(&args);
+        read_json(std::path::Path::new(&to))
+    };
+    let at_once = run("2", None, &dir.join("two.json"));
+    run("1", None, &dir.join("one.json"));
+    let resumed = run("1", Some(&dir.join("one.json")), &dir.join("resumed.json"));
+    assert_eq!(at_once["params"], resumed["params"]);
+    // A model file of another network is refused, naming the parameter.
+    let other = dir.join("other.sg");
+    std::fs::write(
+        &other,
+        LINEAR.replace("W[1, 2]", "W[1, 3]").replace("x[2]", "x[3]"),
+    )
+    .unwrap();
+    let wide = dir.join("wide.csv");
+    std::fs::write(&wide, "a,b,c,y\n1,2,3,4\n").unwrap();
+    refused(
+        &[
+            "train",
+            &path(&other),
+            "--data",
+            &path(&wide),
+            "--params",
+            &path(&dir.join("one.json")),
+        ],
+        "parameter 'W' has shape [1, 2] in the model file",
+    );
+}

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use symgrad_nn::data::parse_row_range;
 use symgrad_nn::search::Kind;
+use symgrad_nn::ModelFile;
 use symgrad_nn::{
     optimizer_from_name, Dataset, Decay, Hyper, Model, NetworkModel, Trainer, OPTIMIZERS,
 };
@@ -128,8 +129,9 @@ pub struct TrainingOptions {
     /// center, standardize, minmax, whiten or pca:K (K principal components).
     #[arg(long, value_name = "center|standardize|minmax|whiten|pca:K")]
     pub preprocess: Option<String>,
-    /// Start from these parameters (as `symgrad net init -o` writes them)
-    /// instead of the initializers.
+    /// Start from these parameters instead of the initializers: a parameter
+    /// file (as `symgrad net init -o` writes it) or a model file (its
+    /// parameters and batch-norm statistics; give its --preprocess again).
     #[arg(long, value_name = "FILE.json")]
     pub params: Option<PathBuf>,
 }
@@ -246,13 +248,10 @@ pub fn rendered(path: &Path, text: &str, e: &symgrad_core::Error) -> Failure {
     })
 }
 
-/// A training-library error as a failure: bad input is status 2, a file
-/// that cannot be written status 1.
+/// A training-library error as a failure: bad input (the library only
+/// reads files) is status 2, a run that diverged status 1.
 pub fn failed(e: symgrad_nn::Error) -> Failure {
     match e.kind() {
-        symgrad_nn::ErrorKind::Io if e.message().contains("write") => {
-            Failure::io(format!("error: {e}"))
-        }
         // Not bad input: the options were valid, and the run went wrong.
         symgrad_nn::ErrorKind::Diverged => Failure {
             message: format!("error: {e}"),
@@ -424,10 +423,24 @@ impl TrainingOptions {
             .map_err(|e| rendered(&self.net, source, &e))?;
         if let Some(path) = &self.params {
             let text = read(path, "parameter file")?;
-            let values = symgrad_core::net::params::from_json(model.network(), &text)
-                .map_err(|e| rendered(path, &text, &e))?;
-            for (slot, t) in model.params_mut().into_iter().zip(values) {
-                slot.copy_from_slice(&t.data);
+            // A model file is taken too: its parameters and batch-norm
+            // state, to train on from where it stopped.
+            let is_model = serde_json::from_str::<Value>(&text)
+                .ok()
+                .is_some_and(|v| v["format"] == symgrad_nn::model_file::FORMAT);
+            if is_model {
+                let file = ModelFile::parse(&text).map_err(|e| {
+                    Failure::input(format!("error: --params {}: {e}", path.display()))
+                })?;
+                file.apply(&mut model).map_err(|e| {
+                    Failure::input(format!("error: --params {}: {e}", path.display()))
+                })?;
+            } else {
+                let values = symgrad_core::net::params::from_json(model.network(), &text)
+                    .map_err(|e| rendered(path, &text, &e))?;
+                for (slot, t) in model.params_mut().into_iter().zip(values) {
+                    slot.copy_from_slice(&t.data);
+                }
             }
         }
         Ok(model)
