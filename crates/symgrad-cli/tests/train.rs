@@ -749,3 +749,56 @@ fn training_goes_on_from_a_model_file() {
         "parameter 'W' has shape [1, 2] in the model file",
     );
 }
+
+#[test]
+fn a_regression_model_predicts_its_output_values() {
+    let dir = scratch("train-regression");
+    let (net, csv) = linear(&dir, 10);
+    let model = dir.join("m.json");
+    // Standard error is a pipe here: no progress bar, nothing at all on it.
+    let out = symgrad(&[
+        "train",
+        &net,
+        "--data",
+        &csv,
+        "--epochs",
+        "2",
+        "--save",
+        &path(&model),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+    let file = read_json(&model);
+    let (w, b) = (params_of(&file, "W"), params_of(&file, "b"));
+    let rows = linear_rows(10);
+    // p = W x + b, computed here from the saved parameters.
+    let expected: Vec<f64> = rows
+        .iter()
+        .map(|r| w[0] * r[0] + w[1] * r[1] + b[0])
+        .collect();
+    let text = ok(&["predict", &path(&model), "--data", &csv]);
+    let got: Vec<f64> = text.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(got.len(), 10);
+    for (g, e) in got.iter().zip(&expected) {
+        assert!(close(*g, *e), "{g} vs {e}");
+    }
+    let as_json = json(&["predict", &path(&model), "--data", &csv]);
+    let listed: Vec<f64> = as_json["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(a_f64)
+        .collect();
+    assert_eq!(listed, got);
+    // The loss is the mean squared error of those predictions.
+    let mse: f64 = got
+        .iter()
+        .zip(&rows)
+        .map(|(p, r)| (p - r[2]).powi(2))
+        .sum::<f64>()
+        / 10.0;
+    assert!(close(a_f64(&as_json["loss"]), mse));
+    assert!(as_json.get("accuracy").is_none());
+    let csv_out = ok(&["predict", &path(&model), "--data", &csv, "--format", "csv"]);
+    assert_eq!(csv_out.lines().next(), Some("p"));
+}
