@@ -193,3 +193,58 @@ fn the_natural_loop_compiles_and_every_gradient_path_agrees() {
         ["W1", "b1", "gamma", "beta", "W2", "b2"]
     );
 }
+
+#[test]
+fn parameters_save_and_load_as_the_files_net_init_writes() {
+    let net = symgrad::net::parse_network(Trained::SOURCE).unwrap();
+    let seed = 8;
+    let compiled = Trained::init(seed);
+    let written = compiled.params_to_json().unwrap();
+    // The same text as `symgrad net init --seed 8 -o FILE` writes.
+    assert_eq!(
+        written,
+        symgrad::net::params::to_json(&net, &net.init_params(seed))
+    );
+    let mut other = Trained::init(seed + 1);
+    assert_ne!(other.params, compiled.params);
+    other.load_params_json(&written).unwrap();
+    assert_eq!(other.params, compiled.params);
+    // A file of another network is refused, and nothing changes.
+    let before = other.params.clone();
+    let e = other
+        .load_params_json(r#"{"format": "symgrad-params", "version": 1, "params": {}}"#)
+        .unwrap_err();
+    assert!(e.message().contains("W1"), "{}", e.message());
+    assert_eq!(other.params, before);
+    // A parameter resized by hand cannot be written.
+    other.params.b2.push(1.0);
+    let e = other.params_to_json().unwrap_err();
+    assert!(
+        e.message().contains("'b2' has 4 entries"),
+        "{}",
+        e.message()
+    );
+}
+
+symgrad::network!(Scalar, "tests/nets/scalar.sg");
+
+#[test]
+fn a_scalar_parameter_trains_saves_and_has_no_prediction() {
+    let mut net = Scalar::init(0);
+    // C = (1/m) Σ (s·Σx - y)², dC/ds = (2/m) Σ (s·Σx - y)·Σx.
+    let (x, y) = ([1.0, 2.0, -1.0, 0.5], [1.0, 0.0]);
+    let (loss, g) = net.loss_and_gradient(&x, &y);
+    let r = [0.5 * 3.0 - 1.0, 0.5 * -0.5];
+    assert!((loss - (r[0] * r[0] + r[1] * r[1]) / 2.0).abs() < 1e-15);
+    assert!((g.s[0] - (r[0] * 3.0 + r[1] * -0.5)).abs() < 1e-15);
+    let mut other = Scalar::with_params(ScalarParams { s: vec![2.0] });
+    other
+        .load_params_json(&net.params_to_json().unwrap())
+        .unwrap();
+    assert_eq!(other.params.s, [0.5]);
+    // The loss reads a target: there is nothing to predict.
+    assert_eq!(Model::output_size(&net), 0);
+    let mut out = vec![1.0];
+    net.predict(&[&x], &mut out);
+    assert!(out.is_empty());
+}

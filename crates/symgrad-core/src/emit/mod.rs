@@ -5,6 +5,7 @@
 pub mod network;
 pub mod rust;
 pub mod ssa;
+mod workspace;
 
 pub use rust::{gradient_fn, Float, Param, Returns};
 pub use ssa::{Function, Instr, Operand};

@@ -23,11 +23,11 @@
 //! inference mode (dropout off, batch norm on the running statistics).
 
 use super::rust::Float;
+use super::workspace::{buf, workspace};
 use crate::error::Result;
-use crate::graph::Func;
 use crate::net::batch::{plan_in, plan_inputs, prediction, Mode, Outputs, PlanInput};
 use crate::net::{fans, Init, Network, Role};
-use crate::plan::{Binary, Instr, Plan, Size, Src, Unary, View};
+use crate::plan::Plan;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -243,6 +243,13 @@ pub fn network(
         quote!(&[#(#dims),*])
     });
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let p_dims: Vec<TokenStream> = params
+        .iter()
+        .map(|p| {
+            let dims = p.shape.dims();
+            quote!(::std::vec::Vec::<usize>::from([#(#dims),*]))
+        })
+        .collect();
     let p_docs: Vec<String> = params
         .iter()
         .map(|p| format!(" `{}{}`, row-major.", p.name, p.shape))
@@ -490,6 +497,51 @@ pub fn network(
                 __ws.#loss_out[0]
             }
 
+            /// The parameters as a parameter file: the JSON that `symgrad
+            /// net init -o` writes and `symgrad net grad --params` reads.
+            ///
+            /// # Errors
+            /// A parameter whose `Vec` no longer holds its shape's number
+            /// of entries.
+            pub fn params_to_json(&self) -> ::core::result::Result<::std::string::String, ::symgrad::Error> {
+                let __net = ::symgrad::net::parse_network(Self::SOURCE)?;
+                let mut __values = ::std::vec::Vec::new();
+                #(
+                    if self.params.#p_fields.len() != #p_sizes {
+                        return Err(::symgrad::Error::new(
+                            ::symgrad::ErrorKind::InvalidValue,
+                            format!(
+                                "the parameter '{}' has {} entries, its shape {}",
+                                #names, self.params.#p_fields.len(), #p_sizes
+                            ),
+                        ));
+                    }
+                    __values.push(::symgrad::eval::Tensor::new(
+                        #p_dims,
+                        self.params.#p_fields.iter().map(|&v| v as f64).collect(),
+                    ));
+                )*
+                Ok(::symgrad::net::params::to_json(&__net, &__values))
+            }
+
+            /// Sets the parameters from a parameter file (the JSON that
+            /// `params_to_json` and `symgrad net init -o` write).
+            ///
+            /// # Errors
+            /// Text that is not a parameter file of this network: not JSON,
+            /// an unknown or missing parameter, a wrong shape (the message
+            /// names it). The parameters are unchanged then.
+            pub fn load_params_json(&mut self, text: &str) -> ::core::result::Result<(), ::symgrad::Error> {
+                let __net = ::symgrad::net::parse_network(Self::SOURCE)?;
+                let mut __values = ::symgrad::net::params::from_json(&__net, text)?.into_iter();
+                #(
+                    if let Some(__t) = __values.next() {
+                        self.params.#p_fields = __t.data.into_iter().map(|v| v as #ty).collect();
+                    }
+                )*
+                Ok(())
+            }
+
             #fwd_method
         }
 
@@ -618,205 +670,6 @@ fn rust_name(name: &str) -> Ident {
         Ident::new_raw(name, Span::call_site())
     } else {
         Ident::new(name, Span::call_site())
-    }
-}
-
-fn buf(b: usize) -> Ident {
-    format_ident!("b{}", b)
-}
-
-/// A size as a `usize` expression in `m`.
-fn size(s: Size) -> TokenStream {
-    let c = Literal::usize_unsuffixed(s.coef);
-    match s.pow {
-        0 => quote!(#c),
-        1 if s.coef == 1 => quote!(__m),
-        1 => quote!((#c * __m)),
-        p => {
-            let p = Literal::u32_unsuffixed(p);
-            quote!((#c * __m.pow(#p)))
-        }
-    }
-}
-
-fn sizes<const N: usize>(s: [Size; N]) -> TokenStream {
-    let each = s.iter().map(|&x| size(x));
-    quote!([#(#each),*])
-}
-
-/// The workspace struct of a plan (one `Vec` per buffer) and the
-/// statements that run the plan over it (`ws`, `params`, `weight` and the
-/// data arguments in scope).
-fn workspace(
-    ty_name: &Ident,
-    plan: &Plan,
-    float: Float,
-    source: &dyn Fn(usize) -> TokenStream,
-) -> (TokenStream, TokenStream) {
-    let ty = float.tokens();
-    let fields: Vec<Ident> = (0..plan.buffers.len()).map(buf).collect();
-    let lens: Vec<TokenStream> = plan.buffers.iter().map(|&n| size(n)).collect();
-    let src = |s: Src| match s {
-        Src::Input(k) => source(k),
-        Src::Buf(b) => {
-            let f = buf(b);
-            quote!(&__ws.#f[..])
-        }
-    };
-    let view = |v: &View| (src(v.src), sizes(v.strides));
-    let kernels = quote!(::symgrad::__private::kernels);
-    let private = quote!(::symgrad::__private);
-    let instr = |i: &Instr| -> TokenStream {
-        let out = buf(i.out());
-        match i {
-            Instr::Fill { value, .. } => {
-                let v = float.literal(*value);
-                quote!(__ws.#out[0] = #v;)
-            }
-            Instr::Map { f, dims, a, .. } => {
-                let (a, sa) = view(a);
-                let d = sizes(*dims);
-                let body = match *f {
-                    Unary::Copy => quote!(x),
-                    Unary::Neg => quote!(-x),
-                    Unary::Powi(2) => quote!(x * x),
-                    Unary::Powi(e) => quote!(#ty::powi(x, #e)),
-                    Unary::Func(func) => func_call(func, &ty, &private),
-                };
-                quote!(#kernels::map(#d, #a, #sa, &mut __ws.#out, |x: #ty| #body);)
-            }
-            Instr::Zip { op, dims, a, b, .. } => {
-                let (a, sa) = view(a);
-                let (b, sb) = view(b);
-                let d = sizes(*dims);
-                let body = match op {
-                    Binary::Add => quote!(x + y),
-                    Binary::Sub => quote!(x - y),
-                    Binary::Mul => quote!(x * y),
-                    Binary::Div => quote!(x / y),
-                    Binary::Pow => quote!(#ty::powf(x, y)),
-                    Binary::Max => quote!(#private::max(x, y)),
-                    Binary::Min => quote!(#private::min(x, y)),
-                };
-                quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, |x: #ty, y: #ty| #body);)
-            }
-            Instr::SoftmaxLogSumExp {
-                rows,
-                cols,
-                a,
-                softmax,
-                lse,
-            } => {
-                let (r, c, a) = (size(*rows), size(*cols), src(*a));
-                let (p, l) = (buf(*softmax), buf(*lse));
-                quote!(#kernels::softmax_logsumexp_rows(#r, #c, #a, &mut __ws.#p, &mut __ws.#l);)
-            }
-            Instr::SigmoidPair { dims, a, pos, neg } => {
-                let (a, sa) = view(a);
-                let d = sizes(*dims);
-                let (p, q) = (buf(*pos), buf(*neg));
-                quote!(#kernels::sigmoid_pair(#d, #a, #sa, &mut __ws.#p, &mut __ws.#q);)
-            }
-            Instr::SumInto {
-                dims,
-                a,
-                out_strides,
-                ..
-            } => {
-                let (a, sa) = view(a);
-                let (d, so) = (sizes(*dims), sizes(*out_strides));
-                quote!(#kernels::sum_into(#d, #a, #sa, &mut __ws.#out, #so);)
-            }
-            Instr::Reduce {
-                kind,
-                outer,
-                len,
-                inner,
-                a,
-                ..
-            } => {
-                let kind = Ident::new(&format!("{kind:?}"), Span::call_site());
-                let (o, l, n) = (size(*outer), size(*len), size(*inner));
-                let a = src(*a);
-                quote!(#kernels::reduce(#kernels::Reduction::#kind, #o, #l, #n, #a, &mut __ws.#out, #l as #ty);)
-            }
-            Instr::ArgMaxMask {
-                outer,
-                len,
-                inner,
-                a,
-                ..
-            } => {
-                let (o, l, n) = (size(*outer), size(*len), size(*inner));
-                let a = src(*a);
-                quote!(#kernels::argmax_mask(#o, #l, #n, #a, &mut __ws.#out);)
-            }
-            Instr::Softmax { rows, cols, a, .. } => {
-                let (r, c, a) = (size(*rows), size(*cols), src(*a));
-                quote!(#kernels::softmax_rows(#r, #c, #a, &mut __ws.#out);)
-            }
-            Instr::LogSumExp { rows, cols, a, .. } => {
-                let (r, c, a) = (size(*rows), size(*cols), src(*a));
-                quote!(#kernels::logsumexp_rows(#r, #c, #a, &mut __ws.#out);)
-            }
-            Instr::MatMul {
-                m: rows,
-                k,
-                n,
-                a,
-                b,
-                out_strides,
-                ..
-            } => {
-                let (r, k, n) = (size(*rows), size(*k), size(*n));
-                let (sa, sb, sc) = (sizes(a.1), sizes(b.1), sizes(*out_strides));
-                let (a, b) = (src(a.0), src(b.0));
-                quote!(#kernels::matmul(#r, #k, #n, #a, #sa, #b, #sb, &mut __ws.#out, #sc);)
-            }
-        }
-    };
-    let setup: Vec<TokenStream> = plan.setup.iter().map(instr).collect();
-    let run: Vec<TokenStream> = plan.instrs.iter().map(instr).collect();
-    let items = quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        struct #ty_name {
-            m: usize,
-            #(#fields: ::std::vec::Vec<#ty>,)*
-        }
-
-        #[allow(clippy::all, unused_variables)]
-        impl #ty_name {
-            fn new(m: usize) -> Self {
-                let mut ws = #ty_name { m: 0, #(#fields: ::std::vec::Vec::new(),)* };
-                ws.resize(m);
-                ws
-            }
-
-            /// Sizes every buffer for batch size `m` and fills the constants.
-            fn resize(&mut self, __m: usize) {
-                if self.m == __m {
-                    return;
-                }
-                self.m = __m;
-                let __ws = self;
-                #(__ws.#fields.resize(#lens, 0.0);)*
-                #(#setup)*
-            }
-        }
-    };
-    (items, quote!(#(#run)*))
-}
-
-/// `f(x)` for the float type `ty`: the std method, or the runtime's stable
-/// helper (as the scalar emitter does).
-fn func_call(func: Func, ty: &TokenStream, private: &TokenStream) -> TokenStream {
-    let name = Ident::new(func.name(), Span::call_site());
-    match func {
-        Func::Sigmoid | Func::Relu | Func::Softplus | Func::Sign | Func::Step => {
-            quote!(#private::#name(x))
-        }
-        _ => quote!(#ty::#name(x)),
     }
 }
 
