@@ -218,6 +218,52 @@ fn predict_reproduces_what_train_reported() {
     assert_eq!(csv_out.lines().count(), 151);
 }
 
+#[test]
+fn preprocessing_is_fitted_on_the_training_rows_and_kept_for_predict() {
+    let dir = scratch("train-preprocess");
+    let (net, csv) = linear(&dir, 30);
+    let model = dir.join("m.json");
+    let summary = json(&[
+        "train",
+        &net,
+        "--data",
+        &csv,
+        "--validation-rows",
+        "0..10",
+        "--preprocess",
+        "standardize",
+        "--epochs",
+        "3",
+        "--lr",
+        "0.05",
+        "--quiet",
+        "--save",
+        &path(&model),
+    ]);
+    let file = read_json(&model);
+    assert_eq!(file["preprocess"]["kind"], "standardize");
+    // Fitted on rows 10..30 only: x becomes (x - shift) * scale with the
+    // shift their mean of x0.
+    let rows = linear_rows(30);
+    let mean: f64 = rows[10..].iter().map(|r| r[0]).sum::<f64>() / 20.0;
+    let shift = file["preprocess"]["shift"][0].as_f64().unwrap();
+    assert!(
+        (shift - mean).abs() < 1e-12,
+        "shift {shift}, mean of rows 10..30 {mean}"
+    );
+    // predict applies it to raw rows: rows 0..10 give train's validation loss.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let val = dir.join("val.csv");
+    std::fs::write(
+        &val,
+        text.lines().take(11).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let predicted = json(&["predict", &path(&model), "--data", &path(&val)]);
+    let (a, b) = (a_f64(&predicted["loss"]), a_f64(&summary["val_loss"]));
+    assert!(close(a, b), "predict {a}, train {b}");
+}
+
 fn a_f64(v: &Value) -> f64 {
     v.as_f64().unwrap()
 }
@@ -564,4 +610,195 @@ fn a_diverging_run_names_the_epoch_and_leaves_no_model_file() {
         files(&dir),
         ["linear.csv", "linear.sg", "log.csv", "m.json"]
     );
+}
+
+/// A digits network with batch norm (a learned scale and shift) and dropout.
+const DIGITS_BN: &str = "input  x[64]
+target y[10]
+param  W1[16, 64] ~ he
+param  b1[16]     = 0
+param  g[16]      = 1
+param  c[16]      = 0
+param  W2[10, 16] ~ xavier
+param  b2[10]     = 0
+a1 = dropout(relu(batchnorm(W1 @ (x / 16) + b1, g, c)), 0.2)
+p = softmax(W2 @ a1 + b2)
+loss = cross_entropy(p, y)
+";
+
+#[test]
+fn batch_norm_statistics_are_saved_and_prediction_runs_in_inference_mode() {
+    let dir = scratch("train-batchnorm");
+    let net = dir.join("bn.sg");
+    std::fs::write(&net, DIGITS_BN).unwrap();
+    let csv = digits_csv();
+    let model = dir.join("bn.model.json");
+    let summary = json(&[
+        "train",
+        &path(&net),
+        "--data",
+        &csv,
+        "--rows",
+        "0..400",
+        "--validation-rows",
+        "0..100",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--quiet",
+        "--save",
+        &path(&model),
+    ]);
+    let file = read_json(&model);
+    // The running mean and variance of the one batchnorm, moved from their
+    // start (0 and 1) by training.
+    let state = file["state"].as_object().unwrap();
+    assert_eq!(state.len(), 2, "{state:?}");
+    for (name, entry) in state {
+        let data = entry["data"].as_array().unwrap();
+        assert_eq!(data.len(), 16, "{name}");
+        let start = if name.contains("var") { 1.0 } else { 0.0 };
+        assert!(
+            data.iter().any(|v| v.as_f64().unwrap() != start),
+            "{name} never moved"
+        );
+    }
+    // Prediction on the validation rows is the trainer's inference-mode
+    // evaluation (dropout off, running statistics), and is deterministic.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let val = dir.join("val.csv");
+    std::fs::write(
+        &val,
+        text.lines().take(101).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let a = json(&["predict", &path(&model), "--data", &path(&val)]);
+    let b = json(&["predict", &path(&model), "--data", &path(&val)]);
+    assert_eq!(a, b);
+    assert_eq!(a["accuracy"], summary["val_accuracy"]);
+    assert!(close(a_f64(&a["loss"]), a_f64(&summary["val_loss"])));
+    // The running statistics are used: without them (start values), the
+    // loss is another.
+    let mut reset = file.clone();
+    for (name, entry) in reset["state"].as_object_mut().unwrap() {
+        let start = if name.contains("var") { 1.0 } else { 0.0 };
+        let n = entry["data"].as_array().unwrap().len();
+        entry["data"] = Value::from(vec![start; n]);
+    }
+    let reset_path = dir.join("reset.json");
+    std::fs::write(&reset_path, reset.to_string()).unwrap();
+    let c = json(&["predict", &path(&reset_path), "--data", &path(&val)]);
+    assert_ne!(a_f64(&c["loss"]), a_f64(&a["loss"]));
+}
+
+#[test]
+fn training_goes_on_from_a_model_file() {
+    // Plain SGD keeps no state and --no-shuffle fixes the order, so two
+    // epochs at once are one epoch, saved, then one more from the file.
+    let dir = scratch("train-resume");
+    let (net, csv) = linear(&dir, 12);
+    let run = |epochs: &str, from: Option<&std::path::Path>, to: &std::path::Path| {
+        let (to, from) = (path(to), from.map(path));
+        let mut args = vec![
+            "train",
+            &net,
+            "--data",
+            &csv,
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "5",
+            "--no-shuffle",
+            "--quiet",
+            "--epochs",
+            epochs,
+            "--save",
+            &to,
+        ];
+        if let Some(f) = &from {
+            args.extend(["--params", f.as_str()]);
+        }
+        ok(&args);
+        read_json(std::path::Path::new(&to))
+    };
+    let at_once = run("2", None, &dir.join("two.json"));
+    run("1", None, &dir.join("one.json"));
+    let resumed = run("1", Some(&dir.join("one.json")), &dir.join("resumed.json"));
+    assert_eq!(at_once["params"], resumed["params"]);
+    // A model file of another network is refused, naming the parameter.
+    let other = dir.join("other.sg");
+    std::fs::write(
+        &other,
+        LINEAR.replace("W[1, 2]", "W[1, 3]").replace("x[2]", "x[3]"),
+    )
+    .unwrap();
+    let wide = dir.join("wide.csv");
+    std::fs::write(&wide, "a,b,c,y\n1,2,3,4\n").unwrap();
+    refused(
+        &[
+            "train",
+            &path(&other),
+            "--data",
+            &path(&wide),
+            "--params",
+            &path(&dir.join("one.json")),
+        ],
+        "parameter 'W' has shape [1, 2] in the model file",
+    );
+}
+
+#[test]
+fn a_regression_model_predicts_its_output_values() {
+    let dir = scratch("train-regression");
+    let (net, csv) = linear(&dir, 10);
+    let model = dir.join("m.json");
+    // Standard error is a pipe here: no progress bar, nothing at all on it.
+    let out = symgrad(&[
+        "train",
+        &net,
+        "--data",
+        &csv,
+        "--epochs",
+        "2",
+        "--save",
+        &path(&model),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+    let file = read_json(&model);
+    let (w, b) = (params_of(&file, "W"), params_of(&file, "b"));
+    let rows = linear_rows(10);
+    // p = W x + b, computed here from the saved parameters.
+    let expected: Vec<f64> = rows
+        .iter()
+        .map(|r| w[0] * r[0] + w[1] * r[1] + b[0])
+        .collect();
+    let text = ok(&["predict", &path(&model), "--data", &csv]);
+    let got: Vec<f64> = text.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(got.len(), 10);
+    for (g, e) in got.iter().zip(&expected) {
+        assert!(close(*g, *e), "{g} vs {e}");
+    }
+    let as_json = json(&["predict", &path(&model), "--data", &csv]);
+    let listed: Vec<f64> = as_json["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(a_f64)
+        .collect();
+    assert_eq!(listed, got);
+    // The loss is the mean squared error of those predictions.
+    let mse: f64 = got
+        .iter()
+        .zip(&rows)
+        .map(|(p, r)| (p - r[2]).powi(2))
+        .sum::<f64>()
+        / 10.0;
+    assert!(close(a_f64(&as_json["loss"]), mse));
+    assert!(as_json.get("accuracy").is_none());
+    let csv_out = ok(&["predict", &path(&model), "--data", &csv, "--format", "csv"]);
+    assert_eq!(csv_out.lines().next(), Some("p"));
 }

@@ -267,3 +267,38 @@ fn a_malformed_space_points_at_the_offending_part() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--grid needs a count"));
 }
+
+#[test]
+fn a_diverging_fold_stops_cv_and_a_diverging_trial_ranks_last() {
+    let dir = scratch("search-diverge");
+    let (net, csv) = linear(&dir, 20);
+    let out = symgrad(&[
+        "cv", &net, "--data", &csv, "--folds", "2", "--lr", "10", "--epochs", "200", "--quiet",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("fold 1 of 2") && err.contains("diverged at epoch"),
+        "{err}"
+    );
+    let out = json(&[
+        "search",
+        &net,
+        "--data",
+        &csv,
+        "--grid",
+        "--space",
+        "lr=10|0.01",
+        "--epochs",
+        "200",
+        "--quiet",
+    ]);
+    let trials = out["trials"].as_array().unwrap();
+    assert_eq!(trials[0]["values"]["lr"], "0.01");
+    assert_eq!(trials[1]["values"]["lr"], "10");
+    assert_eq!(trials[1]["val_loss"], "NaN");
+    assert!(trials[1]["note"]
+        .as_str()
+        .unwrap()
+        .contains("diverged at epoch"));
+}

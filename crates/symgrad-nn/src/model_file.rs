@@ -36,6 +36,7 @@
 //! the same directory, flushed to disk, then renamed over the target.
 
 use crate::model::{Epoch, History, Model};
+use crate::network::NetworkModel;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::io::Write;
@@ -231,6 +232,17 @@ impl ModelFile {
         })?;
         self.apply(&mut model)?;
         Ok(model)
+    }
+
+    /// Rebuilds the network file's [`NetworkModel`] from the embedded
+    /// source and applies the parameters and state: a model file loaded
+    /// for prediction with nothing else.
+    ///
+    /// # Errors
+    /// As [`ModelFile::build`]; a network that no longer parses shows the
+    /// parser's error against the embedded text, with its line and a caret.
+    pub fn network_model(&self) -> Result<NetworkModel, Error> {
+        self.build(|src| NetworkModel::from_source(src, 0).map_err(|e| e.render(src)))
     }
 
     /// The file's text. Deterministic: the same contents give the same bytes.

@@ -27,13 +27,14 @@
 //!
 //! Successive halving ([`halving_rungs`], [`successive_halving`]) trains
 //! every trial for a few epochs, keeps the best third (rounded up), trains
-//! those for three times as many epochs, and so on until the last rung
-//! trains its trials for the full budget. As in scikit-learn's
-//! `HalvingRandomSearchCV`, each rung trains its trials again from the
-//! start with the larger budget, so a trial's result depends only on its
-//! options and its budget. Trials are judged on a score the caller computes
-//! (the validation loss, or its mean over folds): lower is better, and a
-//! score that is not a number (a run that diverged) is the worst.
+//! those for three times as many epochs in all, and so on until the last
+//! rung trains its trials for the full budget. The caller brings a trial to
+//! a rung's epochs: `symgrad search` resumes it from the rung before
+//! ([`crate::Trainer::train_to`], which ends where an unbroken run does),
+//! so a trial's result depends only on its options and its budget either
+//! way. Trials are judged on a score the caller computes (the validation
+//! loss, or its mean over folds): lower is better, and a score that is not
+//! a number (a run that diverged) is the worst.
 
 use std::fmt;
 use symgrad_runtime::random::stream;
@@ -489,8 +490,8 @@ pub struct Outcome {
 }
 
 /// Runs successive halving over trials `0..n` with a budget of `epochs`:
-/// `run(trial, epochs)` trains one trial from the start for that many
-/// epochs and scores it. Returns every trial's outcome, best first: those
+/// `run(trial, epochs)` brings one trial to that many epochs in all
+/// (resuming, or from the start) and scores it. Returns every trial's outcome, best first: those
 /// that reached a later rung before those that did not, then by score.
 ///
 /// # Errors

@@ -5,97 +5,17 @@
 //! on its own rows in inference mode: the loss and accuracy of the
 //! parameters training kept (the best epoch under `--early-stopping`, which
 //! then watches the held-out fold, else the last). Prints each fold and the
-//! mean ± sample standard deviation over folds.
+//! mean ± sample standard deviation over folds (`symgrad_nn::cv`). A fold
+//! whose training diverges stops the run with an error naming the fold.
 
-use crate::commands::options::{failed, CvArgs, Prepared, SummaryFormat, TrainingOptions};
+use crate::commands::options::{failed, CvArgs, SummaryFormat};
+use crate::commands::prep;
 use crate::commands::progress::{short, Progress};
 use crate::commands::train::steps_per_epoch;
 use crate::report::json_num;
 use crate::Failure;
 use serde_json::{json, Value};
-use symgrad_nn::{Dataset, ErrorKind, History};
-
-/// One fold's result.
-#[derive(Clone, Debug)]
-pub struct FoldResult {
-    pub train_rows: usize,
-    pub val_rows: usize,
-    /// The epoch whose parameters were judged.
-    pub epoch: Option<usize>,
-    pub val_loss: f64,
-    pub val_accuracy: Option<f64>,
-    /// Why the fold stopped early or failed.
-    pub note: Option<String>,
-}
-
-/// Mean and sample standard deviation (0 for one value).
-pub fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
-
-/// The kept epoch's validation loss and accuracy.
-pub fn judged(history: &History) -> (Option<usize>, f64, Option<f64>) {
-    let e = match history.best_epoch {
-        Some(b) => history.epochs.iter().find(|e| e.epoch == b),
-        None => history.epochs.last(),
-    };
-    match e {
-        Some(e) => (
-            Some(e.epoch),
-            e.val_loss.unwrap_or(f64::NAN),
-            e.val_accuracy,
-        ),
-        None => (None, f64::NAN, None),
-    }
-}
-
-/// Trains one fold from the start and judges it; a diverged fold is a
-/// result with a loss that is not a number and a note.
-pub fn run_fold(
-    o: &TrainingOptions,
-    source: &str,
-    train: Dataset,
-    val: Dataset,
-    progress: &mut Progress,
-) -> Result<FoldResult, Failure> {
-    let mut model = o.model(source)?;
-    let prepared = Prepared::new(o, &model, train, Some(val))?;
-    let validation = prepared
-        .validation
-        .clone()
-        .expect("a fold has validation rows");
-    let mut trainer = o.trainer()?.validation(validation.clone());
-    let result = trainer.fit_with(&mut model, &prepared.train, progress);
-    let (train_rows, val_rows) = (prepared.train.n_rows(), validation.n_rows());
-    match result {
-        Ok(history) => {
-            let (epoch, val_loss, val_accuracy) = judged(&history);
-            Ok(FoldResult {
-                train_rows,
-                val_rows,
-                epoch,
-                val_loss,
-                val_accuracy,
-                note: history.stopped.clone(),
-            })
-        }
-        Err(e) if e.kind() == ErrorKind::Diverged => Ok(FoldResult {
-            train_rows,
-            val_rows,
-            epoch: None,
-            val_loss: f64::NAN,
-            val_accuracy: None,
-            note: Some(format!("diverged: {e}")),
-        }),
-        Err(e) => Err(failed(e)),
-    }
-}
+use symgrad_nn::{CrossValidation, History, Summary};
 
 pub fn run(args: CvArgs) -> Result<String, Failure> {
     let o = &args.options;
@@ -109,48 +29,62 @@ pub fn run(args: CvArgs) -> Result<String, Failure> {
     for w in o.warnings() {
         eprintln!("{w}");
     }
-    let folds = setup
-        .data
-        .folds(args.folds, o.seed)
-        .map_err(|e| Failure::input(format!("error: --folds {}: {e}", args.folds)))?;
-    let total: u64 = folds
-        .iter()
-        .map(|(t, _)| steps_per_epoch(t.n_rows(), o.batch_size) * o.epochs as u64)
-        .sum();
-    let mut progress = Progress::new(!args.quiet, total);
-    let mut results = Vec::new();
-    for (k, (train, val)) in folds.into_iter().enumerate() {
-        progress.start(format!("fold {}/{} · ", k + 1, args.folds));
-        results.push(run_fold(o, &setup.source, train, val, &mut progress)?);
+    let mut cv = CrossValidation::new(args.folds, o.seed);
+    if let Some(spec) = &o.preprocess {
+        cv = cv.preprocess(prep::check(spec)?);
     }
+    // The folds' sizes, for the progress bar (the library draws the same folds).
+    let parts = setup
+        .data
+        .fold_indices(args.folds, o.seed)
+        .map_err(|e| Failure::input(format!("error: --folds {}: {e}", args.folds)))?;
+    let total: u64 = parts
+        .iter()
+        .map(|p| steps_per_epoch(setup.data.n_rows() - p.len(), o.batch_size) * o.epochs as u64)
+        .sum();
+    let mut progress = Progress::new(!args.quiet, total).counting("fold", args.folds);
+    // Options are checked; what can still fail in a factory is reported.
+    let factory_error = std::cell::RefCell::new(None::<Failure>);
+    let keep = |f: Failure| {
+        let message = f.message.clone();
+        *factory_error.borrow_mut() = Some(f);
+        symgrad_nn::Error::new(symgrad_nn::ErrorKind::InvalidOption, message)
+    };
+    let result = cv.run(
+        &setup.data,
+        |_| o.model(&setup.source).map_err(keep),
+        |_| o.trainer().map_err(keep),
+        &mut progress,
+        &mut |_| {},
+    );
     progress.finish();
-    let losses: Vec<f64> = results.iter().map(|r| r.val_loss).collect();
-    let (loss_mean, loss_sd) = mean_sd(&losses);
-    let accuracies: Option<Vec<f64>> = results.iter().map(|r| r.val_accuracy).collect();
-    let acc = accuracies.as_deref().map(mean_sd);
-    let diverged = results.iter().filter(|r| !r.val_loss.is_finite()).count();
-    let text = match args.format {
+    if let Some(f) = factory_error.into_inner() {
+        return Err(f);
+    }
+    let report = result.map_err(failed)?;
+    Ok(match args.format {
         SummaryFormat::Json => {
-            let folds: Vec<Value> = results
+            let folds: Vec<Value> = report
+                .folds
                 .iter()
-                .enumerate()
-                .map(|(k, r)| {
+                .map(|r| {
                     json!({
-                        "fold": k + 1,
+                        "fold": r.fold,
                         "train_rows": r.train_rows,
-                        "val_rows": r.val_rows,
-                        "epoch": r.epoch,
+                        "val_rows": r.validation_rows,
+                        "epoch": kept_epoch(&r.history),
                         "val_loss": json_num(r.val_loss),
                         "val_accuracy": r.val_accuracy.map(json_num),
-                        "note": r.note,
+                        "note": r.history.stopped,
                     })
                 })
                 .collect();
+            let summary = |s: Summary| json!({"mean": json_num(s.mean), "sd": json_num(s.sd)});
             let out = json!({
                 "network": o.net.display().to_string(),
                 "folds": folds,
-                "val_loss": {"mean": json_num(loss_mean), "sd": json_num(loss_sd)},
-                "val_accuracy": acc.map(|(m, s)| json!({"mean": json_num(m), "sd": json_num(s)})),
+                "val_loss": summary(report.loss),
+                "val_accuracy": report.accuracy.map(summary),
             });
             format!("{out}\n")
         }
@@ -164,16 +98,16 @@ pub fn run(args: CvArgs) -> Result<String, Failure> {
                 "val accuracy".into(),
                 "note".into(),
             ]];
-            for (k, r) in results.iter().enumerate() {
+            for r in &report.folds {
                 rows.push(vec![
-                    (k + 1).to_string(),
+                    r.fold.to_string(),
                     r.train_rows.to_string(),
-                    r.val_rows.to_string(),
-                    r.epoch.map_or("-".into(), |e| e.to_string()),
+                    r.validation_rows.to_string(),
+                    kept_epoch(&r.history).map_or("-".into(), |e| e.to_string()),
                     short(r.val_loss),
                     r.val_accuracy
                         .map_or("-".into(), |a| format!("{:.2} %", 100.0 * a)),
-                    r.note.clone().unwrap_or_default(),
+                    r.history.stopped.clone().unwrap_or_default(),
                 ]);
             }
             let mut s = format!(
@@ -189,29 +123,24 @@ pub fn run(args: CvArgs) -> Result<String, Failure> {
             s.push_str(&crate::report::table(&rows));
             s.push_str(&format!(
                 "val loss     {} ± {}\n",
-                short(loss_mean),
-                short(loss_sd)
+                short(report.loss.mean),
+                short(report.loss.sd)
             ));
-            if let Some((m, sd)) = acc {
+            if let Some(a) = report.accuracy {
                 s.push_str(&format!(
                     "val accuracy {:.2} % ± {:.2} %\n",
-                    100.0 * m,
-                    100.0 * sd
+                    100.0 * a.mean,
+                    100.0 * a.sd
                 ));
             }
             s
         }
-    };
-    if diverged > 0 {
-        // The table is still worth seeing: print it, then fail.
-        print!("{text}");
-        return Err(Failure {
-            message: format!(
-                "error: {diverged} of {} folds diverged (see the table); the mean is not a number",
-                args.folds
-            ),
-            status: 1,
-        });
-    }
-    Ok(text)
+    })
+}
+
+/// The epoch whose parameters a run ended with.
+pub fn kept_epoch(history: &History) -> Option<usize> {
+    history
+        .best_epoch
+        .or_else(|| history.epochs.last().map(|e| e.epoch))
 }

@@ -3,12 +3,14 @@
 //! options, read once into a [`Setup`] (the network, the data, the split,
 //! the preprocessing and a [`Trainer`]) by [`TrainingOptions::setup`].
 
+use crate::commands::log::number;
 use crate::Failure;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use symgrad_nn::data::parse_row_range;
 use symgrad_nn::search::Kind;
+use symgrad_nn::ModelFile;
 use symgrad_nn::{
     optimizer_from_name, Dataset, Decay, Hyper, Model, NetworkModel, Trainer, OPTIMIZERS,
 };
@@ -58,7 +60,7 @@ pub struct TrainingOptions {
     /// β of momentum and nesterov [default: 0.9].
     #[arg(long, value_name = "B", allow_negative_numbers = true)]
     pub momentum: Option<f64>,
-    /// ρ of rmsprop and adadelta [default: 0.9 and 0.95 (see the optimizer's docs)].
+    /// ρ of rmsprop and adadelta [default: 0.9].
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rho: Option<f64>,
     /// β1 of adam and nadam [default: 0.9].
@@ -67,7 +69,7 @@ pub struct TrainingOptions {
     /// β2 of adam and nadam [default: 0.999].
     #[arg(long, value_name = "B2", allow_negative_numbers = true)]
     pub beta2: Option<f64>,
-    /// ε of adagrad, rmsprop, adadelta, adam and nadam.
+    /// ε of adagrad, rmsprop, adadelta, adam and nadam [default: 1e-8; adadelta 1e-6].
     #[arg(long, value_name = "E", allow_negative_numbers = true)]
     pub eps: Option<f64>,
     /// The number of passes over the training rows.
@@ -124,11 +126,12 @@ pub struct TrainingOptions {
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
     /// Transform the input columns, fitted on the training rows only:
-    /// standardize, minmax, whiten or pca:K.
-    #[arg(long, value_name = "standardize|minmax|whiten|pca:K")]
+    /// center, standardize, minmax, whiten or pca:K (K principal components).
+    #[arg(long, value_name = "center|standardize|minmax|whiten|pca:K")]
     pub preprocess: Option<String>,
-    /// Start from these parameters (as `symgrad net init -o` writes them)
-    /// instead of the initializers.
+    /// Start from these parameters instead of the initializers: a parameter
+    /// file (as `symgrad net init -o` writes it) or a model file (its
+    /// parameters and batch-norm statistics; give its --preprocess again).
     #[arg(long, value_name = "FILE.json")]
     pub params: Option<PathBuf>,
 }
@@ -245,13 +248,15 @@ pub fn rendered(path: &Path, text: &str, e: &symgrad_core::Error) -> Failure {
     })
 }
 
-/// A training-library error as a failure: bad input is status 2, a file
-/// that cannot be written status 1.
+/// A training-library error as a failure: bad input (the library only
+/// reads files) is status 2, a run that diverged status 1.
 pub fn failed(e: symgrad_nn::Error) -> Failure {
     match e.kind() {
-        symgrad_nn::ErrorKind::Io if e.message().contains("write") => {
-            Failure::io(format!("error: {e}"))
-        }
+        // Not bad input: the options were valid, and the run went wrong.
+        symgrad_nn::ErrorKind::Diverged => Failure {
+            message: format!("error: {e}"),
+            status: 1,
+        },
         _ => Failure::input(format!("error: {e}")),
     }
 }
@@ -298,11 +303,6 @@ impl Setup {
     }
 }
 
-/// The number of CSV columns that are inputs (they come first).
-pub fn input_columns(model: &dyn Model) -> usize {
-    model.data_sizes()[..model.n_inputs()].iter().sum()
-}
-
 /// Rows ready to train on: preprocessing fitted on `train` and applied to
 /// both.
 pub struct Prepared {
@@ -319,7 +319,7 @@ impl Prepared {
         validation: Option<Dataset>,
     ) -> Result<Prepared, Failure> {
         use crate::commands::prep;
-        let fitted = prep::fit(options.preprocess.as_deref(), &train, input_columns(model))?;
+        let fitted = prep::fit(options.preprocess.as_deref(), model, &train)?;
         Ok(match &fitted {
             None => Prepared {
                 train,
@@ -362,9 +362,15 @@ impl TrainingOptions {
                 .rows(range)
                 .map_err(|e| Failure::input(format!("error: --rows: {e}")))?;
         }
-        // The header against the network, before any training.
-        data.bind(&model)
-            .map_err(|e| Failure::input(format!("error: {}: {e}", self.data.display())))?;
+        // The header against the network, before any training (through
+        // the preprocessing, which may change the number of inputs).
+        match &self.preprocess {
+            Some(spec) => crate::commands::prep::check_fit(spec, &model, &data)?,
+            None => {
+                data.bind(&model)
+                    .map_err(|e| Failure::input(format!("error: {}: {e}", self.data.display())))?;
+            }
+        }
         let validation = match (&self.validation, &self.validation_rows) {
             (Some(f), _) => ValidationRows::Fraction(*f),
             (None, Some(spec)) => {
@@ -417,10 +423,24 @@ impl TrainingOptions {
             .map_err(|e| rendered(&self.net, source, &e))?;
         if let Some(path) = &self.params {
             let text = read(path, "parameter file")?;
-            let values = symgrad_core::net::params::from_json(model.network(), &text)
-                .map_err(|e| rendered(path, &text, &e))?;
-            for (slot, t) in model.params_mut().into_iter().zip(values) {
-                slot.copy_from_slice(&t.data);
+            // A model file is taken too: its parameters and batch-norm
+            // state, to train on from where it stopped.
+            let is_model = serde_json::from_str::<Value>(&text)
+                .ok()
+                .is_some_and(|v| v["format"] == symgrad_nn::model_file::FORMAT);
+            if is_model {
+                let file = ModelFile::parse(&text).map_err(|e| {
+                    Failure::input(format!("error: --params {}: {e}", path.display()))
+                })?;
+                file.apply(&mut model).map_err(|e| {
+                    Failure::input(format!("error: --params {}: {e}", path.display()))
+                })?;
+            } else {
+                let values = symgrad_core::net::params::from_json(model.network(), &text)
+                    .map_err(|e| rendered(path, &text, &e))?;
+                for (slot, t) in model.params_mut().into_iter().zip(values) {
+                    slot.copy_from_slice(&t.data);
+                }
             }
         }
         Ok(model)
@@ -554,22 +574,22 @@ impl TrainingOptions {
         };
         flag("rows", self.rows.clone());
         flag("optimizer", Some(self.optimizer.clone()));
-        flag("lr", Some(self.lr.to_string()));
-        flag("momentum", self.momentum.map(|v| v.to_string()));
-        flag("rho", self.rho.map(|v| v.to_string()));
-        flag("beta1", self.beta1.map(|v| v.to_string()));
-        flag("beta2", self.beta2.map(|v| v.to_string()));
-        flag("eps", self.eps.map(|v| v.to_string()));
+        flag("lr", Some(number(self.lr)));
+        flag("momentum", self.momentum.map(number));
+        flag("rho", self.rho.map(number));
+        flag("beta1", self.beta1.map(number));
+        flag("beta2", self.beta2.map(number));
+        flag("eps", self.eps.map(number));
         flag("epochs", Some(self.epochs.to_string()));
         flag("batch-size", Some(self.batch_size.to_string()));
         flag("seed", Some(self.seed.to_string()));
         flag("no-shuffle", self.no_shuffle.then(String::new));
-        flag("l2", (self.l2 != 0.0).then(|| self.l2.to_string()));
-        flag("l1", (self.l1 != 0.0).then(|| self.l1.to_string()));
-        flag("clip-value", self.clip_value.map(|v| v.to_string()));
-        flag("clip-norm", self.clip_norm.map(|v| v.to_string()));
+        flag("l2", (self.l2 != 0.0).then(|| number(self.l2)));
+        flag("l1", (self.l1 != 0.0).then(|| number(self.l1)));
+        flag("clip-value", self.clip_value.map(number));
+        flag("clip-norm", self.clip_norm.map(number));
         flag("decay", self.decay.clone());
-        flag("validation", self.validation.map(|v| v.to_string()));
+        flag("validation", self.validation.map(number));
         flag("validation-rows", self.validation_rows.clone());
         flag("early-stopping", self.early_stopping.map(|v| v.to_string()));
         flag("preprocess", self.preprocess.clone());

@@ -185,28 +185,119 @@ const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VALIDATION: RGBColor = RGBColor(255, 127, 14);
 const ACCURACY: RGBColor = RGBColor(44, 160, 44);
 
-/// The smallest and largest finite values, padded so that a flat line is
-/// still drawn inside the frame.
-fn bounds(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if lo > hi {
-        return None;
-    }
-    Some(if log {
-        (lo / 1.5, hi * 1.5)
-    } else {
+/// How a panel's values map to its y axis.
+#[derive(Clone, Copy, Debug)]
+enum Scale {
+    /// The values themselves, from `lo` to `hi`.
+    Linear { lo: f64, hi: f64 },
+    /// log10 of the values, over whole decades `10^lo` to `10^hi`.
+    Decades { lo: f64, hi: f64 },
+}
+
+impl Scale {
+    /// A scale for `values` (the finite ones; on a log scale, the positive
+    /// ones): a log scale when asked for, or when the values are positive and
+    /// span more than three decades (a diverging loss), else linear.
+    fn fit(values: impl Iterator<Item = f64> + Clone, log: bool) -> Scale {
+        let finite = values.filter(|v| v.is_finite());
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for v in finite.clone() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if lo > hi {
+            return if log {
+                Scale::Decades { lo: -3.0, hi: 0.0 }
+            } else {
+                Scale::Linear { lo: 0.0, hi: 1.0 }
+            };
+        }
+        if log || (lo > 0.0 && hi / lo > 1e3) {
+            let positive = finite.filter(|v| *v > 0.0);
+            let lo = positive.clone().fold(f64::INFINITY, f64::min);
+            let hi = positive.fold(f64::NEG_INFINITY, f64::max);
+            if lo > hi {
+                return Scale::Decades { lo: -3.0, hi: 0.0 };
+            }
+            let (dlo, dhi) = (lo.log10().floor(), hi.log10().ceil());
+            return Scale::Decades {
+                lo: dlo,
+                hi: dhi.max(dlo + 1.0),
+            };
+        }
+        // Padded, so that a flat line is still drawn inside the frame, and
+        // not below 0 for values that are not.
         let pad = ((hi - lo) * 0.05).max(hi.abs() * 0.05).max(1e-12);
-        ((lo - pad).min(0.0_f64.max(lo - pad)), hi + pad)
-    })
+        let bottom = if lo >= 0.0 {
+            (lo - pad).max(0.0)
+        } else {
+            lo - pad
+        };
+        Scale::Linear {
+            lo: bottom,
+            hi: hi + pad,
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        match *self {
+            Scale::Linear { lo, hi } | Scale::Decades { lo, hi } => lo..hi,
+        }
+    }
+
+    /// Where `v` goes on the axis; `None` for a value that cannot be drawn.
+    fn at(&self, v: f64) -> Option<f64> {
+        match self {
+            _ if !v.is_finite() => None,
+            Scale::Linear { .. } => Some(v),
+            Scale::Decades { .. } => (v > 0.0).then(|| v.log10()),
+        }
+    }
+
+    /// How many labels the axis gets: every decade, up to eleven.
+    fn labels(&self) -> usize {
+        match *self {
+            Scale::Linear { .. } => 10,
+            Scale::Decades { lo, hi } => ((hi - lo) as usize + 1).min(11),
+        }
+    }
+
+    /// The label at axis position `v`.
+    fn label(&self, v: f64) -> String {
+        match self {
+            Scale::Linear { .. } => compact(v),
+            Scale::Decades { .. } => decade(v),
+        }
+    }
+
+    fn describe(&self, what: &str) -> String {
+        match self {
+            Scale::Linear { .. } => what.to_string(),
+            Scale::Decades { .. } => format!("{what} (log scale)"),
+        }
+    }
+}
+
+/// A linear axis label: up to four decimals without trailing zeros, or
+/// three significant figures with an exponent for large and small values.
+fn compact(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || (1e-3..1e5).contains(&a) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" {
+            "0".to_string()
+        } else {
+            s.to_string()
+        }
+    } else {
+        format!("{v:.2e}")
+    }
 }
 
 /// The label of a whole decade `10^k` (others are not labelled): plain
 /// decimals from 0.001 to 1000, else `1e-5`.
-fn decade(k: &f64) -> String {
+fn decade(k: f64) -> String {
     if (k - k.round()).abs() > 1e-9 {
         return String::new();
     }
@@ -238,39 +329,45 @@ fn draw<DB: DrawingBackend>(
         .iter()
         .flat_map(|ep| [Some(ep.train_loss), ep.val_loss])
         .flatten();
-    let (lo, hi) = bounds(losses, false).unwrap_or((0.0, 1.0));
+    let loss_scale = Scale::fit(losses, false);
+    let (lo, hi) = (loss_scale.range().start, loss_scale.range().end);
+    let has_accuracy = epochs.iter().any(|ep| ep.val_accuracy.is_some());
+    let caption = if has_accuracy {
+        "Loss and validation accuracy per epoch"
+    } else {
+        "Loss per epoch (no accuracy: no validation rows, or a target that is not one-hot)"
+    };
     let mut chart = ChartBuilder::on(&upper)
-        .caption("Loss and validation accuracy per epoch", ("sans-serif", 18))
+        .caption(caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .right_y_label_area_size(70)
-        .build_cartesian_2d(x_range.clone(), lo..hi)
+        .build_cartesian_2d(x_range.clone(), loss_scale.range())
         .map_err(e)?
         .set_secondary_coord(x_range.clone(), 0.0..100.0);
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("mean loss")
+        .y_desc(loss_scale.describe("mean loss"))
         .x_labels(10)
+        .y_labels(loss_scale.labels())
+        .y_label_formatter(&|v| loss_scale.label(*v))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(e)?;
-    let has_accuracy = epochs.iter().any(|ep| ep.val_accuracy.is_some());
-    chart
-        .configure_secondary_axes()
-        .y_desc(if has_accuracy {
-            "validation accuracy (%)"
-        } else {
-            "validation accuracy (%): none (no one-hot target or no validation rows)"
-        })
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()
-        .map_err(e)?;
+    if has_accuracy {
+        chart
+            .configure_secondary_axes()
+            .y_desc("validation accuracy (%)")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()
+            .map_err(e)?;
+    }
     let series = |f: &dyn Fn(&symgrad_nn::Epoch) -> Option<f64>| -> Vec<(i32, f64)> {
         epochs
             .iter()
@@ -281,8 +378,8 @@ fn draw<DB: DrawingBackend>(
             })
             .collect()
     };
-    let train = series(&|ep| Some(ep.train_loss));
-    let val = series(&|ep| ep.val_loss);
+    let train = series(&|ep| loss_scale.at(ep.train_loss));
+    let val = series(&|ep| ep.val_loss.and_then(|v| loss_scale.at(v)));
     let acc = series(&|ep| ep.val_accuracy.map(|a| 100.0 * a));
     chart
         .draw_series(LineSeries::new(train.clone(), TRAIN.stroke_width(2)))
@@ -351,12 +448,7 @@ fn draw<DB: DrawingBackend>(
     // log10 of the norm on whole decades, so that every decade is labelled
     // (plotters' own log axis leaves narrow ranges unlabelled).
     let norms = epochs.iter().flat_map(|ep| ep.grad_norms.iter().copied());
-    let (glo, ghi) = bounds(norms, true).unwrap_or((1e-3, 1.0));
-    let (glo, ghi) = (glo * 1.5, ghi / 1.5); // whole decades pad enough
-    let (dlo, dhi) = (
-        glo.log10().floor(),
-        ghi.log10().ceil().max(glo.log10().floor() + 1.0),
-    );
+    let norm_scale = Scale::fit(norms, true);
     let mut chart = ChartBuilder::on(&lower)
         .caption(
             "Gradient norm ‖∂C/∂θ‖₂ of each parameter per epoch (log scale, mean over the epoch's steps)",
@@ -368,15 +460,15 @@ fn draw<DB: DrawingBackend>(
         .margin_right(82)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(x_range, dlo..dhi)
+        .build_cartesian_2d(x_range, norm_scale.range())
         .map_err(e)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("gradient norm (log scale)")
+        .y_desc(norm_scale.describe("gradient norm"))
         .x_labels(10)
-        .y_labels((dhi - dlo) as usize + 1)
-        .y_label_formatter(&decade)
+        .y_labels(norm_scale.labels())
+        .y_label_formatter(&|v| norm_scale.label(*v))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
@@ -390,8 +482,8 @@ fn draw<DB: DrawingBackend>(
                 ep.grad_norms
                     .get(k)
                     .copied()
-                    .filter(|v| v.is_finite() && *v > 0.0)
-                    .map(|v| (ep.epoch as i32, v.log10()))
+                    .and_then(|v| norm_scale.at(v))
+                    .map(|v| (ep.epoch as i32, v))
             })
             .collect();
         chart

@@ -13,7 +13,7 @@
 //! reported too: in the JSON object, or on standard error beside text and
 //! CSV output so that standard output holds only the predictions.
 
-use crate::commands::options::{input_columns, read, PredictArgs, PredictFormat};
+use crate::commands::options::{read, PredictArgs, PredictFormat};
 use crate::commands::prep;
 use crate::report::json_num;
 use crate::Failure;
@@ -30,14 +30,13 @@ pub fn load(path: &std::path::Path) -> Result<(NetworkModel, model_file::ModelFi
         ErrorKind::Io => Failure::io(format!("error: {e}")),
         _ => Failure::input(format!("error: {e}")),
     })?;
-    let model = file
-        .build(|src| {
-            NetworkModel::from_source(src, 0).map_err(|e| {
-                let shown = e.render(src);
-                format!("{shown}\n(the network embedded in {})", path.display())
-            })
-        })
-        .map_err(|e| Failure::input(format!("error: {}: {e}", path.display())))?;
+    let model = file.network_model().map_err(|e| {
+        Failure::input(format!(
+            "error: {}: {e}\n(the network embedded in {})",
+            path.display(),
+            path.display()
+        ))
+    })?;
     Ok((model, file))
 }
 
@@ -64,7 +63,6 @@ pub fn run(args: PredictArgs) -> Result<String, Failure> {
             .any(|e| e.train_accuracy.is_some() || e.val_accuracy.is_some())
     };
     let rows = bound.n_rows();
-    let _ = input_columns(&model);
     let per_row: Vec<&[f64]> = if width == 0 {
         vec![&[]; rows]
     } else {
@@ -73,7 +71,7 @@ pub fn run(args: PredictArgs) -> Result<String, Failure> {
     let report = || {
         let mut parts = Vec::new();
         if let Some(l) = evaluation.loss {
-            parts.push(format!("loss {}", crate::report::num(l)));
+            parts.push(format!("loss {}", crate::commands::progress::short(l)));
         }
         if let Some(a) = evaluation.accuracy {
             parts.push(format!("accuracy {:.2} %", 100.0 * a));

@@ -13,6 +13,8 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     /// What the bar is counting, before the epoch: "fold 2/5 · ".
     label: String,
+    /// Runs counted by [`Progress::counting`]: what, how many so far, of how many.
+    counting: Option<(String, usize, usize)>,
     epoch_text: String,
 }
 
@@ -31,8 +33,17 @@ impl Progress {
         Progress {
             bar,
             label: String::new(),
+            counting: None,
             epoch_text: String::new(),
         }
+    }
+
+    /// Labels each run "WHAT k/n · " by itself, counting runs as their
+    /// first step arrives (for a library loop that starts them, as
+    /// cross-validation's folds).
+    pub fn counting(mut self, what: &str, n: usize) -> Progress {
+        self.counting = Some((what.to_string(), 0, n));
+        self
     }
 
     /// Starts the next run (a fold, a trial), which the bar names `label`.
@@ -63,6 +74,10 @@ impl Observer for Progress {
         // Counted step by step, so that a run resumed later (successive
         // halving) goes on from where the bar is.
         bar.inc(1);
+        if let (Some((what, k, n)), 1, 1) = (&mut self.counting, step.epoch, step.step) {
+            *k += 1;
+            self.label = format!("{what} {k}/{n} · ");
+        }
         bar.set_prefix(format!(
             "{}epoch {}/{}",
             self.label, step.epoch, step.epochs

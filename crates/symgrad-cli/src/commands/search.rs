@@ -21,7 +21,6 @@
 //! the search trained, or with `--folds`, the best options trained on all
 //! the rows (without early stopping, which would have no rows to watch).
 
-use crate::commands::cv::mean_sd;
 use crate::commands::options::{
     failed, Prepared, SearchArgs, Setup, SummaryFormat, TrainingOptions, SEARCHABLE,
 };
@@ -35,7 +34,7 @@ use symgrad_nn::model_file::{self, ModelFile};
 use symgrad_nn::search::{
     halving_rungs, rank, successive_halving, Outcome, Range, Score, Space, SpaceError, Trial,
 };
-use symgrad_nn::{Dataset, ErrorKind, History, NetworkModel, Trainer};
+use symgrad_nn::{Dataset, ErrorKind, History, NetworkModel, Summary, Trainer};
 
 /// One training run of a trial (one of its folds, or its only run).
 struct Run {
@@ -129,8 +128,8 @@ fn score(runs: &[Run], early_stopping: bool) -> Score {
         .filter_map(|r| r.trainer.history().and_then(|h| h.stopped.clone()))
         .next();
     Score {
-        loss: mean_sd(&losses).0,
-        accuracy: accuracies.map(|a| mean_sd(&a).0),
+        loss: Summary::of(&losses).mean,
+        accuracy: accuracies.map(|a| Summary::of(&a).mean),
         note: stopped,
     }
 }

@@ -77,7 +77,9 @@ pub fn run(args: TrainArgs) -> Result<String, Failure> {
     let (train, validation) = setup.split(o.seed)?;
     let mut model = o.model(&setup.source)?;
     let prepared = Prepared::new(o, &model, train, validation)?;
-    let mut trainer = o.trainer()?;
+    // The training rows' accuracy too, in inference mode after each epoch
+    // (one more forward pass), so that the summary shows overfitting.
+    let mut trainer = o.trainer()?.train_accuracy(true);
     if let Some(v) = &prepared.validation {
         trainer = trainer.validation(v.clone());
     }

@@ -265,3 +265,53 @@ fn save_replaces_the_file_whole_and_leaves_no_temporary() {
     assert!(e.message().contains("cannot read the model file"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A network file with random initializers and a batch norm, so that
+/// parameters and state are both non-trivial.
+const NET: &str = "input  x[3]
+target y[2]
+param  W1[4, 3] ~ normal(0, 1)
+param  b1[4]    ~ uniform(-1, 1)
+param  g[4]     = 1 + 0.1*i
+param  c[4]     = 0
+param  W2[2, 4] ~ xavier
+param  b2[2]    = 0
+a1 = tanh(batchnorm(W1 @ x + b1, g, c))
+p = softmax(W2 @ a1 + b2)
+loss = cross_entropy(p, y)
+";
+
+#[test]
+fn a_network_model_rebuilds_from_its_file_with_every_bit() {
+    let mut model = NetworkModel::from_source(NET, 11).unwrap();
+    // A few training calls move batch norm's running statistics.
+    let x = [0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.0];
+    let y = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0];
+    let mut grad: Vec<Vec<f64>> = model.params().iter().map(|p| vec![0.0; p.len()]).collect();
+    for _ in 0..3 {
+        model.loss_and_gradient(&[&x, &y], &mut grad);
+    }
+    assert!(model
+        .state()
+        .iter()
+        .any(|s| s.iter().any(|&v| v != 0.0 && v != 1.0)));
+    let text = ModelFile::from_model(&model, None).unwrap().to_json();
+    let mut rebuilt = ModelFile::parse(&text).unwrap().network_model().unwrap();
+    assert_eq!(bits(&rebuilt.params()), bits(&model.params()));
+    assert_eq!(bits(&rebuilt.state()), bits(&model.state()));
+    assert_eq!(rebuilt.state_names(), model.state_names());
+    // The same predictions, in inference mode.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    model.predict(&[&x], &mut a);
+    rebuilt.predict(&[&x], &mut b);
+    assert_eq!(bits(&[&a]), bits(&[&b]));
+    // A network that no longer parses shows the parser's message and caret.
+    let mut file = ModelFile::parse(&text).unwrap();
+    file.network = NET.replace("W1 @ x", "W1 @ @ x");
+    let e = file.network_model().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network);
+    assert!(
+        e.message().contains("W1 @ @ x") && e.message().contains('^'),
+        "{e}"
+    );
+}
