@@ -34,7 +34,11 @@ fn run() -> symgrad::nn::Result<()> {
         .validation(test.clone())
         .fit(&mut net, &train)?;
     let elapsed = start.elapsed();
-    for e in history.epochs.iter().filter(|e| e.epoch % 10 == 0 || e.epoch == 1) {
+    for e in history
+        .epochs
+        .iter()
+        .filter(|e| e.epoch % 10 == 0 || e.epoch == 1)
+    {
         println!(
             "epoch {:2}: training loss {:.4}, held-out loss {:.4}, accuracy {:.2} %",
             e.epoch,
