@@ -46,7 +46,7 @@ pub struct TrainingOptions {
     /// Use only the rows A..B of the data (half-open, from 0 after the header; A.. and ..B too).
     #[arg(long, value_name = "A..B")]
     pub rows: Option<String>,
-    /// The update rule (DESIGN.md gives each formula).
+    /// The update rule (the README's "Training" section gives each formula).
     #[arg(long, default_value = "sgd", value_parser = clap::builder::PossibleValuesParser::new(OPTIMIZERS))]
     pub optimizer: String,
     /// The learning rate α (> 0).
