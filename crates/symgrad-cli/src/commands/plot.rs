@@ -18,6 +18,7 @@
 use crate::Failure;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use symgrad_nn::History;
@@ -180,6 +181,29 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
+
+/// The colour of parameter `k` of `n`: the ten distinct colours for a
+/// small network; for a deeper one, a dark-to-light ramp in file order
+/// (first layer dark blue, last yellow), so that the stack of lines reads
+/// as the layers in order, which is what shows a vanishing gradient.
+fn param_color(k: usize, n: usize) -> RGBColor {
+    if n <= PALETTE.len() {
+        return PALETTE[k];
+    }
+    // Anchors of a perceptually even ramp (dark blue, teal, green, yellow).
+    const RAMP: [(f64, f64, f64); 4] = [
+        (68.0, 1.0, 84.0),
+        (49.0, 104.0, 142.0),
+        (53.0, 183.0, 121.0),
+        (230.0, 200.0, 30.0),
+    ];
+    let t = k as f64 / (n - 1) as f64 * (RAMP.len() - 1) as f64;
+    let i = (t.floor() as usize).min(RAMP.len() - 2);
+    let f = t - i as f64;
+    let mix = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
+    let (a, b) = (RAMP[i], RAMP[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
 
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VALIDATION: RGBColor = RGBColor(255, 127, 14);
@@ -474,8 +498,11 @@ fn draw<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(e)?;
+    let n_params = history.param_names.len();
+    // Where each line ends, in the panel's pixels, for its label.
+    let mut ends: Vec<(String, RGBColor, (i32, i32))> = Vec::new();
     for (k, name) in history.param_names.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
+        let color = param_color(k, n_params);
         let points: Vec<(i32, f64)> = epochs
             .iter()
             .filter_map(|ep| {
@@ -488,24 +515,52 @@ fn draw<DB: DrawingBackend>(
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(e)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
-            });
+            .map_err(e)?;
         if markers {
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(e)?;
         }
+        if let Some(&last) = points.last() {
+            ends.push((name.clone(), color, chart.backend_coord(&last)));
+        }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(e)?;
+    // Each line is named at its right end, in its colour: with ten layers a
+    // legend box would cover the lines and repeat colours. Labels are
+    // pushed apart so that none overlaps the next, keeping their order.
+    let (base_x, base_y) = lower.get_base_pixel();
+    let (_, panel_height) = lower.dim_in_pixel();
+    let spacing = 14;
+    ends.sort_by_key(|(_, _, (_, y))| *y);
+    let mut placed: Vec<i32> = Vec::with_capacity(ends.len());
+    for (_, _, (_, y)) in &ends {
+        let y = match placed.last() {
+            Some(&prev) => (*y).max(prev + spacing),
+            None => *y,
+        };
+        placed.push(y);
+    }
+    // Labels pushed past the panel's bottom move up together.
+    let bottom = base_y + panel_height as i32 - 4;
+    if let Some(&lowest) = placed.last() {
+        if lowest > bottom {
+            let shift = lowest - bottom;
+            for y in placed.iter_mut() {
+                *y -= shift;
+            }
+        }
+    }
+    for ((name, color, (x, _)), y) in ends.iter().zip(&placed) {
+        let style = TextStyle::from(("sans-serif", 13).into_font())
+            .color(color)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        lower
+            .draw(&Text::new(
+                name.clone(),
+                (x - base_x + 8, y - base_y),
+                style,
+            ))
+            .map_err(e)?;
+    }
     Ok(())
 }
