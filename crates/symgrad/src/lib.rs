@@ -35,16 +35,20 @@ pub use symgrad_core::{
     diff, emit, eval, explain, graph, net, num, parse, plan, print, simplify, workloads, Binding,
     Error, ErrorKind, Formula, Func, Graph, NamedConst, Node, NodeId, Num, Op, Result, Shape, Span,
 };
-/// Training: data sets, optimizers, the training loop, model files. See
-/// the `symgrad-nn` crate.
-pub use symgrad_nn as nn;
 /// Compile-time gradients: `grad!` (a closure or a formula) and
 /// `#[gradient]` (a function). See the `symgrad-macros` crate.
 pub use symgrad_macros::{grad, gradient, network};
-/// Numerically stable activation functions over `f32` and `f64`. Bodies
-/// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
-/// original function compiles as ordinary Rust.
-pub use symgrad_runtime::{relu, sigmoid, softplus, Real};
+/// Training: data sets, optimizers, the training loop, model files. See
+/// the `symgrad-nn` crate.
+pub use symgrad_nn as nn;
+/// The functions that `f32` and `f64` lack as methods (activations in
+/// numerically stable forms, `erf`, `sec`, `sign` with sign(0) = 0, ...).
+/// Bodies under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that
+/// the original function compiles as ordinary Rust; the list of them is the
+/// `Facade` entries of `graph::BUILTINS`.
+pub use symgrad_runtime::{
+    cot, csc, erf, erfc, heaviside, relu, sec, sigmoid, sign, softplus, step, Real,
+};
 
 /// What generated code calls. Not a public API: paths here may change with
 /// any release of the macros that use them.

@@ -175,6 +175,56 @@ fn functions_and_constants() {
 }
 
 #[test]
+fn the_spellings_of_numpy_and_sympy() {
+    check("arcsin(x)", "asin(x)");
+    check("arccos(x)", "acos(x)");
+    check("arctan(x)", "atan(x)");
+    check("arcsinh(x)", "asinh(x)");
+    check("arccosh(x)", "acosh(x)");
+    check("arctanh(x)", "atanh(x)");
+    check("heaviside(x)", "step(x)");
+    check("atan2(y, x)", "atan2(y, x)");
+    check("arctan2(y, x)", "atan2(y, x)");
+    check("log(x, 10)", "log10(x)");
+    check("log(x, 2)", "log2(x)");
+    check("log(x, e)", "ln(x)");
+    check("log(x, 3)", "ln(x) / ln(3)");
+    check("exp2(x)", "2 ^ x");
+    check("hypot(x, y)", "sqrt((x ^ 2) + (y ^ 2))");
+    check("floor(7/2) x", "3 * x");
+    check("ceil(-7/2) x", "(-3) * x");
+    check("atan2(0, 2)", "0");
+}
+
+#[test]
+fn unknown_functions_get_the_nearest_names() {
+    check_error_at(
+        "arcsinn(x)",
+        ErrorKind::UnknownFunction,
+        "unknown function 'arcsinn'; did you mean 'arcsin' or 'arcsinh'?",
+        1,
+        1,
+    );
+    check_error_at(
+        "2 sinn(x)",
+        ErrorKind::UnknownFunction,
+        "unknown function 'sinn'; did you mean 'sin', 'sinh' or 'sign'?",
+        1,
+        3,
+    );
+    // `f*(a, b)` would not parse, so no product is suggested.
+    check_error_at(
+        "foo(a, b)",
+        ErrorKind::UnknownFunction,
+        "unknown function 'foo' (the functions are listed under 'Formula syntax' in the README)",
+        1,
+        1,
+    );
+    check_err("log(x, 2, 3)", "log takes 1 or 2 arguments, found 3", 1);
+    check_err("atan2(x)", "atan2 takes 2 arguments, found 1", 1);
+}
+
+#[test]
 fn statements() {
     check("u = x*y; sin(u) + u^2", "sin(x * y) + ((x * y) ^ 2)");
     check("u = x*y\nv = u + 1\nv*u", "((x * y) + 1) * (x * y)");

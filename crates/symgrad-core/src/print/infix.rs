@@ -290,10 +290,17 @@ impl Printer<'_> {
                 self.tensor_call(name, arg(0), extra)
             }
             op => {
-                let name = if op == Op::Max { "max" } else { "min" };
-                let (open, close) = match self.style {
-                    Style::Text => (format!("{name}("), ")"),
-                    Style::Latex => (format!("\\{name}\\left("), "\\right)"),
+                let name = match op {
+                    Op::Max => "max",
+                    Op::Min => "min",
+                    _ => "atan2",
+                };
+                let (open, close) = match (self.style, op) {
+                    (Style::Text, _) => (format!("{name}("), ")"),
+                    (Style::Latex, Op::Atan2) => {
+                        ("\\operatorname{atan2}\\left(".to_string(), "\\right)")
+                    }
+                    (Style::Latex, _) => (format!("\\{name}\\left("), "\\right)"),
                 };
                 self.make(
                     vec![s(open), f(arg(0).frag), s(", "), f(arg(1).frag), s(close)],
@@ -469,6 +476,9 @@ impl Printer<'_> {
             (Style::Text, _) => (format!("{}(", func.name()), ")"),
             (Style::Latex, Func::Sqrt) => ("\\sqrt{".to_string(), "}"),
             (Style::Latex, Func::Abs) => ("\\left|".to_string(), "\\right|"),
+            (Style::Latex, Func::Cbrt) => ("\\sqrt[3]{".to_string(), "}"),
+            (Style::Latex, Func::Floor) => ("\\left\\lfloor ".to_string(), "\\right\\rfloor"),
+            (Style::Latex, Func::Ceil) => ("\\left\\lceil ".to_string(), "\\right\\rceil"),
             (Style::Latex, func) => (format!("{}\\left(", latex_func(func)), "\\right)"),
         };
         self.make(vec![s(open), f(a.frag), s(close)], ATOM)
@@ -487,7 +497,12 @@ pub(crate) fn latex_func(func: Func) -> String {
         | Func::Ln
         | Func::Sinh
         | Func::Cosh
-        | Func::Tanh => format!("\\{}", func.name()),
+        | Func::Tanh
+        | Func::Sec
+        | Func::Csc
+        | Func::Cot => format!("\\{}", func.name()),
+        Func::Log10 => "\\log_{10}".to_string(),
+        Func::Log2 => "\\log_{2}".to_string(),
         Func::Asin => "\\arcsin".to_string(),
         Func::Acos => "\\arccos".to_string(),
         Func::Atan => "\\arctan".to_string(),

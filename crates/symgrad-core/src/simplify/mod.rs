@@ -277,7 +277,7 @@ impl Pass<'_> {
                 let a = self.build(a);
                 Repr::Node(self.g.func(f, a))
             }
-            Op::Max | Op::Min => {
+            Op::Max | Op::Min | Op::Atan2 => {
                 let a = self.take(args[0]);
                 let a = self.build(a);
                 let b = self.take(args[1]);

@@ -355,6 +355,7 @@ fn node(
             ),
         },
         Op::Max => t.call("max", a, ""),
+        Op::Atan2 => t.call("atan2", a, ""),
         Op::Min => t.call("min", a, ""),
         Op::MatMul => make(
             format!(
