@@ -67,8 +67,15 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
             ));
         };
         let name = name.trim();
+        if !position.contains_key(name) && f.graph.var_node(name).is_some() {
+            // A name of an unused binding's expression: not a variable of
+            // f, so its value changes nothing. Still read it, for errors.
+            let value_start = start + item.find('=').map_or(0, |i| i + 1);
+            constant(value, value_start, at)?;
+            continue;
+        }
         let Some(&pos) = position.get(name) else {
-            let known = f.var_names().join(", ");
+            let known = crate::report::name_list(&f.var_names(), "");
             let known = if known.is_empty() {
                 "none".to_string()
             } else {
@@ -95,11 +102,7 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
     if !missing.is_empty() {
         return Err(Failure::input(format!(
             "error: --at gives no value for {}",
-            missing
-                .iter()
-                .map(|m| format!("'{m}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::report::name_list(&missing, "'")
         )));
     }
     Ok(values.into_iter().flatten().collect())
@@ -151,7 +154,7 @@ pub fn wrt(names: &[String], f: &Formula) -> Result<Vec<NodeId>, Failure> {
             f.graph.var_node(n).filter(|v| f.vars.contains(v)).ok_or_else(|| {
                 Failure::input(format!(
                     "error: --wrt names '{n}', which is not a variable of the formula (its variables: {})",
-                    f.var_names().join(", ")
+                    crate::report::name_list(&f.var_names(), "")
                 ))
             })
         })

@@ -19,6 +19,36 @@ pub fn json_num(x: f64) -> Value {
     }
 }
 
+/// Names for a message, each as `quote` wraps it, cut after the first ten
+/// so that a 100,000-variable formula does not print a 1 MB line:
+/// `'x1', 'x2', ..., 'x10' and 99,990 more`.
+pub fn name_list(names: &[&str], quote: &str) -> String {
+    const SHOWN: usize = 10;
+    let shown: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("{quote}{n}{quote}"))
+        .collect();
+    let mut out = shown.join(", ");
+    if names.len() > SHOWN {
+        out.push_str(&format!(" and {} more", thousands(names.len() - SHOWN)));
+    }
+    out
+}
+
+/// `99990` as `99,990`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `∂f/∂x`, `∂²f/∂x∂y`, `∂²f/∂x²`, `∂³f/∂x³`.
 pub fn partial_name(vars: &[&str]) -> String {
     let sup = |k: usize| {
@@ -108,5 +138,18 @@ mod tests {
         assert_eq!(partial_name(&["x", "y"]), "∂²f/∂x∂y");
         assert_eq!(partial_name(&["x", "x"]), "∂²f/∂x²");
         assert_eq!(partial_name(&["x"; 10]), "∂¹⁰f/∂x¹⁰");
+    }
+
+    #[test]
+    fn long_lists_are_cut() {
+        let names: Vec<String> = (1..=100_000).map(|i| format!("x{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(
+            name_list(&names, "'"),
+            "'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9', 'x10' and 99,990 more"
+        );
+        assert_eq!(name_list(&names[..2], ""), "x1, x2");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
     }
 }

@@ -338,3 +338,107 @@ fn diff_format_rust_is_the_emitted_function() {
     let o = symgrad(&["diff", "x*y", "--format", "rust", "--wrt", "x"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The edge cases of issue 10: every input gives an answer or an error.
+#[test]
+fn a_formula_without_variables_prints_its_value() {
+    assert_eq!(
+        ok(&["diff", "3"]),
+        "f = 3 has no variables: its value is 3, and every derivative is 0\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["diff", "2*pi", "--format", "json"])).unwrap();
+    assert_eq!(json["gradient"], serde_json::json!([]));
+    assert!((json["value"].as_f64().unwrap() - std::f64::consts::TAU).abs() < 1e-15);
+}
+
+#[test]
+fn malformed_numbers_and_constant_division_by_zero_are_errors() {
+    let o = symgrad(&["diff", "1e"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("malformed number '1e': the exponent has no digits"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("| ^^"), "{}", stderr(&o));
+    let o = symgrad(&["diff", "x/0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("division by zero"), "{}", stderr(&o));
+    // The caret is under the `/`.
+    assert!(stderr(&o).contains("| x/0\n  |  ^\n"), "{}", stderr(&o));
+    let o = symgrad(&["diff", "x/(2 - 2)"]);
+    assert!(stderr(&o).contains("division by zero"), "{}", stderr(&o));
+}
+
+#[test]
+fn zero_to_the_x_has_derivative_zero() {
+    // 0^x = 0 for x > 0, so its derivative is 0, not ln(0)*0^x = NaN.
+    assert_eq!(ok(&["diff", "0^x", "--at", "x=2"]), "∂f/∂x = 0 = 0\n");
+}
+
+#[test]
+fn pi_before_letters_multiplies() {
+    // 2πr is 2·π·r; d/dr = 2π.
+    let out = ok(&["diff", "2πr", "--at", "r=1"]);
+    assert_eq!(
+        out,
+        format!("∂f/∂r = 2*pi = {}\n", 2.0 * std::f64::consts::PI)
+    );
+    // ASCII `pir` stays one name.
+    assert_eq!(ok(&["diff", "2pir", "--at", "pir=1"]), "∂f/∂pir = 2 = 2\n");
+}
+
+#[test]
+fn only_variables_the_output_uses_are_variables() {
+    // q appears only in the unused binding h.
+    assert_eq!(
+        ok(&["diff", "h = q + 1; x^2", "--at", "x=3"]),
+        "∂f/∂x = 2*x = 6\n"
+    );
+    assert_eq!(
+        ok(&["diff", "h = q + 1; x^2", "--at", "x=3,q=5"]),
+        "∂f/∂x = 2*x = 6\n"
+    );
+}
+
+#[test]
+fn a_long_list_of_missing_variables_is_cut() {
+    let sum: Vec<String> = (0..100_000).map(|i| format!("x{i}")).collect();
+    let o = symgrad_stdin(&["diff", "-", "--at", "x0=1"], &sum.join(" + "));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.len() < 300, "{} bytes", err.len());
+    assert!(
+        err.contains("'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9', 'x10' and 99,989 more"),
+        "{err}"
+    );
+}
+
+#[test]
+fn numeric_mode_estimates_hessians_and_kth_derivatives() {
+    // d³/dx³ sin(x) = -cos(x)
+    let out = ok(&[
+        "diff", "sin(x)", "--mode", "numeric", "--order", "3", "--at", "x=0.5",
+    ]);
+    assert!(out.contains("∂³f/∂x³ = -cos(x)"), "{out}");
+    assert!(out.contains("central difference ≈ -8.7758"), "{out}");
+    // f = x³y: H = [[6xy, 3x²], [3x², 0]] = [[12, 3], [3, 0]] at (1, 2).
+    let json: serde_json::Value = serde_json::from_str(&ok(&[
+        "diff",
+        "x^3*y",
+        "--mode",
+        "numeric",
+        "--hessian",
+        "--at",
+        "x=1,y=2",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let h = &json["numeric"]["hessian"];
+    for (i, j, want) in [(0, 0, 12.0), (0, 1, 3.0), (1, 0, 3.0), (1, 1, 0.0)] {
+        let got = h[i][j].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "H[{i}][{j}] = {got}");
+    }
+}

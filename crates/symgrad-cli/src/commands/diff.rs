@@ -48,11 +48,15 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         return super::emit::rust_source(&mut f, "f", Float::F64, returns);
     }
     let wrt = input::wrt(&args.wrt, &f)?;
-    let point = args
+    let mut point = args
         .at
         .as_deref()
         .map(|a| input::point(a, &f))
         .transpose()?;
+    if f.vars.is_empty() {
+        // A formula without variables: its value needs no point.
+        point = Some(Vec::new());
+    }
     let options = Options {
         max_paths: args.max_paths,
     };
@@ -60,7 +64,7 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         return Err(Failure::input(format!(
             "error: --order takes one variable, but the formula has {} ({}); name one with --wrt",
             wrt.len(),
-            f.var_names().join(", ")
+            crate::report::name_list(&f.var_names(), "")
         )));
     }
     let mode = args.mode.unwrap_or(if args.order.is_some() {
@@ -100,9 +104,13 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         None => None,
     };
     let numeric = match &point {
-        Some(p) if matches!(mode, ModeArg::Numeric | ModeArg::All) && args.order.is_none() => {
-            Some(finite_differences(&f, &wrt, p)?)
-        }
+        Some(p) if matches!(mode, ModeArg::Numeric | ModeArg::All) => Some(finite_differences(
+            &f,
+            &wrt,
+            p,
+            args.hessian,
+            args.order.map(usize::from),
+        )?),
         _ => None,
     };
     let report = Report {
@@ -202,25 +210,43 @@ fn evaluate(f: &Formula, nodes: &[NodeId], point: &[f64]) -> Result<Vec<f64>, Fa
     Ok(program.run(point))
 }
 
-/// Central differences at the point, for the variables of `wrt`.
+/// Central differences at the point, for the variables of `wrt`, in the
+/// order the entries are printed: the gradient then the Hessian's rows
+/// (`hessian`), or the one k-th derivative (`order`).
 fn finite_differences(
     f: &Formula,
     wrt: &[NodeId],
     point: &[f64],
+    hessian: bool,
+    order: Option<usize>,
 ) -> Result<(Vec<f64>, Stats), Failure> {
     let program = Program::compile(&f.graph, &f.vars, &[f.output]).map_err(failure)?;
+    let index = |w: &NodeId| f.vars.iter().position(|v| v == w);
+    if let (Some(k), Some(i)) = (order, wrt.first().and_then(index)) {
+        let (d, stats) = numeric::derivative(&program, point, i, k);
+        return Ok((vec![d], stats));
+    }
     let (all, mut stats) = numeric::gradient(&program, point);
-    let picked: Vec<f64> = wrt
+    let mut picked: Vec<f64> = wrt
         .iter()
-        .map(|w| {
-            f.vars
-                .iter()
-                .position(|v| v == w)
-                .map_or(f64::NAN, |i| all[i])
-        })
+        .map(|w| index(w).map_or(f64::NAN, |i| all[i]))
         .collect();
     stats.evaluations = 2 * wrt.len();
     stats.passes = stats.evaluations;
+    if hessian {
+        let (rows, h_stats) = numeric::hessian(&program, point);
+        for a in wrt {
+            for b in wrt {
+                let entry = match (index(a), index(b)) {
+                    (Some(i), Some(j)) => rows[i][j],
+                    _ => f64::NAN,
+                };
+                picked.push(entry);
+            }
+        }
+        stats.evaluations += h_stats.evaluations;
+        stats.passes = stats.evaluations;
+    }
     Ok((picked, stats))
 }
 
@@ -268,6 +294,13 @@ impl Report<'_> {
 
     /// The derivatives as lines `name = expression = value`, in text or LaTeX.
     fn text(&self, outcomes: &mut [Outcome], latex: bool) -> Result<String, Failure> {
+        if let (true, Some(v)) = (self.f.vars.is_empty(), self.value) {
+            return Ok(format!(
+                "f = {} has no variables: its value is {}, and every derivative is 0\n",
+                self.text.trim(),
+                num(v)
+            ));
+        }
         let mut graph = self.f.graph.clone();
         let mut out = String::new();
         let mut simplified_by_mode = Vec::new();
@@ -550,13 +583,27 @@ impl Report<'_> {
             }
         }
         if let Some((estimates, stats)) = &self.numeric {
-            top.insert(
-                "numeric".into(),
-                json!({
-                    "gradient": estimates.iter().map(|&x| json_num(x)).collect::<Vec<_>>(),
-                    "evaluations": stats.evaluations,
-                }),
-            );
+            let nums = |xs: &[f64]| xs.iter().map(|&x| json_num(x)).collect::<Vec<_>>();
+            let mut m = Map::new();
+            match outcomes.first() {
+                Some(o) if o.entries.first().is_some_and(|e| e.wrt.len() > 1) => {
+                    m.insert("derivative".into(), json_num(estimates[0]));
+                }
+                Some(o) if o.hessian.is_some() => {
+                    let n = o.entries.len();
+                    m.insert("gradient".into(), json!(nums(&estimates[..n])));
+                    let rows: Vec<Value> = estimates[n..]
+                        .chunks(n.max(1))
+                        .map(|r| json!(nums(r)))
+                        .collect();
+                    m.insert("hessian".into(), Value::Array(rows));
+                }
+                _ => {
+                    m.insert("gradient".into(), json!(nums(estimates)));
+                }
+            }
+            m.insert("evaluations".into(), json!(stats.evaluations));
+            top.insert("numeric".into(), Value::Object(m));
         }
         if self.all {
             top.insert(

@@ -80,8 +80,10 @@ pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
             let a_pow = g.pow(a, b_minus_1);
             let da = g.mul(b, a_pow);
             // ∂(a^b)/∂b = a^b·ln(a); zero when the exponent is a constant, so
-            // that x^2 does not bring ln(x) into its derivative.
-            let db = if matches!(g.op(b), Op::Const(_) | Op::Named(_)) {
+            // that x^2 does not bring ln(x) into its derivative, and zero
+            // for the base 0, since 0^b is 0 for every b > 0 (where it has
+            // a derivative) rather than 0·ln(0) = NaN.
+            let db = if matches!(g.op(b), Op::Const(_) | Op::Named(_)) || g.is_int(a, 0) {
                 g.int(0)
             } else {
                 let ln_a = g.func(Func::Ln, a);

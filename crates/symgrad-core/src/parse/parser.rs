@@ -240,6 +240,10 @@ impl<'s> Parser<'s> {
         let Some((output, _)) = output else {
             return Err(syntax(Span::point(0), "empty formula"));
         };
+        // Only the variables the output depends on are variables of f: one
+        // that appears only in an unused binding is not.
+        let reached = self.graph.reachable_mask(&[output]);
+        self.vars.retain(|v| reached[v.index()]);
         Ok(Formula {
             graph: self.graph,
             output,
@@ -515,7 +519,16 @@ impl<'s> Parser<'s> {
                         BinOp::Add => self.graph.add(a, b),
                         BinOp::Sub => self.graph.sub(a, b),
                         BinOp::Mul => self.graph.mul(a, b),
-                        BinOp::Div => self.graph.div(a, b),
+                        BinOp::Div => {
+                            if self.graph.as_const(b).is_some_and(|n| n.is_zero()) {
+                                return Err(Error::at(
+                                    ErrorKind::InvalidValue,
+                                    span,
+                                    "division by zero: the divisor is the constant 0",
+                                ));
+                            }
+                            self.graph.div(a, b)
+                        }
                         BinOp::Pow => self.graph.pow(a, b),
                     }
                 }

@@ -134,7 +134,6 @@ fn structure() {
     check("--x", "x");
     check("x+0", "x");
     check("2*3", "6");
-    check("1/0", "1 / 0");
 }
 
 #[test]
@@ -144,7 +143,8 @@ fn numbers() {
     check("1E3", "1000");
     check(".5x", "(1/2) * x");
     check("2.", "2");
-    check("2e", "2 * e");
+    check("2e^x", "2 * (e ^ x)");
+    check("2e²", "2 * (e ^ 2)");
     check("2e3x", "2000 * x");
     check("2ex", "2 * ex");
     check("0.1 + 0.2", "3/10");
@@ -194,6 +194,50 @@ fn the_spellings_of_numpy_and_sympy() {
     check("floor(7/2) x", "3 * x");
     check("ceil(-7/2) x", "(-3) * x");
     check("atan2(0, 2)", "0");
+}
+
+#[test]
+fn edge_cases_of_numbers_constants_and_division() {
+    // 2πr is 2·π·r; the ASCII `pir` stays one name, and `rπ` too.
+    check("2πr", "(2 * pi) * r");
+    check("πr²", "pi * (r ^ 2)");
+    check("2pir", "2 * pir");
+    check_error_at(
+        "1e",
+        ErrorKind::Syntax,
+        "malformed number '1e': the exponent has no digits (write 1e3 or 1e-3, or 1*e for 1 times e)",
+        1,
+        1,
+    );
+    check_error_at(
+        "x + 2E - 1",
+        ErrorKind::Syntax,
+        "malformed number '2E': the exponent has no digits (write 2E3 or 2E-3, or 2*E for 2 times E)",
+        1,
+        5,
+    );
+    check_error_at(
+        "x/0",
+        ErrorKind::InvalidValue,
+        "division by zero: the divisor is the constant 0",
+        1,
+        2,
+    );
+    check_error_at(
+        "y + x/(1 - 1)",
+        ErrorKind::InvalidValue,
+        "division by zero: the divisor is the constant 0",
+        1,
+        6,
+    );
+}
+
+#[test]
+fn variables_are_only_those_the_output_uses() {
+    let f = parse("h = q + 1; x^2").unwrap();
+    assert_eq!(f.var_names(), ["x"]);
+    let f = parse("h = q + 1; g = h*z; g + x").unwrap();
+    assert_eq!(f.var_names(), ["q", "z", "x"]);
 }
 
 #[test]
