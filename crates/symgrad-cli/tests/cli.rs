@@ -442,3 +442,39 @@ fn numeric_mode_estimates_hessians_and_kth_derivatives() {
         assert!((got - want).abs() < 1e-6, "H[{i}][{j}] = {got}");
     }
 }
+
+#[test]
+fn the_users_names_are_kept_and_chains_print_in_order() {
+    assert_eq!(
+        ok(&[
+            "diff",
+            "h1 = sin(x); h2 = sin(h1); h3 = sin(h2); h4 = sin(h3); h4"
+        ]),
+        "h1 = sin(x)\nh2 = sin(h1)\nh3 = sin(h2)\n∂f/∂x = cos(x)*cos(h1)*cos(h2)*cos(h3)\n"
+    );
+    // A 30-link chain: the factors in the chain's order.
+    let mut src: Vec<String> = vec!["h1 = sin(x)".into()];
+    src.extend((2..=30).map(|i| format!("h{i} = sin(h{})", i - 1)));
+    src.push("h30".into());
+    let out = ok(&["diff", &src.join("; ")]);
+    let last = out.lines().last().unwrap();
+    let want: Vec<String> = std::iter::once("cos(x)".to_string())
+        .chain((1..30).map(|i| format!("cos(h{i})")))
+        .collect();
+    assert_eq!(last, format!("∂f/∂x = {}", want.join("*")));
+    // And the printout still reads back to the same values.
+    let o = ok(&["diff", &src.join("; "), "--at", "x=0.3", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let expr = json["gradient"][0]["expr"].as_str().unwrap();
+    let again: f64 = ok(&["eval", expr, "--at", "x=0.3"]).trim().parse().unwrap();
+    // d/dx of sin∘…∘sin (30 times) is the product of cos at each link.
+    let exact: f64 = (0..30)
+        .scan(0.3f64, |x, _| {
+            let d = x.cos();
+            *x = x.sin();
+            Some(d)
+        })
+        .product();
+    assert!((json["gradient"][0]["value"].as_f64().unwrap() - exact).abs() < 1e-14);
+    assert!((again - exact).abs() < 1e-14, "{again} vs {exact}");
+}

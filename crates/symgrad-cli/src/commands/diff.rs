@@ -274,10 +274,19 @@ impl Report<'_> {
     fn print(&self, o: &Outcome, graph: &mut Graph, latex: bool) -> (Printed, Vec<NodeId>) {
         let roots: Vec<NodeId> = flat(o).iter().map(|e| e.node).collect();
         let simple = simplify(graph, &roots);
+        // The user's bindings, in canonical form, so that where the
+        // derivative contains one it prints under the user's name.
+        let bound: Vec<NodeId> = self.f.bindings.iter().map(|b| b.node).collect();
+        let bound = simplify(graph, &bound);
+        let names: Vec<(NodeId, String)> = bound
+            .into_iter()
+            .zip(&self.f.bindings)
+            .map(|(node, b)| (node, b.name.clone()))
+            .collect();
         let printed = if latex {
-            print::latex(graph, &simple)
+            print::latex_named(graph, &simple, &names)
         } else {
-            print::text(graph, &simple)
+            print::text_named(graph, &simple, &names)
         };
         (printed, simple)
     }

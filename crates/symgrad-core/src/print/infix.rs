@@ -42,6 +42,16 @@ struct Printer<'g> {
 }
 
 pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
+    print_named(g, roots, style, &[])
+}
+
+/// [`print`], with `names` for some nodes: the user's bindings.
+pub(crate) fn print_named(
+    g: &Graph,
+    roots: &[NodeId],
+    style: Style,
+    names: &[(NodeId, String)],
+) -> Printed {
     let mut counts = g.use_counts(roots);
     for r in roots {
         counts[r.index()] += 1;
@@ -57,7 +67,16 @@ pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
             }
         }
     }
-    let taken: HashSet<&str> = g.var_names().iter().map(String::as_str).collect();
+    let mut taken: HashSet<&str> = g.var_names().iter().map(String::as_str).collect();
+    let mut user_name: std::collections::HashMap<NodeId, &str> = Default::default();
+    for (id, name) in names {
+        taken.insert(name.as_str());
+        if id.index() < g.len() && !g.op(*id).is_leaf() {
+            // The first name wins when two bindings are the same expression.
+            user_name.entry(*id).or_insert(name.as_str());
+        }
+    }
+    let is_root: HashSet<NodeId> = roots.iter().copied().collect();
     let mut p = Printer {
         g,
         style,
@@ -68,7 +87,17 @@ pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
     let mut next = 1;
     for id in g.reachable(roots) {
         let sh = p.node(id, &shown);
-        let sh = if counts[id.index()] > 1 && !tiny(g, id) {
+        let named = user_name
+            .get(&id)
+            .filter(|_| counts[id.index()] > 1 || !is_root.contains(&id));
+        let sh = if let Some(&name) = named {
+            let shown_name = match style {
+                Style::Text => name.to_string(),
+                Style::Latex => latex_name(name),
+            };
+            bindings.push((shown_name.clone(), p.rope.render(sh.frag)));
+            p.atom(shown_name)
+        } else if counts[id.index()] > 1 && !tiny(g, id) {
             let name = loop {
                 let name = format!("t{next}");
                 next += 1;

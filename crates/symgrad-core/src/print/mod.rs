@@ -99,3 +99,16 @@ pub fn text(g: &Graph, roots: &[NodeId]) -> Printed {
 pub fn latex(g: &Graph, roots: &[NodeId]) -> Printed {
     infix::print(g, roots, infix::Style::Latex)
 }
+
+/// [`text`], keeping the user's names: a node of `names` (a binding of the
+/// formula, as its simplified node) that the roots reach is printed as its
+/// binding under the user's name wherever it occurs (unless it is a leaf, or
+/// only a root), instead of being repeated or named `tN`.
+pub fn text_named(g: &Graph, roots: &[NodeId], names: &[(NodeId, String)]) -> Printed {
+    infix::print_named(g, roots, infix::Style::Text, names)
+}
+
+/// [`latex`] with the user's names, as [`text_named`].
+pub fn latex_named(g: &Graph, roots: &[NodeId], names: &[(NodeId, String)]) -> Printed {
+    infix::print_named(g, roots, infix::Style::Latex, names)
+}
