@@ -478,3 +478,59 @@ fn the_users_names_are_kept_and_chains_print_in_order() {
     assert!((json["gradient"][0]["value"].as_f64().unwrap() - exact).abs() < 1e-14);
     assert!((again - exact).abs() < 1e-14, "{again} vs {exact}");
 }
+
+/// The derivative's printed form in one mode, by its name.
+fn printed(args: &[&str], name: &str) -> String {
+    let out = ok(args);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+        .to_string()
+}
+
+#[test]
+fn the_three_modes_print_one_canonical_form() {
+    let f = "n*kb*T*ln(V2/V1)";
+    for mode in ["reverse", "forward", "paths"] {
+        // ∂/∂V1 n kb T ln(V2/V1) = -n kb T / V1
+        assert_eq!(
+            printed(&["diff", f, "--mode", mode], "∂f/∂V1"),
+            "-T*kb*n/V1",
+            "{mode}"
+        );
+    }
+    // ∂²f/∂V1∂V2 is exactly 0; mirrored entries print alike.
+    let h = ["diff", f, "--hessian"];
+    assert_eq!(printed(&h, "∂²f/∂V1∂V2"), "0");
+    assert_eq!(printed(&h, "∂²f/∂V2∂V1"), "0");
+    assert_eq!(printed(&h, "∂²f/∂V1²"), "T*kb*n/V1^2");
+    for (a, b) in [("n", "T"), ("kb", "V1"), ("T", "V2")] {
+        assert_eq!(
+            printed(&h, &format!("∂²f/∂{a}∂{b}")),
+            printed(&h, &format!("∂²f/∂{b}∂{a}"))
+        );
+    }
+}
+
+#[test]
+fn fractions_combine_and_sums_are_sign_normalized() {
+    // d/da softmax_a = e^a (e^b + e^c) / (e^a + e^b + e^c)^2, SymPy's simplified form.
+    assert_eq!(
+        printed(
+            &["diff", "exp(a)/(exp(a) + exp(b) + exp(c))", "--wrt", "a"],
+            "∂f/∂a"
+        ),
+        "exp(a)*(exp(b) + exp(c))/(exp(a) + exp(b) + exp(c))^2"
+    );
+    // 1/(v/c - 1) = c/(v - c) = -c/(c - v): one form for all three.
+    let want = printed(&["diff", "c/(v - c)", "--wrt", "v"], "∂f/∂v");
+    assert_eq!(want, "-c/(c - v)^2");
+    for f in ["1/(v/c - 1)", "-c/(c - v)"] {
+        let out = ok(&["diff", f, "--wrt", "v"]);
+        assert_eq!(out, format!("∂f/∂v = {want}\n"), "{f}");
+    }
+    // and the values agree with finite differences
+    let out = ok(&["diff", "1/(v/c - 1)", "--mode", "all", "--at", "v=0.3,c=2"]);
+    assert!(out.contains("approximately (max error"), "{out}");
+    assert!(!out.contains("NO"), "{out}");
+}
