@@ -534,3 +534,28 @@ fn fractions_combine_and_sums_are_sign_normalized() {
     assert!(out.contains("approximately (max error"), "{out}");
     assert!(!out.contains("NO"), "{out}");
 }
+
+#[test]
+fn svg_pictures_scale_and_mark_the_output() {
+    // Rosenbrock with 120 terms: about 2,300 nodes with its constants.
+    let rosen: Vec<String> = (0..120)
+        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
+        .collect();
+    let start = std::time::Instant::now();
+    let o = symgrad_stdin(&["graph", "-", "--format", "svg"], &rosen.join(" + "));
+    let elapsed = start.elapsed();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(elapsed.as_secs_f64() < 2.0, "{elapsed:?}");
+    let svg = stdout(&o);
+    assert_eq!(svg.matches(">output</text>").count(), 1);
+    // The constant 100 is drawn at each of its 120 uses, not as one hub.
+    assert_eq!(svg.matches("font-weight=\"bold\">100</text>").count(), 120);
+    // Values to 4 significant digits.
+    let out = ok(&["graph", "sin(x)", "--at", "x=1", "--format", "svg"]);
+    assert!(out.contains("= 0.8415"), "{out}");
+    // Too large to read: refused, pointing to DOT.
+    let big: Vec<String> = (0..3000).map(|i| format!("x{i}*y{i}")).collect();
+    let o = symgrad_stdin(&["graph", "-", "--format", "svg"], &big.join(" + "));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--format dot"), "{}", stderr(&o));
+}

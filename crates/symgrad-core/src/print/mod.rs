@@ -10,12 +10,14 @@ mod dot;
 mod infix;
 mod parens;
 mod rope;
+mod svg;
 #[cfg(test)]
 mod tests;
 
 pub use dot::{dot, DotOptions};
 pub(crate) use infix::{latex_func, latex_name};
 pub use parens::parens;
+pub use svg::{svg, MAX_SVG_NODES};
 
 use crate::graph::{Graph, NodeId};
 
