@@ -5,7 +5,7 @@ use crate::{Failure, Source};
 use std::io::Read;
 use symgrad_core::eval::Program;
 use symgrad_core::parse::parse;
-use symgrad_core::{Error, ErrorKind, Formula, NodeId, Span};
+use symgrad_core::{Error, ErrorKind, Formula, NodeId, Num, Span};
 
 /// The formula's text, from the argument, standard input (`-`) or `--file`.
 pub fn read(source: &Source) -> Result<String, Failure> {
@@ -106,6 +106,42 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
         )));
     }
     Ok(values.into_iter().flatten().collect())
+}
+
+/// The values of `--at` when it gives some of `f`'s variables but not all,
+/// for substitution (SymPy's `subs`): exact where the text is a decimal
+/// number (`x=3` substitutes the integer 3), otherwise the value of the
+/// constant formula. `None` when it gives all of them, none of them, or is
+/// malformed (then [`point`] reports the error).
+pub fn partial_point(at: &str, f: &Formula) -> Result<Option<Vec<(String, Num)>>, Failure> {
+    let names = f.var_names();
+    let mut given = Vec::new();
+    let mut offset = 0;
+    for item in at.split(',') {
+        let start = offset;
+        offset += item.len() + 1;
+        let Some((name, value)) = item.split_once('=') else {
+            return Ok(None);
+        };
+        let name = name.trim();
+        if !names.contains(&name) || given.iter().any(|(n, _): &(String, Num)| n == name) {
+            return Ok(None);
+        }
+        let value_start = start + item.find('=').map_or(0, |i| i + 1);
+        let exact = Num::parse_decimal(value.trim()).or_else(|| {
+            let rest = value.trim().strip_prefix('-')?;
+            Num::parse_decimal(rest).map(Num::neg)
+        });
+        let v = match exact {
+            Some(n) => n,
+            None => Num::Float(constant(value, value_start, at)?),
+        };
+        given.push((name.to_string(), v));
+    }
+    if given.is_empty() || given.len() == names.len() {
+        return Ok(None);
+    }
+    Ok(Some(given))
 }
 
 /// A constant formula's value; errors are positioned in the whole `--at` text.

@@ -405,7 +405,8 @@ fn only_variables_the_output_uses_are_variables() {
 #[test]
 fn a_long_list_of_missing_variables_is_cut() {
     let sum: Vec<String> = (0..100_000).map(|i| format!("x{i}")).collect();
-    let o = symgrad_stdin(&["diff", "-", "--at", "x0=1"], &sum.join(" + "));
+    // (`diff` substitutes a partial point; `eval` needs every value.)
+    let o = symgrad_stdin(&["eval", "-", "--at", "x0=1"], &sum.join(" + "));
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.len() < 300, "{} bytes", err.len());
@@ -558,4 +559,36 @@ fn svg_pictures_scale_and_mark_the_output() {
     let o = symgrad_stdin(&["graph", "-", "--format", "svg"], &big.join(" + "));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--format dot"), "{}", stderr(&o));
+}
+
+#[test]
+fn at_with_some_variables_substitutes_them() {
+    // f = x²y + y·z at x = 3: 9y + yz, with ∂f/∂y = z + 9 and ∂f/∂z = y.
+    assert_eq!(
+        ok(&["diff", "x^2*y + y*z", "--at", "x=3"]),
+        "f = y*z + 9*y with x = 3\n∂f/∂y = z + 9\n∂f/∂z = y\n"
+    );
+    // Substituting all but one variable leaves a derivative in that one;
+    // the values agree with the full point.
+    let partial = ok(&[
+        "diff",
+        "sin(x*y) + x^2",
+        "--at",
+        "y=0.5",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&partial).unwrap();
+    assert_eq!(json["vars"], serde_json::json!(["x"]));
+    let expr = json["gradient"][0]["expr"].as_str().unwrap().to_string();
+    let at_point: f64 = ok(&["eval", &expr, "--at", "x=1.2"])
+        .trim()
+        .parse()
+        .unwrap();
+    // d/dx (sin(xy) + x²) = y cos(xy) + 2x
+    let want = 0.5 * (1.2f64 * 0.5).cos() + 2.4;
+    assert!(
+        (at_point - want).abs() < 1e-12,
+        "{expr}: {at_point} vs {want}"
+    );
 }

@@ -47,12 +47,30 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         };
         return super::emit::rust_source(&mut f, "f", Float::F64, returns);
     }
+    // `--at` with some of the variables substitutes them (SymPy's `subs`)
+    // and leaves the derivatives in the others, without values.
+    let substituted = match args.at.as_deref() {
+        Some(at) => input::partial_point(at, &f)?,
+        None => None,
+    };
+    let mut at = args.at.as_deref();
+    let mut text = text;
+    if let Some(values) = &substituted {
+        let pairs: Vec<(&str, symgrad_core::Num)> =
+            values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        f = f.substitute(&pairs);
+        let shown: Vec<String> = values.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+        let mut g = f.graph.clone();
+        let simple = simplify(&mut g, &[f.output]);
+        text = format!(
+            "{} with {}",
+            print::text(&g, &simple).formula(0),
+            shown.join(", ")
+        );
+        at = None;
+    }
     let wrt = input::wrt(&args.wrt, &f)?;
-    let mut point = args
-        .at
-        .as_deref()
-        .map(|a| input::point(a, &f))
-        .transpose()?;
+    let mut point = at.map(|a| input::point(a, &f)).transpose()?;
     if f.vars.is_empty() {
         // A formula without variables: its value needs no point.
         point = Some(Vec::new());
@@ -120,6 +138,7 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         value,
         numeric,
         all: mode == ModeArg::All,
+        substituted: substituted.is_some(),
     };
     match args.format {
         DiffFormat::Text => report.text(&mut outcomes, false),
@@ -257,6 +276,8 @@ struct Report<'a> {
     value: Option<f64>,
     numeric: Option<(Vec<f64>, Stats)>,
     all: bool,
+    /// Whether `--at` substituted some variables (`text` then says which).
+    substituted: bool,
 }
 
 /// The entries of an outcome, flattened: gradient then Hessian rows.
@@ -312,6 +333,9 @@ impl Report<'_> {
         }
         let mut graph = self.f.graph.clone();
         let mut out = String::new();
+        if self.substituted && !latex {
+            out.push_str(&format!("f = {}\n", self.text));
+        }
         let mut simplified_by_mode = Vec::new();
         let mut values_by_mode = Vec::new();
         for o in outcomes.iter() {

@@ -681,6 +681,18 @@ impl Graph {
     /// rebuilding each node through the folding builders. Returns the new ids
     /// of `outputs`.
     pub fn import(&mut self, other: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
+        self.import_substituted(other, outputs, |_| None)
+    }
+
+    /// [`Graph::import`], with the variables for which `value` gives a number
+    /// replaced by that constant (SymPy's `subs`); the folding builders fold
+    /// what becomes constant.
+    pub fn import_substituted(
+        &mut self,
+        other: &Graph,
+        outputs: &[NodeId],
+        value: impl Fn(&str) -> Option<Num>,
+    ) -> Vec<NodeId> {
         let mut map: Vec<Option<NodeId>> = vec![None; other.len()];
         for id in other.reachable(outputs) {
             let node = other.node(id);
@@ -690,9 +702,10 @@ impl Graph {
                 .map(|a| map[a.index()].expect("operands come first"))
                 .collect();
             let new = match node.op {
-                Op::Var(v) => {
-                    self.tensor_var(&other.var_names[v as usize], other.shape(id).clone())
-                }
+                Op::Var(v) => match value(&other.var_names[v as usize]) {
+                    Some(n) if other.is_scalar(id) => self.constant(n),
+                    _ => self.tensor_var(&other.var_names[v as usize], other.shape(id).clone()),
+                },
                 op => {
                     let op = self.op_from(other, op);
                     self.apply(op, &args)
