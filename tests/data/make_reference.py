@@ -23,6 +23,7 @@ script fails unless every function and operator appears at least 3 times.
 """
 
 import json
+import math
 import os
 import random
 import sys
@@ -48,6 +49,16 @@ FUNCS1 = ["sin", "cos", "tan", "exp", "ln", "log", "sqrt", "tanh", "sinh",
           "cosh", "asin", "acos", "atan", "abs", "sigmoid", "σ", "relu",
           "softplus"]
 FUNCS2 = ["max", "min", "pow"]
+# Functions added later (issue 10). The random trees draw from FUNCS1 only,
+# so that adding these left the earlier cases unchanged; they are covered by
+# the hand-written cases of HAND_FUNCTIONS, which come after the random ones.
+NEW_FUNCS = ["asinh", "acosh", "atanh", "log10", "log2", "exp2", "cbrt", "sec",
+             "csc", "cot", "erf", "erfc", "sign", "step", "floor", "ceil",
+             "atan2", "hypot", "log/2"]
+# Other spellings of the same functions: parsed to the same node, so one
+# case each is enough.
+ALIASES = ["arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+           "arctan2", "heaviside"]
 CONSTS = {"pi": sp.pi, "π": sp.pi, "e": sp.E}
 
 _SYMS = {}
@@ -81,7 +92,22 @@ SP_FUNCS1 = {
     "atan": sp.atan, "abs": sp.Abs, "sigmoid": sig, "σ": sig, "relu": relu,
     "softplus": softplus,
 }
-SP_FUNCS2 = {"max": sp.Max, "min": sp.Min, "pow": lambda a, b: a ** b}
+SP_FUNCS1.update({
+    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
+    "asinh": sp.asinh, "arcsinh": sp.asinh, "acosh": sp.acosh,
+    "arccosh": sp.acosh, "atanh": sp.atanh, "arctanh": sp.atanh,
+    "log10": lambda t: sp.log(t, 10), "log2": lambda t: sp.log(t, 2),
+    "exp2": lambda t: 2 ** t,
+    # the real cube root (SymPy's cbrt is the principal, complex one for t < 0)
+    "cbrt": lambda t: sp.sign(t) * sp.Abs(t) ** sp.Rational(1, 3),
+    "sec": sp.sec, "csc": sp.csc, "cot": sp.cot, "erf": sp.erf,
+    "erfc": sp.erfc, "sign": sp.sign, "step": sp.Heaviside,
+    "heaviside": sp.Heaviside, "floor": sp.floor, "ceil": sp.ceiling,
+})
+SP_FUNCS2 = {"max": sp.Max, "min": sp.Min, "pow": lambda a, b: a ** b,
+             "atan2": sp.atan2, "arctan2": sp.atan2,
+             "hypot": lambda a, b: sp.sqrt(a ** 2 + b ** 2),
+             "log": lambda a, b: sp.log(a, b)}
 
 # ---------------------------------------------------------------------------
 # Tokenizer and check parser for our syntax (consistency check only).
@@ -279,20 +305,21 @@ class CheckParser:
             return e
         if t.kind == "ident":
             name = t.text
-            if self.peek().text == "(" and not self.peek().space and name in SP_FUNCS1:
+            if self.peek().text == "(" and not self.peek().space and (
+                    name in SP_FUNCS1 or name in SP_FUNCS2):
                 self.next()
-                a = self.expr()
+                args = [self.expr()]
+                while self.peek().text == ",":
+                    self.next()
+                    args.append(self.expr())
                 self.expect(")")
-                self.feat["fn " + name] += 1
-                return SP_FUNCS1[name](a)
-            if self.peek().text == "(" and not self.peek().space and name in SP_FUNCS2:
-                self.next()
-                a = self.expr()
-                self.expect(",")
-                b = self.expr()
-                self.expect(")")
-                self.feat["fn " + name] += 1
-                return SP_FUNCS2[name](a, b)
+                if len(args) == 1 and name in SP_FUNCS1:
+                    self.feat["fn " + name] += 1
+                    return SP_FUNCS1[name](args[0])
+                if len(args) == 2 and name in SP_FUNCS2:
+                    self.feat["fn " + name + ("/2" if name in SP_FUNCS1 else "")] += 1
+                    return SP_FUNCS2[name](*args)
+                raise ValueError(f"{name} with {len(args)} arguments in {self.src!r}")
             if self.peek().text == "(" and not self.peek().space:
                 raise ValueError(f"unknown function {name!r} in {self.src!r}")
             if name in CONSTS:
@@ -495,12 +522,87 @@ HAND = [
     ("x_1^2 + y_2", x_1**2 + y_2, None),
 ]
 
+# The functions of NEW_FUNCS and their aliases, 3 cases each (1 for an
+# alias), with SymPy's own functions written by hand.
+SG = sp.sign
+H = sp.Heaviside
+HAND_FUNCTIONS = [
+    ("asinh(x)", sp.asinh(x), None),
+    ("asinh(x y) + y", sp.asinh(x*y) + y, None),
+    ("asinh(x^2 + 1)", sp.asinh(x**2 + 1), None),
+    ("arcsinh(2x)", sp.asinh(2*x), None),
+    ("acosh(x^2 + 2)", sp.acosh(x**2 + 2), None),
+    ("acosh(exp(x) + 1)", sp.acosh(E(x) + 1), None),
+    ("acosh(x)", sp.acosh(x), [{"x": R("1.5")}, {"x": 3}]),
+    ("arccosh(y^2 + 1.5)", sp.acosh(y**2 + R("1.5")), None),
+    ("atanh(x/3)", sp.atanh(x/3), None),
+    ("atanh(x y/5)", sp.atanh(x*y/5), None),
+    ("atanh(tanh(x)/2)", sp.atanh(sp.tanh(x)/2), None),
+    ("arctanh(sin(x)/2)", sp.atanh(S(x)/2), None),
+    ("log10(x^2 + 1)", sp.log(x**2 + 1, 10), None),
+    ("log10(x y)", sp.log(x*y, 10), [{"x": 2, "y": 3}, {"x": R("0.5"), "y": 7}]),
+    ("log10(exp(x) + y^2)", sp.log(E(x) + y**2, 10), None),
+    ("log2(x^2 + 1)", sp.log(x**2 + 1, 2), None),
+    ("log2(1 + exp(x y))", sp.log(1 + E(x*y), 2), None),
+    ("log2(x)", sp.log(x, 2), [{"x": R("0.3")}, {"x": 8}]),
+    ("log(x^2 + 1, 10)", sp.log(x**2 + 1, 10), None),
+    ("log(x^2 + 2, y^2 + 2)", sp.log(x**2 + 2)/sp.log(y**2 + 2), None),
+    ("log(exp(x) + 1, 3)", sp.log(E(x) + 1, 3), None),
+    ("exp2(x)", 2**x, None),
+    ("exp2(x y) - y", 2**(x*y) - y, None),
+    ("exp2(sin(x))", 2**S(x), None),
+    ("cbrt(x)", -(-x)**R(1, 3), [{"x": R("-2.5")}, {"x": R("-0.4")}]),
+    ("cbrt(x)", x**R(1, 3), [{"x": R("0.7")}, {"x": 8}]),
+    ("cbrt(x^2 + y)", (x**2 + y)**R(1, 3), [{"x": R("0.5"), "y": 2}]),
+    ("cbrt(x - 3)", -(3 - x)**R(1, 3), [{"x": R("0.5")}]),
+    ("sec(x)", sp.sec(x), [{"x": R("0.3")}, {"x": R("-1.2")}]),
+    ("sec(x y)", sp.sec(x*y), [{"x": R("0.5"), "y": R("0.6")}]),
+    ("sec(x)^2 - x tan(x)", sp.sec(x)**2 - x*sp.tan(x), [{"x": R("0.9")}]),
+    ("csc(x)", sp.csc(x), [{"x": R("0.3")}, {"x": 2}]),
+    ("csc(x + y)", sp.csc(x + y), [{"x": R("0.5"), "y": R("0.6")}]),
+    ("x csc(x^2)", x*sp.csc(x**2), [{"x": R("1.1")}]),
+    ("cot(x)", sp.cot(x), [{"x": R("0.3")}, {"x": 2}]),
+    ("cot(x y)", sp.cot(x*y), [{"x": R("0.5"), "y": R("1.6")}]),
+    ("cot(x)^2 + 1", sp.cot(x)**2 + 1, [{"x": R("-1.1")}]),
+    ("erf(x)", sp.erf(x), None),
+    ("erf(x y) + erf(y)", sp.erf(x*y) + sp.erf(y), None),
+    ("erf(x/sqrt(2))/2 + 1/2", sp.erf(x/sp.sqrt(2))/2 + R(1, 2), None),
+    ("erfc(x)", sp.erfc(x), [{"x": R("0.4")}, {"x": 4}]),
+    ("erfc(x^2 - y)", sp.erfc(x**2 - y), None),
+    ("ln(erfc(x))", L(sp.erfc(x)), [{"x": R("0.5")}]),
+    ("sign(x) x^2", SG(x)*x**2, [{"x": R("-1.5")}, {"x": R("0.7")}]),
+    ("sign(x - y) + x y", SG(x - y) + x*y, [{"x": 1, "y": 2}]),
+    ("sign(sin(x)) cos(x)", SG(S(x))*C(x), [{"x": R("-1")}]),
+    ("step(x) x", H(x)*x, [{"x": R("-1.5")}, {"x": R("0.7")}]),
+    ("step(x y - 1) exp(x)", H(x*y - 1)*E(x), [{"x": 2, "y": 1}]),
+    ("heaviside(x) sin(x)", H(x)*S(x), [{"x": R("0.4")}, {"x": R("-0.4")}]),
+    ("x^2 step(1 - x)", x**2*H(1 - x), [{"x": R("0.5")}]),
+    ("floor(x) x", sp.floor(x)*x, [{"x": R("2.5")}, {"x": R("-1.3")}]),
+    ("floor(x y) + y^2", sp.floor(x*y) + y**2, [{"x": R("1.5"), "y": R("1.5")}]),
+    ("floor(2x)^2 + x", sp.floor(2*x)**2 + x, [{"x": R("0.7")}]),
+    ("ceil(x) x", sp.ceiling(x)*x, [{"x": R("2.5")}, {"x": R("-1.3")}]),
+    ("ceil(x + y) y", sp.ceiling(x + y)*y, [{"x": R("1.5"), "y": R("0.2")}]),
+    ("ceil(x/2) + x^3", sp.ceiling(x/2) + x**3, [{"x": R("0.7")}]),
+    ("atan2(y, x)", sp.atan2(y, x), [{"y": 1, "x": 2}, {"y": R("0.5"), "x": R("-1.5")},
+                                     {"y": R("-0.5"), "x": R("-1.5")}]),
+    ("atan2(x y, x + y)", sp.atan2(x*y, x + y), None),
+    ("atan2(sin(x), cos(y))", sp.atan2(S(x), C(y)), None),
+    ("arctan2(y^2 + 1, x)", sp.atan2(y**2 + 1, x), None),
+    ("hypot(x, y)", sp.sqrt(x**2 + y**2), None),
+    ("hypot(x y, 1)", sp.sqrt((x*y)**2 + 1), None),
+    ("hypot(sin(x), z)", sp.sqrt(S(x)**2 + z**2), None),
+    ("arcsin(x/2)", sp.asin(x/2), None),
+    ("arccos(x/3)", sp.acos(x/3), None),
+    ("arctan(x y)", sp.atan(x*y), None),
+]
+
 REQUIRED = (["binary +", "binary -", "binary −", "*", "/", "^", "**", "unary -",
              "unary −", "superscript", "implicit after number", "implicit after )",
              "implicit after superscript", "implicit between spaced factors", "·", "×",
              "const pi", "const π", "const e", "unicode identifier", "let ;",
              "let newline"]
             + ["fn " + f for f in FUNCS1 + FUNCS2])
+REQUIRED_FUNCTIONS = [("fn " + f, 3) for f in NEW_FUNCS] + [("fn " + f, 1) for f in ALIASES]
 
 # ---------------------------------------------------------------------------
 # Random expression trees.
@@ -716,9 +818,21 @@ def check_domains(expr, pt):
         elif isinstance(node, (sp.asin, sp.acos)):
             if abs(num(node.args[0], pt)) >= 0.9:
                 raise Reject("asin/acos domain")
-        elif isinstance(node, sp.tan):
+        elif isinstance(node, (sp.tan, sp.sec)):
             if abs(num(sp.cos(node.args[0]), pt)) <= KINK:
-                raise Reject("tan pole")
+                raise Reject("tan/sec pole")
+        elif isinstance(node, (sp.cot, sp.csc)):
+            if abs(num(sp.sin(node.args[0]), pt)) <= KINK:
+                raise Reject("cot/csc pole")
+        elif isinstance(node, sp.acosh):
+            if num(node.args[0], pt) <= 1 + KINK:
+                raise Reject("acosh domain")
+        elif isinstance(node, sp.atanh):
+            if abs(num(node.args[0], pt)) >= 0.9:
+                raise Reject("atanh domain")
+        elif isinstance(node, sp.atan2):
+            if abs(num(node.args[0], pt)) <= KINK and num(node.args[1], pt) <= KINK:
+                raise Reject("atan2 branch cut")
 
 
 def localize(expr, pt, notes):
@@ -741,7 +855,23 @@ def localize(expr, pt, notes):
             raise Reject("max/min kink")
         notes.add(type(expr).__name__)
         return args[vals[0][1]]
-    if isinstance(expr, (sp.Heaviside, sp.DiracDelta, sp.sign, sp.Piecewise)):
+    if isinstance(expr, (sp.sign, sp.Heaviside, sp.floor, sp.ceiling)):
+        # Piecewise constant: near pt it is its value at pt, once pt is more
+        # than KINK from a jump (0 for sign and step, the integers for
+        # floor and ceil).
+        u = float(num(args[0], pt))
+        if isinstance(expr, (sp.sign, sp.Heaviside)):
+            if abs(u) <= KINK:
+                raise Reject("step kink")
+        elif abs(u - round(u)) <= KINK:
+            raise Reject("floor/ceil jump")
+        notes.add(type(expr).__name__)
+        if isinstance(expr, sp.sign):
+            return sp.Integer(1 if u > 0 else -1)
+        if isinstance(expr, sp.Heaviside):
+            return sp.Integer(1 if u > 0 else 0)
+        return sp.Integer(math.floor(u) if isinstance(expr, sp.floor) else math.ceil(u))
+    if isinstance(expr, (sp.DiracDelta, sp.Piecewise)):
         raise AssertionError(f"unexpected {type(expr).__name__} in {expr}")
     return expr.func(*args)
 
@@ -813,14 +943,10 @@ def draw_point(rng, names):
     return pt
 
 
-def main():
-    rng = random.Random(SEED)
-    records = []
-    seen = set()
-    feat = Counter()
-
-    # hand-written cases
-    for formula, expr, points in HAND:
+def hand_cases(cases, rng, records, seen, feat):
+    """Appends the records of hand-written cases, drawing the points of
+    those without fixed ones from rng."""
+    for formula, expr, points in cases:
         names = free_vars_in_order(formula)
         p = CheckParser(formula)
         p.program()
@@ -834,14 +960,24 @@ def main():
                 try:
                     rec = compute(formula, expr, names, point)
                     break
-                except Reject:
+                except Reject as r:
                     if fixed is not None:
-                        raise AssertionError(f"fixed point rejected for {formula!r}")
+                        raise AssertionError(f"fixed point rejected for {formula!r}: {r}")
             else:
                 raise AssertionError(f"no valid point found for {formula!r}")
             rec["kind"] = "hand"
             records.append(rec)
             seen.add((formula, json.dumps(rec["point"])))
+
+
+def main():
+    rng = random.Random(SEED)
+    records = []
+    seen = set()
+    feat = Counter()
+
+    # hand-written cases
+    hand_cases(HAND, rng, records, seen, feat)
 
     missing = [f"{r} ({feat[r]})" for r in REQUIRED if feat[r] < 3]
     if missing:
@@ -902,6 +1038,16 @@ def main():
         rec["kind"] = "random"
         records.append(rec)
         n_random += 1
+
+    # hand-written cases of the functions added later, after the random ones
+    # so that the earlier cases keep their ids and points
+    n_before = len(records)
+    feat_new = Counter()
+    hand_cases(HAND_FUNCTIONS, rng, records, seen, feat_new)
+    missing = [f"{r} ({feat_new[r]})" for r, k in REQUIRED_FUNCTIONS if feat_new[r] < k]
+    if missing:
+        raise SystemExit("coverage of the later functions too low for: " + ", ".join(missing))
+    n_hand += len(records) - n_before
 
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
         for i, rec in enumerate(records):

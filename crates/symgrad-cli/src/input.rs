@@ -5,7 +5,7 @@ use crate::{Failure, Source};
 use std::io::Read;
 use symgrad_core::eval::Program;
 use symgrad_core::parse::parse;
-use symgrad_core::{Error, ErrorKind, Formula, NodeId, Span};
+use symgrad_core::{Error, ErrorKind, Formula, NodeId, Num, Span};
 
 /// The formula's text, from the argument, standard input (`-`) or `--file`.
 pub fn read(source: &Source) -> Result<String, Failure> {
@@ -67,8 +67,15 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
             ));
         };
         let name = name.trim();
+        if !position.contains_key(name) && f.graph.var_node(name).is_some() {
+            // A name of an unused binding's expression: not a variable of
+            // f, so its value changes nothing. Still read it, for errors.
+            let value_start = start + item.find('=').map_or(0, |i| i + 1);
+            constant(value, value_start, at)?;
+            continue;
+        }
         let Some(&pos) = position.get(name) else {
-            let known = f.var_names().join(", ");
+            let known = crate::report::name_list(&f.var_names(), "");
             let known = if known.is_empty() {
                 "none".to_string()
             } else {
@@ -95,14 +102,46 @@ pub fn point(at: &str, f: &Formula) -> Result<Vec<f64>, Failure> {
     if !missing.is_empty() {
         return Err(Failure::input(format!(
             "error: --at gives no value for {}",
-            missing
-                .iter()
-                .map(|m| format!("'{m}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::report::name_list(&missing, "'")
         )));
     }
     Ok(values.into_iter().flatten().collect())
+}
+
+/// The values of `--at` when it gives some of `f`'s variables but not all,
+/// for substitution (SymPy's `subs`): exact where the text is a decimal
+/// number (`x=3` substitutes the integer 3), otherwise the value of the
+/// constant formula. `None` when it gives all of them, none of them, or is
+/// malformed (then [`point`] reports the error).
+pub fn partial_point(at: &str, f: &Formula) -> Result<Option<Vec<(String, Num)>>, Failure> {
+    let names = f.var_names();
+    let mut given = Vec::new();
+    let mut offset = 0;
+    for item in at.split(',') {
+        let start = offset;
+        offset += item.len() + 1;
+        let Some((name, value)) = item.split_once('=') else {
+            return Ok(None);
+        };
+        let name = name.trim();
+        if !names.contains(&name) || given.iter().any(|(n, _): &(String, Num)| n == name) {
+            return Ok(None);
+        }
+        let value_start = start + item.find('=').map_or(0, |i| i + 1);
+        let exact = Num::parse_decimal(value.trim()).or_else(|| {
+            let rest = value.trim().strip_prefix('-')?;
+            Num::parse_decimal(rest).map(Num::neg)
+        });
+        let v = match exact {
+            Some(n) => n,
+            None => Num::Float(constant(value, value_start, at)?),
+        };
+        given.push((name.to_string(), v));
+    }
+    if given.is_empty() || given.len() == names.len() {
+        return Ok(None);
+    }
+    Ok(Some(given))
 }
 
 /// A constant formula's value; errors are positioned in the whole `--at` text.
@@ -151,7 +190,7 @@ pub fn wrt(names: &[String], f: &Formula) -> Result<Vec<NodeId>, Failure> {
             f.graph.var_node(n).filter(|v| f.vars.contains(v)).ok_or_else(|| {
                 Failure::input(format!(
                     "error: --wrt names '{n}', which is not a variable of the formula (its variables: {})",
-                    f.var_names().join(", ")
+                    crate::report::name_list(&f.var_names(), "")
                 ))
             })
         })

@@ -338,3 +338,257 @@ fn diff_format_rust_is_the_emitted_function() {
     let o = symgrad(&["diff", "x*y", "--format", "rust", "--wrt", "x"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The edge cases of issue 10: every input gives an answer or an error.
+#[test]
+fn a_formula_without_variables_prints_its_value() {
+    assert_eq!(
+        ok(&["diff", "3"]),
+        "f = 3 has no variables: its value is 3, and every derivative is 0\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["diff", "2*pi", "--format", "json"])).unwrap();
+    assert_eq!(json["gradient"], serde_json::json!([]));
+    assert!((json["value"].as_f64().unwrap() - std::f64::consts::TAU).abs() < 1e-15);
+}
+
+#[test]
+fn malformed_numbers_and_constant_division_by_zero_are_errors() {
+    let o = symgrad(&["diff", "1e"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("malformed number '1e': the exponent has no digits"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("| ^^"), "{}", stderr(&o));
+    let o = symgrad(&["diff", "x/0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("division by zero"), "{}", stderr(&o));
+    // The caret is under the `/`.
+    assert!(stderr(&o).contains("| x/0\n  |  ^\n"), "{}", stderr(&o));
+    let o = symgrad(&["diff", "x/(2 - 2)"]);
+    assert!(stderr(&o).contains("division by zero"), "{}", stderr(&o));
+}
+
+#[test]
+fn zero_to_the_x_has_derivative_zero() {
+    // 0^x = 0 for x > 0, so its derivative is 0, not ln(0)*0^x = NaN.
+    assert_eq!(ok(&["diff", "0^x", "--at", "x=2"]), "∂f/∂x = 0 = 0\n");
+}
+
+#[test]
+fn pi_before_letters_multiplies() {
+    // 2πr is 2·π·r; d/dr = 2π.
+    let out = ok(&["diff", "2πr", "--at", "r=1"]);
+    assert_eq!(
+        out,
+        format!("∂f/∂r = 2*pi = {}\n", 2.0 * std::f64::consts::PI)
+    );
+    // ASCII `pir` stays one name.
+    assert_eq!(ok(&["diff", "2pir", "--at", "pir=1"]), "∂f/∂pir = 2 = 2\n");
+}
+
+#[test]
+fn only_variables_the_output_uses_are_variables() {
+    // q appears only in the unused binding h.
+    assert_eq!(
+        ok(&["diff", "h = q + 1; x^2", "--at", "x=3"]),
+        "∂f/∂x = 2*x = 6\n"
+    );
+    assert_eq!(
+        ok(&["diff", "h = q + 1; x^2", "--at", "x=3,q=5"]),
+        "∂f/∂x = 2*x = 6\n"
+    );
+}
+
+#[test]
+fn a_long_list_of_missing_variables_is_cut() {
+    let sum: Vec<String> = (0..100_000).map(|i| format!("x{i}")).collect();
+    // (`diff` substitutes a partial point; `eval` needs every value.)
+    let o = symgrad_stdin(&["eval", "-", "--at", "x0=1"], &sum.join(" + "));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.len() < 300, "{} bytes", err.len());
+    assert!(
+        err.contains("'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9', 'x10' and 99,989 more"),
+        "{err}"
+    );
+}
+
+#[test]
+fn numeric_mode_estimates_hessians_and_kth_derivatives() {
+    // d³/dx³ sin(x) = -cos(x)
+    let out = ok(&[
+        "diff", "sin(x)", "--mode", "numeric", "--order", "3", "--at", "x=0.5",
+    ]);
+    assert!(out.contains("∂³f/∂x³ = -cos(x)"), "{out}");
+    assert!(out.contains("central difference ≈ -8.7758"), "{out}");
+    // f = x³y: H = [[6xy, 3x²], [3x², 0]] = [[12, 3], [3, 0]] at (1, 2).
+    let json: serde_json::Value = serde_json::from_str(&ok(&[
+        "diff",
+        "x^3*y",
+        "--mode",
+        "numeric",
+        "--hessian",
+        "--at",
+        "x=1,y=2",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let h = &json["numeric"]["hessian"];
+    for (i, j, want) in [(0, 0, 12.0), (0, 1, 3.0), (1, 0, 3.0), (1, 1, 0.0)] {
+        let got = h[i][j].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "H[{i}][{j}] = {got}");
+    }
+}
+
+#[test]
+fn the_users_names_are_kept_and_chains_print_in_order() {
+    assert_eq!(
+        ok(&[
+            "diff",
+            "h1 = sin(x); h2 = sin(h1); h3 = sin(h2); h4 = sin(h3); h4"
+        ]),
+        "h1 = sin(x)\nh2 = sin(h1)\nh3 = sin(h2)\n∂f/∂x = cos(x)*cos(h1)*cos(h2)*cos(h3)\n"
+    );
+    // A 30-link chain: the factors in the chain's order.
+    let mut src: Vec<String> = vec!["h1 = sin(x)".into()];
+    src.extend((2..=30).map(|i| format!("h{i} = sin(h{})", i - 1)));
+    src.push("h30".into());
+    let out = ok(&["diff", &src.join("; ")]);
+    let last = out.lines().last().unwrap();
+    let want: Vec<String> = std::iter::once("cos(x)".to_string())
+        .chain((1..30).map(|i| format!("cos(h{i})")))
+        .collect();
+    assert_eq!(last, format!("∂f/∂x = {}", want.join("*")));
+    // And the printout still reads back to the same values.
+    let o = ok(&["diff", &src.join("; "), "--at", "x=0.3", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let expr = json["gradient"][0]["expr"].as_str().unwrap();
+    let again: f64 = ok(&["eval", expr, "--at", "x=0.3"]).trim().parse().unwrap();
+    // d/dx of sin∘…∘sin (30 times) is the product of cos at each link.
+    let exact: f64 = (0..30)
+        .scan(0.3f64, |x, _| {
+            let d = x.cos();
+            *x = x.sin();
+            Some(d)
+        })
+        .product();
+    assert!((json["gradient"][0]["value"].as_f64().unwrap() - exact).abs() < 1e-14);
+    assert!((again - exact).abs() < 1e-14, "{again} vs {exact}");
+}
+
+/// The derivative's printed form in one mode, by its name.
+fn printed(args: &[&str], name: &str) -> String {
+    let out = ok(args);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+        .to_string()
+}
+
+#[test]
+fn the_three_modes_print_one_canonical_form() {
+    let f = "n*kb*T*ln(V2/V1)";
+    for mode in ["reverse", "forward", "paths"] {
+        // ∂/∂V1 n kb T ln(V2/V1) = -n kb T / V1
+        assert_eq!(
+            printed(&["diff", f, "--mode", mode], "∂f/∂V1"),
+            "-T*kb*n/V1",
+            "{mode}"
+        );
+    }
+    // ∂²f/∂V1∂V2 is exactly 0; mirrored entries print alike.
+    let h = ["diff", f, "--hessian"];
+    assert_eq!(printed(&h, "∂²f/∂V1∂V2"), "0");
+    assert_eq!(printed(&h, "∂²f/∂V2∂V1"), "0");
+    assert_eq!(printed(&h, "∂²f/∂V1²"), "T*kb*n/V1^2");
+    for (a, b) in [("n", "T"), ("kb", "V1"), ("T", "V2")] {
+        assert_eq!(
+            printed(&h, &format!("∂²f/∂{a}∂{b}")),
+            printed(&h, &format!("∂²f/∂{b}∂{a}"))
+        );
+    }
+}
+
+#[test]
+fn fractions_combine_and_sums_are_sign_normalized() {
+    // d/da softmax_a = e^a (e^b + e^c) / (e^a + e^b + e^c)^2, SymPy's simplified form.
+    assert_eq!(
+        printed(
+            &["diff", "exp(a)/(exp(a) + exp(b) + exp(c))", "--wrt", "a"],
+            "∂f/∂a"
+        ),
+        "exp(a)*(exp(b) + exp(c))/(exp(a) + exp(b) + exp(c))^2"
+    );
+    // 1/(v/c - 1) = c/(v - c) = -c/(c - v): one form for all three.
+    let want = printed(&["diff", "c/(v - c)", "--wrt", "v"], "∂f/∂v");
+    assert_eq!(want, "-c/(c - v)^2");
+    for f in ["1/(v/c - 1)", "-c/(c - v)"] {
+        let out = ok(&["diff", f, "--wrt", "v"]);
+        assert_eq!(out, format!("∂f/∂v = {want}\n"), "{f}");
+    }
+    // and the values agree with finite differences
+    let out = ok(&["diff", "1/(v/c - 1)", "--mode", "all", "--at", "v=0.3,c=2"]);
+    assert!(out.contains("approximately (max error"), "{out}");
+    assert!(!out.contains("NO"), "{out}");
+}
+
+#[test]
+fn svg_pictures_scale_and_mark_the_output() {
+    // Rosenbrock with 120 terms: about 2,300 nodes with its constants.
+    let rosen: Vec<String> = (0..120)
+        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
+        .collect();
+    let start = std::time::Instant::now();
+    let o = symgrad_stdin(&["graph", "-", "--format", "svg"], &rosen.join(" + "));
+    let elapsed = start.elapsed();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(elapsed.as_secs_f64() < 2.0, "{elapsed:?}");
+    let svg = stdout(&o);
+    assert_eq!(svg.matches(">output</text>").count(), 1);
+    // The constant 100 is drawn at each of its 120 uses, not as one hub.
+    assert_eq!(svg.matches("font-weight=\"bold\">100</text>").count(), 120);
+    // Values to 4 significant digits.
+    let out = ok(&["graph", "sin(x)", "--at", "x=1", "--format", "svg"]);
+    assert!(out.contains("= 0.8415"), "{out}");
+    // Too large to read: refused, pointing to DOT.
+    let big: Vec<String> = (0..3000).map(|i| format!("x{i}*y{i}")).collect();
+    let o = symgrad_stdin(&["graph", "-", "--format", "svg"], &big.join(" + "));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--format dot"), "{}", stderr(&o));
+}
+
+#[test]
+fn at_with_some_variables_substitutes_them() {
+    // f = x²y + y·z at x = 3: 9y + yz, with ∂f/∂y = z + 9 and ∂f/∂z = y.
+    assert_eq!(
+        ok(&["diff", "x^2*y + y*z", "--at", "x=3"]),
+        "f = y*z + 9*y with x = 3\n∂f/∂y = z + 9\n∂f/∂z = y\n"
+    );
+    // Substituting all but one variable leaves a derivative in that one;
+    // the values agree with the full point.
+    let partial = ok(&[
+        "diff",
+        "sin(x*y) + x^2",
+        "--at",
+        "y=0.5",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&partial).unwrap();
+    assert_eq!(json["vars"], serde_json::json!(["x"]));
+    let expr = json["gradient"][0]["expr"].as_str().unwrap().to_string();
+    let at_point: f64 = ok(&["eval", &expr, "--at", "x=1.2"])
+        .trim()
+        .parse()
+        .unwrap();
+    // d/dx (sin(xy) + x²) = y cos(xy) + 2x
+    let want = 0.5 * (1.2f64 * 0.5).cos() + 2.4;
+    assert!(
+        (at_point - want).abs() < 1e-12,
+        "{expr}: {at_point} vs {want}"
+    );
+}

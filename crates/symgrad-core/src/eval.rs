@@ -28,6 +28,7 @@ enum Instr {
     Powi(u32, i32),
     Max(u32, u32),
     Min(u32, u32),
+    Atan2(u32, u32),
     Func(Func, u32),
 }
 
@@ -99,6 +100,7 @@ impl Program {
                 }
                 Op::Max => push(&mut instrs, Instr::Max(a(0), a(1))),
                 Op::Min => push(&mut instrs, Instr::Min(a(0), a(1))),
+                Op::Atan2 => push(&mut instrs, Instr::Atan2(a(0), a(1))),
                 Op::Func(f) => push(&mut instrs, Instr::Func(f, a(0))),
                 _ => unreachable!("tensor operations are refused above"),
             };
@@ -156,6 +158,7 @@ impl Program {
                         s(a)
                     }
                 }
+                Instr::Atan2(a, b) => s(a).atan2(s(b)),
                 Instr::Func(f, a) => f.eval(s(a)),
             };
             slots.push(value);

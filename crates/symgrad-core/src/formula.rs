@@ -36,4 +36,40 @@ impl Formula {
             .map(|&v| self.graph.var_name(v).unwrap_or("?"))
             .collect()
     }
+
+    /// The formula with some variables replaced by numbers (SymPy's `subs`):
+    /// a new graph, folded where the numbers make it constant. Its variables
+    /// are the others that the output still depends on; bindings keep their
+    /// names.
+    pub fn substitute(&self, values: &[(&str, crate::num::Num)]) -> Formula {
+        let mut graph = Graph::new();
+        let mut roots = vec![self.output];
+        roots.extend(self.bindings.iter().map(|b| b.node));
+        let value = |name: &str| values.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
+        let new = graph.import_substituted(&self.graph, &roots, value);
+        let output = new[0];
+        let reached = graph.reachable_mask(&[output]);
+        let vars = self
+            .var_names()
+            .into_iter()
+            .filter_map(|name| graph.var_node(name))
+            .filter(|v| reached[v.index()])
+            .collect();
+        let bindings = self
+            .bindings
+            .iter()
+            .zip(&new[1..])
+            .map(|(b, &node)| Binding {
+                name: b.name.clone(),
+                node,
+                span: b.span,
+            })
+            .collect();
+        Formula {
+            graph,
+            output,
+            vars,
+            bindings,
+        }
+    }
 }

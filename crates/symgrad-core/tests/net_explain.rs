@@ -215,3 +215,19 @@ fn printed_equations_reproduce_the_gradient_with_a_penalty() {
     assert!(text.contains("  ∂C/∂W2 = δ2 a1^T\n"), "{text}");
     check_source("regularized", REGULARIZED);
 }
+
+#[test]
+fn a_transposed_fraction_keeps_its_parentheses_in_latex() {
+    // digits.sg scales its input, x/16; the gradient of W1 is δ1 (x/16)ᵀ.
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nets/digits.sg"),
+    )
+    .unwrap();
+    let e = explain(&parse_network(&src).unwrap()).unwrap();
+    let latex = e.render(Style::Latex);
+    assert!(
+        latex.contains("\\delta_{1} \\left(\\frac{x}{16}\\right)^{\\top}"),
+        "{latex}"
+    );
+    assert!(!latex.contains("\\frac{x}{16}^{\\top}"), "{latex}");
+}

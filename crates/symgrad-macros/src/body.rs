@@ -8,9 +8,10 @@
 //! Unsupported constructs are reported and conversion goes on, so that one
 //! run reports every error in the body.
 
+use crate::callee::Callee;
 use crate::sig::Sig;
 use symgrad_core::emit::Float;
-use symgrad_core::{Func, Num};
+use symgrad_core::Num;
 
 /// Errors collected across all phases, reported together.
 #[derive(Default)]
@@ -36,13 +37,10 @@ impl Errors {
     }
 }
 
-/// What is supported, for error messages.
-pub(crate) const METHODS: &str = "powi, powf, sqrt, exp, ln, log10, log2, sin, cos, tan, \
-     asin, acos, atan, sinh, cosh, tanh, abs, max, min, recip";
 const SUPPORTED: &str = "symgrad differentiates `let` bindings, `=` and `+= -= *= /=`, \
      + - * /, unary minus, float literals, parameters, constant indexing `x[i]`, \
      the float methods (powi, powf, sqrt, exp, ln, sin, ...), `std::f64::consts`, \
-     `symgrad::sigmoid`/`relu`/`softplus`, and `for` loops over constant ranges";
+     `symgrad::sigmoid`/`erf`/..., and `for` loops over constant ranges";
 
 /// The type of an expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,65 +106,6 @@ pub(crate) enum Arith {
     Div,
     /// Integer remainder (index arithmetic only).
     Rem,
-}
-
-/// A function of the body, by what it computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Callee {
-    Func(Func),
-    Powi,
-    Powf,
-    Max,
-    Min,
-    Log10,
-    Log2,
-    Recip,
-}
-
-impl Callee {
-    fn arity(self) -> usize {
-        match self {
-            Callee::Powi | Callee::Powf | Callee::Max | Callee::Min => 2,
-            _ => 1,
-        }
-    }
-
-    /// A float method by name (`x.sin()`, `f64::sin(x)`).
-    fn method(name: &str) -> Option<Callee> {
-        Some(match name {
-            "powi" => Callee::Powi,
-            "powf" => Callee::Powf,
-            "max" => Callee::Max,
-            "min" => Callee::Min,
-            "log10" => Callee::Log10,
-            "log2" => Callee::Log2,
-            "recip" => Callee::Recip,
-            "sqrt" => Callee::Func(Func::Sqrt),
-            "exp" => Callee::Func(Func::Exp),
-            "ln" => Callee::Func(Func::Ln),
-            "sin" => Callee::Func(Func::Sin),
-            "cos" => Callee::Func(Func::Cos),
-            "tan" => Callee::Func(Func::Tan),
-            "asin" => Callee::Func(Func::Asin),
-            "acos" => Callee::Func(Func::Acos),
-            "atan" => Callee::Func(Func::Atan),
-            "sinh" => Callee::Func(Func::Sinh),
-            "cosh" => Callee::Func(Func::Cosh),
-            "tanh" => Callee::Func(Func::Tanh),
-            "abs" => Callee::Func(Func::Abs),
-            _ => return None,
-        })
-    }
-
-    /// A function of the facade (`symgrad::sigmoid(x)`).
-    fn facade(name: &str) -> Option<Callee> {
-        Some(match name {
-            "sigmoid" => Callee::Func(Func::Sigmoid),
-            "relu" => Callee::Func(Func::Relu),
-            "softplus" => Callee::Func(Func::Softplus),
-            _ => return None,
-        })
-    }
 }
 
 /// A constant of `std::f64::consts`, built exactly in the graph.
@@ -1044,8 +983,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
             self.push(err(
                 &m.method,
                 format!(
-                    "`{}.{name}()` is not supported: symgrad differentiates the float methods {METHODS}",
-                    quote::ToTokens::to_token_stream(&m.receiver)
+                    "`{}.{name}()` is not supported: symgrad differentiates the float methods {}",
+                    quote::ToTokens::to_token_stream(&m.receiver),
+                    crate::callee::methods()
                 ),
             ));
             return None;
@@ -1063,8 +1003,8 @@ impl<'a, 'e> Lowerer<'a, 'e> {
         let Some(path) = path else {
             self.push(err(
                 &c.func,
-                "only calls to the float methods (`f64::sin(x)`) and to \
-                 `symgrad::sigmoid`/`relu`/`softplus` are supported",
+                "only calls to the float methods (`f64::sin(x)`) and to the facade's \
+                 functions (`symgrad::sigmoid(x)`) are supported",
             ));
             return None;
         };
@@ -1104,8 +1044,9 @@ impl<'a, 'e> Lowerer<'a, 'e> {
                 path,
                 format!(
                     "unknown function `{shown}`: symgrad differentiates the float methods \
-                     ({METHODS}, as `x.sin()` or `f64::sin(x)`) and `symgrad::sigmoid`, \
-                     `symgrad::relu`, `symgrad::softplus`{hint}"
+                     ({}, as `x.sin()` or `f64::sin(x)`) and {}{hint}",
+                    crate::callee::methods(),
+                    crate::callee::facade_functions()
                 ),
             ));
             return None;

@@ -14,7 +14,8 @@
 //! loop is recorded in [`Expanded::loops`] for [`crate::looped`] to emit as
 //! a Rust `for` loop.
 
-use crate::body::{Arith, Block, Body, Callee, Constant, Expr, Kind, Stmt};
+use crate::body::{Arith, Block, Body, Constant, Expr, Kind, Stmt};
+use crate::callee::Callee;
 use crate::looped::{Acc, Looped, Read};
 use crate::sig::Sig;
 use std::collections::HashMap;
@@ -548,26 +549,22 @@ impl Expander {
         };
         let g = &mut self.g;
         let out = match callee {
-            Callee::Func(f) => g.func(f, a),
+            Callee::Builtin(b) => {
+                let floats: Option<Vec<NodeId>> = vals.iter().map(|v| node(Some(v))).collect();
+                match floats.and_then(|args| b.build(g, &args)) {
+                    Some(out) => out,
+                    None => return Err(self.error(e, "missing argument")),
+                }
+            }
             Callee::Powi => match vals.get(1) {
                 Some(Val::Int(n)) => g.powi(a, *n),
                 _ => return Err(self.error(e, "the exponent of `powi` must be a constant integer")),
             },
-            Callee::Powf | Callee::Max | Callee::Min => {
+            Callee::Powf => {
                 let Some(b) = node(vals.get(1)) else {
                     return Err(self.error(e, "missing argument"));
                 };
-                match callee {
-                    Callee::Powf => g.pow(a, b),
-                    Callee::Max => g.max(a, b),
-                    _ => g.min(a, b),
-                }
-            }
-            Callee::Log10 | Callee::Log2 => {
-                let base = g.int(if callee == Callee::Log10 { 10 } else { 2 });
-                let ln_a = g.func(Func::Ln, a);
-                let ln_base = g.func(Func::Ln, base);
-                g.div(ln_a, ln_base)
+                g.pow(a, b)
             }
             Callee::Recip => {
                 let one = g.int(1);

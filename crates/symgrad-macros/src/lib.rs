@@ -31,6 +31,7 @@
 //! panics on user input.
 
 mod body;
+mod callee;
 mod emit;
 mod expand;
 mod formula;

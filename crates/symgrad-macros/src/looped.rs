@@ -230,7 +230,7 @@ impl Check<'_> {
             Kind::Call(callee, args) => {
                 for (i, a) in args.iter().enumerate() {
                     let v = self.expr(a)?;
-                    if v && i == 1 && *callee == crate::body::Callee::Powi {
+                    if v && i == 1 && *callee == crate::callee::Callee::Powi {
                         return None;
                     }
                 }

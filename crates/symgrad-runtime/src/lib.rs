@@ -5,8 +5,8 @@
 //! is generic over [`Real`] (implemented for `f32` and `f64`) and
 //! `#[inline]`, so a call costs what the formula inside it costs.
 //!
-//! This crate uses `std`: `exp` and `ln` on floats live there, not in `core`
-//! (a `no_std` build would need a `libm` dependency, which is not free).
+//! This crate uses `std`: `exp` and `ln` on floats live there, not in `core`.
+//! The error function, which `std` lacks, comes from the `libm` crate.
 
 pub mod kernels;
 pub mod random;
@@ -31,10 +31,17 @@ pub trait Real:
     fn is_nan(self) -> bool;
     /// The nearest value to `x`.
     fn from_f64(x: f64) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
+    /// The error function (from `libm`).
+    fn erf(self) -> Self;
+    /// `1 - erf(x)` without the cancellation (from `libm`).
+    fn erfc(self) -> Self;
 }
 
 macro_rules! real {
-    ($t:ty) => {
+    ($t:ty, $erf:path, $erfc:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -62,12 +69,71 @@ macro_rules! real {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
+            #[inline]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline]
+            fn tan(self) -> Self {
+                <$t>::tan(self)
+            }
+            #[inline]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline]
+            fn erfc(self) -> Self {
+                $erfc(self)
+            }
         }
     };
 }
 
-real!(f32);
-real!(f64);
+real!(f32, libm::erff, libm::erfcf);
+real!(f64, libm::erf, libm::erfc);
+
+/// The error function `2/sqrt(pi) ∫_0^x exp(-t²) dt`.
+#[inline]
+pub fn erf<T: Real>(x: T) -> T {
+    x.erf()
+}
+
+/// The complementary error function `1 - erf(x)`, accurate for large `x`.
+#[inline]
+pub fn erfc<T: Real>(x: T) -> T {
+    x.erfc()
+}
+
+/// The secant `1/cos(x)`.
+#[inline]
+pub fn sec<T: Real>(x: T) -> T {
+    T::ONE / x.cos()
+}
+
+/// The cosecant `1/sin(x)`.
+#[inline]
+pub fn csc<T: Real>(x: T) -> T {
+    T::ONE / x.sin()
+}
+
+/// The cotangent `1/tan(x)` (computed as `cos/sin`, which is finite at
+/// pi/2 where `tan` is huge).
+#[inline]
+pub fn cot<T: Real>(x: T) -> T {
+    x.cos() / x.sin()
+}
+
+/// The Heaviside step with `heaviside(0) = 0`: [`step`] under the name
+/// NumPy and SymPy use (NumPy takes the value at 0 as an argument; SymPy's
+/// default is 1/2; symgrad's is 0, so that relu' = step).
+#[inline]
+pub fn heaviside<T: Real>(x: T) -> T {
+    step(x)
+}
 
 /// The logistic function `1 / (1 + e^-x)`, without overflow for large `|x|`:
 /// `e^x / (1 + e^x)` for negative `x`.

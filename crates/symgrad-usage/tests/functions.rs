@@ -70,6 +70,9 @@ fn arithmetic_and_powers() {
 fn elementary_functions() {
     same!("exp(x*y) + ln(x+y)", |x, y| (x * y).exp() + (x + y).ln());
     same!("ln(x)/ln(10) + ln(y)/ln(2)", |x, y| x.log10() + y.log2());
+    same!("log10(x) + log(y, 3) + exp2(x y)", |x, y| x.log10()
+        + y.log(3.0)
+        + (x * y).exp2());
     same!("sin(x)*cos(y) + tan(x*y)", |x, y| x.sin() * y.cos()
         + (x * y).tan());
     same!("asin(x) + acos(x*y/2) + atan(y)", |x, y| x.asin()
@@ -79,6 +82,50 @@ fn elementary_functions() {
         + y.cosh() * (x * y).tanh());
     same!("abs(x - y) + max(x, y) * min(x, y)", |x, y| (x - y).abs()
         + x.max(y) * x.min(y));
+}
+
+/// The functions added with NumPy's and SymPy's names (issue 10): each float
+/// method in the body, and its formula, give the same value and gradient,
+/// which central differences of the plain Rust confirm.
+#[test]
+fn the_later_functions() {
+    same!("asinh(x) + acosh(y + 1) + atanh(x/2)", |x, y| x.asinh()
+        + (y + 1.0).acosh()
+        + (x / 2.0).atanh());
+    same!("cbrt(x - y) + hypot(x, y) + atan2(y, x)", |x, y| (x - y)
+        .cbrt()
+        + x.hypot(y)
+        + y.atan2(x));
+    same!("floor(3 x) y + ceil(y) x", |x, y| (3.0 * x).floor() * y
+        + y.ceil() * x);
+    same!("erf(x y) + erfc(y) + sec(x) + csc(y) + cot(x y)", |x, y| {
+        symgrad::erf(x * y)
+            + symgrad::erfc(y)
+            + symgrad::sec(x)
+            + symgrad::csc(y)
+            + symgrad::cot(x * y)
+    });
+    same!("sign(x - y) x + step(y - x) y + heaviside(x) y", |x, y| {
+        symgrad::sign(x - y) * x + symgrad::step(y - x) * y + symgrad::heaviside(x) * y
+    });
+}
+
+#[gradient]
+fn later(x: f64, y: f64) -> f64 {
+    symgrad::erf(x * y) + x.asinh() * symgrad::sec(y) + y.atan2(x)
+}
+
+#[test]
+fn the_later_functions_against_central_differences() {
+    let (v, g) = later_gradient(X, Y);
+    assert!(close(v, later(X, Y), 1e-14));
+    let h = 1e-6;
+    let dx = (later(X + h, Y) - later(X - h, Y)) / (2.0 * h);
+    let dy = (later(X, Y + h) - later(X, Y - h)) / (2.0 * h);
+    assert!(
+        close(g[0], dx, 1e-8) && close(g[1], dy, 1e-8),
+        "{g:?} vs {dx}, {dy}"
+    );
 }
 
 #[test]

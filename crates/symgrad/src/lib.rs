@@ -41,10 +41,14 @@ pub use symgrad_macros::{grad, gradient, network};
 /// Training: data sets, optimizers, the training loop, model files. See
 /// the `symgrad-nn` crate.
 pub use symgrad_nn as nn;
-/// Numerically stable activation functions over `f32` and `f64`. Bodies
-/// under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that the
-/// original function compiles as ordinary Rust.
-pub use symgrad_runtime::{relu, sigmoid, softplus, Real};
+/// The functions that `f32` and `f64` lack as methods (activations in
+/// numerically stable forms, `erf`, `sec`, `sign` with sign(0) = 0, ...).
+/// Bodies under `#[gradient]` call them as `symgrad::sigmoid(x)`, so that
+/// the original function compiles as ordinary Rust; the list of them is the
+/// `Facade` entries of `graph::BUILTINS`.
+pub use symgrad_runtime::{
+    cot, csc, erf, erfc, heaviside, relu, sec, sigmoid, sign, softplus, step, Real,
+};
 
 /// What generated code calls. Not a public API: paths here may change with
 /// any release of the macros that use them.

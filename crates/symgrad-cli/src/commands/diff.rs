@@ -47,12 +47,34 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         };
         return super::emit::rust_source(&mut f, "f", Float::F64, returns);
     }
+    // `--at` with some of the variables substitutes them (SymPy's `subs`)
+    // and leaves the derivatives in the others, without values.
+    let substituted = match args.at.as_deref() {
+        Some(at) => input::partial_point(at, &f)?,
+        None => None,
+    };
+    let mut at = args.at.as_deref();
+    let mut text = text;
+    if let Some(values) = &substituted {
+        let pairs: Vec<(&str, symgrad_core::Num)> =
+            values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        f = f.substitute(&pairs);
+        let shown: Vec<String> = values.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+        let mut g = f.graph.clone();
+        let simple = simplify(&mut g, &[f.output]);
+        text = format!(
+            "{} with {}",
+            print::text(&g, &simple).formula(0),
+            shown.join(", ")
+        );
+        at = None;
+    }
     let wrt = input::wrt(&args.wrt, &f)?;
-    let point = args
-        .at
-        .as_deref()
-        .map(|a| input::point(a, &f))
-        .transpose()?;
+    let mut point = at.map(|a| input::point(a, &f)).transpose()?;
+    if f.vars.is_empty() {
+        // A formula without variables: its value needs no point.
+        point = Some(Vec::new());
+    }
     let options = Options {
         max_paths: args.max_paths,
     };
@@ -60,7 +82,7 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         return Err(Failure::input(format!(
             "error: --order takes one variable, but the formula has {} ({}); name one with --wrt",
             wrt.len(),
-            f.var_names().join(", ")
+            crate::report::name_list(&f.var_names(), "")
         )));
     }
     let mode = args.mode.unwrap_or(if args.order.is_some() {
@@ -100,9 +122,13 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         None => None,
     };
     let numeric = match &point {
-        Some(p) if matches!(mode, ModeArg::Numeric | ModeArg::All) && args.order.is_none() => {
-            Some(finite_differences(&f, &wrt, p)?)
-        }
+        Some(p) if matches!(mode, ModeArg::Numeric | ModeArg::All) => Some(finite_differences(
+            &f,
+            &wrt,
+            p,
+            args.hessian,
+            args.order.map(usize::from),
+        )?),
         _ => None,
     };
     let report = Report {
@@ -112,6 +138,7 @@ pub fn run(args: DiffArgs) -> Result<String, Failure> {
         value,
         numeric,
         all: mode == ModeArg::All,
+        substituted: substituted.is_some(),
     };
     match args.format {
         DiffFormat::Text => report.text(&mut outcomes, false),
@@ -202,25 +229,43 @@ fn evaluate(f: &Formula, nodes: &[NodeId], point: &[f64]) -> Result<Vec<f64>, Fa
     Ok(program.run(point))
 }
 
-/// Central differences at the point, for the variables of `wrt`.
+/// Central differences at the point, for the variables of `wrt`, in the
+/// order the entries are printed: the gradient then the Hessian's rows
+/// (`hessian`), or the one k-th derivative (`order`).
 fn finite_differences(
     f: &Formula,
     wrt: &[NodeId],
     point: &[f64],
+    hessian: bool,
+    order: Option<usize>,
 ) -> Result<(Vec<f64>, Stats), Failure> {
     let program = Program::compile(&f.graph, &f.vars, &[f.output]).map_err(failure)?;
+    let index = |w: &NodeId| f.vars.iter().position(|v| v == w);
+    if let (Some(k), Some(i)) = (order, wrt.first().and_then(index)) {
+        let (d, stats) = numeric::derivative(&program, point, i, k);
+        return Ok((vec![d], stats));
+    }
     let (all, mut stats) = numeric::gradient(&program, point);
-    let picked: Vec<f64> = wrt
+    let mut picked: Vec<f64> = wrt
         .iter()
-        .map(|w| {
-            f.vars
-                .iter()
-                .position(|v| v == w)
-                .map_or(f64::NAN, |i| all[i])
-        })
+        .map(|w| index(w).map_or(f64::NAN, |i| all[i]))
         .collect();
     stats.evaluations = 2 * wrt.len();
     stats.passes = stats.evaluations;
+    if hessian {
+        let (rows, h_stats) = numeric::hessian(&program, point);
+        for a in wrt {
+            for b in wrt {
+                let entry = match (index(a), index(b)) {
+                    (Some(i), Some(j)) => rows[i][j],
+                    _ => f64::NAN,
+                };
+                picked.push(entry);
+            }
+        }
+        stats.evaluations += h_stats.evaluations;
+        stats.passes = stats.evaluations;
+    }
     Ok((picked, stats))
 }
 
@@ -231,6 +276,8 @@ struct Report<'a> {
     value: Option<f64>,
     numeric: Option<(Vec<f64>, Stats)>,
     all: bool,
+    /// Whether `--at` substituted some variables (`text` then says which).
+    substituted: bool,
 }
 
 /// The entries of an outcome, flattened: gradient then Hessian rows.
@@ -248,10 +295,19 @@ impl Report<'_> {
     fn print(&self, o: &Outcome, graph: &mut Graph, latex: bool) -> (Printed, Vec<NodeId>) {
         let roots: Vec<NodeId> = flat(o).iter().map(|e| e.node).collect();
         let simple = simplify(graph, &roots);
+        // The user's bindings, in canonical form, so that where the
+        // derivative contains one it prints under the user's name.
+        let bound: Vec<NodeId> = self.f.bindings.iter().map(|b| b.node).collect();
+        let bound = simplify(graph, &bound);
+        let names: Vec<(NodeId, String)> = bound
+            .into_iter()
+            .zip(&self.f.bindings)
+            .map(|(node, b)| (node, b.name.clone()))
+            .collect();
         let printed = if latex {
-            print::latex(graph, &simple)
+            print::latex_named(graph, &simple, &names)
         } else {
-            print::text(graph, &simple)
+            print::text_named(graph, &simple, &names)
         };
         (printed, simple)
     }
@@ -268,8 +324,18 @@ impl Report<'_> {
 
     /// The derivatives as lines `name = expression = value`, in text or LaTeX.
     fn text(&self, outcomes: &mut [Outcome], latex: bool) -> Result<String, Failure> {
+        if let (true, Some(v)) = (self.f.vars.is_empty(), self.value) {
+            return Ok(format!(
+                "f = {} has no variables: its value is {}, and every derivative is 0\n",
+                self.text.trim(),
+                num(v)
+            ));
+        }
         let mut graph = self.f.graph.clone();
         let mut out = String::new();
+        if self.substituted && !latex {
+            out.push_str(&format!("f = {}\n", self.text));
+        }
         let mut simplified_by_mode = Vec::new();
         let mut values_by_mode = Vec::new();
         for o in outcomes.iter() {
@@ -550,13 +616,27 @@ impl Report<'_> {
             }
         }
         if let Some((estimates, stats)) = &self.numeric {
-            top.insert(
-                "numeric".into(),
-                json!({
-                    "gradient": estimates.iter().map(|&x| json_num(x)).collect::<Vec<_>>(),
-                    "evaluations": stats.evaluations,
-                }),
-            );
+            let nums = |xs: &[f64]| xs.iter().map(|&x| json_num(x)).collect::<Vec<_>>();
+            let mut m = Map::new();
+            match outcomes.first() {
+                Some(o) if o.entries.first().is_some_and(|e| e.wrt.len() > 1) => {
+                    m.insert("derivative".into(), json_num(estimates[0]));
+                }
+                Some(o) if o.hessian.is_some() => {
+                    let n = o.entries.len();
+                    m.insert("gradient".into(), json!(nums(&estimates[..n])));
+                    let rows: Vec<Value> = estimates[n..]
+                        .chunks(n.max(1))
+                        .map(|r| json!(nums(r)))
+                        .collect();
+                    m.insert("hessian".into(), Value::Array(rows));
+                }
+                _ => {
+                    m.insert("gradient".into(), json!(nums(estimates)));
+                }
+            }
+            m.insert("evaluations".into(), json!(stats.evaluations));
+            top.insert("numeric".into(), Value::Object(m));
         }
         if self.all {
             top.insert(

@@ -1,8 +1,9 @@
-//! `symgrad graph`: the computational graph as DOT, or as SVG laid out in
-//! pure Rust (no Graphviz install needed).
+//! `symgrad graph`: the computational graph as DOT, or as SVG laid out by
+//! the core's `print::svg` (no Graphviz install needed). Values in pictures
+//! have 4 significant digits.
 
 use crate::input;
-use crate::report::num;
+use crate::report::sig4;
 use crate::{Failure, GraphArgs, GraphFormat};
 use symgrad_core::diff::reverse::adjoints;
 use symgrad_core::diff::rules::local_derivatives;
@@ -60,7 +61,7 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
     for (&(edge, d), &s) in edges.iter().zip(&simple) {
         let mut label = print::text(&f.graph, &[s]).formula(0);
         if let Some(values) = &values {
-            label.push_str(&format!(" = {}", num(values[d.index()])));
+            label.push_str(&format!(" = {}", sig4(values[d.index()])));
         }
         options.edge_labels.insert(edge, label);
     }
@@ -68,12 +69,17 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
         for &v in order.iter().filter(|&&v| !is_constant(&f.graph, v)) {
             options
                 .node_notes
-                .insert(v, format!("= {}", num(values[v.index()])));
+                .insert(v, format!("= {}", sig4(values[v.index()])));
         }
         for &(v, a) in &adjoint_of {
             let note = options.node_notes.entry(v).or_default();
-            note.push_str(&format!("\nadjoint {}", num(values[a.index()])));
+            note.push_str(&format!("\nadjoint {}", sig4(values[a.index()])));
         }
+    }
+    if args.format == GraphFormat::Svg {
+        let picture = print::svg(&f.graph, &[output], &options)
+            .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
+        return write_out(picture, args.output.as_deref());
     }
     let dot = print::dot(&f.graph, &[output], &options);
     deliver(dot, args.format, args.output.as_deref())
@@ -90,6 +96,11 @@ pub(crate) fn deliver(
         GraphFormat::Dot => dot,
         GraphFormat::Svg => svg(&dot)?,
     };
+    write_out(rendered, output)
+}
+
+/// `rendered` written to `output`, or returned for standard output.
+fn write_out(rendered: String, output: Option<&std::path::Path>) -> Result<String, Failure> {
     match output {
         Some(path) => {
             std::fs::write(path, rendered)

@@ -22,7 +22,8 @@
 //! that a new operation gets both rules; neither can fail.
 //!
 //! Conventions at non-smooth points: `|x|'(0) = sign(0) = 0`,
-//! `relu'(0) = step(0) = 0`; `max(a, b)` sends the whole derivative to `a`
+//! `relu'(0) = step(0) = 0`; `floor` and `ceil` have derivative 0 (also
+//! at their jumps, where none exists); `max(a, b)` sends the whole derivative to `a`
 //! on a tie (the operand its value takes), and `min` likewise. `sign` and
 //! `step` have derivative 0 (everywhere they have one). A reduction `max`
 //! sends the whole adjoint to the *first* largest entry in row-major order
@@ -79,8 +80,10 @@ pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
             let a_pow = g.pow(a, b_minus_1);
             let da = g.mul(b, a_pow);
             // ∂(a^b)/∂b = a^b·ln(a); zero when the exponent is a constant, so
-            // that x^2 does not bring ln(x) into its derivative.
-            let db = if matches!(g.op(b), Op::Const(_) | Op::Named(_)) {
+            // that x^2 does not bring ln(x) into its derivative, and zero
+            // for the base 0, since 0^b is 0 for every b > 0 (where it has
+            // a derivative) rather than 0·ln(0) = NaN.
+            let db = if matches!(g.op(b), Op::Const(_) | Op::Named(_)) || g.is_int(a, 0) {
                 g.int(0)
             } else {
                 let ln_a = g.func(Func::Ln, a);
@@ -103,6 +106,16 @@ pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
             smallvec![to_a, to_b]
         }
         Op::Func(f) => smallvec![func_derivative(g, f, v, args[0])],
+        // v = atan2(y, x): ∂v/∂y = x/(x² + y²), ∂v/∂x = -y/(x² + y²).
+        Op::Atan2 => {
+            let (y, x) = (args[0], args[1]);
+            let x2 = g.powi(x, 2);
+            let y2 = g.powi(y, 2);
+            let r2 = g.add(x2, y2);
+            let dy = g.div(x, r2);
+            let y_over = g.div(y, r2);
+            smallvec![dy, g.neg(y_over)]
+        }
         _ => unreachable!("tensor operations are refused above"),
     })
 }
@@ -434,6 +447,68 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             let d = g.add(one, a2);
             g.div(one, d)
         }
+        // asinh' = 1/sqrt(a² + 1)
+        Func::Asinh => {
+            let a2 = g.powi(a, 2);
+            let r = g.add(a2, one);
+            let s = g.func(Func::Sqrt, r);
+            g.div(one, s)
+        }
+        // acosh' = 1/sqrt(a² - 1)
+        Func::Acosh => {
+            let a2 = g.powi(a, 2);
+            let r = g.sub(a2, one);
+            let s = g.func(Func::Sqrt, r);
+            g.div(one, s)
+        }
+        // atanh' = 1/(1 - a²)
+        Func::Atanh => {
+            let a2 = g.powi(a, 2);
+            let d = g.sub(one, a2);
+            g.div(one, d)
+        }
+        // log_b' = 1/(a ln b)
+        Func::Log10 | Func::Log2 => {
+            let base = g.int(if f == Func::Log10 { 10 } else { 2 });
+            let ln_b = g.func(Func::Ln, base);
+            let d = g.mul(a, ln_b);
+            g.div(one, d)
+        }
+        // cbrt' = 1/(3 cbrt(a)²)
+        Func::Cbrt => {
+            let three = g.int(3);
+            let v2 = g.powi(v, 2);
+            let d = g.mul(three, v2);
+            g.div(one, d)
+        }
+        // sec' = sec·tan
+        Func::Sec => {
+            let t = g.func(Func::Tan, a);
+            g.mul(v, t)
+        }
+        // csc' = -csc·cot
+        Func::Csc => {
+            let c = g.func(Func::Cot, a);
+            let d = g.mul(v, c);
+            g.neg(d)
+        }
+        // cot' = -1 - cot²
+        Func::Cot => {
+            let c2 = g.powi(v, 2);
+            let d = g.add(one, c2);
+            g.neg(d)
+        }
+        // erf' = 2/sqrt(pi)·exp(-a²), erfc' = -erf'
+        Func::Erf | Func::Erfc => {
+            let a2 = g.powi(a, 2);
+            let minus = g.neg(a2);
+            let e = g.func(Func::Exp, minus);
+            let pi = g.named(crate::graph::NamedConst::Pi);
+            let root = g.func(Func::Sqrt, pi);
+            let two = g.int(if f == Func::Erf { 2 } else { -2 });
+            let c = g.div(two, root);
+            g.mul(c, e)
+        }
         Func::Abs => g.func(Func::Sign, a),
         // σ' = σ(a)·σ(-a) (= σ(1 - σ), whose 1 - σ loses all accuracy
         // once σ(a) rounds near 1, e.g. a relative error of 1e-3 at a = 30)
@@ -444,6 +519,6 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
         }
         Func::Relu => g.func(Func::Step, a),
         Func::Softplus => g.func(Func::Sigmoid, a),
-        Func::Sign | Func::Step => g.int(0),
+        Func::Sign | Func::Step | Func::Floor | Func::Ceil => g.int(0),
     }
 }

@@ -163,6 +163,10 @@ pub fn statements(f: &Function, float: Float, inputs: &[TokenStream], prefix: &s
                 let (a, b) = (operand(a), operand(b));
                 quote!(#private::min(#a, #b))
             }
+            Instr::Atan2(a, b) => {
+                let (a, b) = (operand(a), operand(b));
+                quote!(#ty::atan2(#a, #b))
+            }
             Instr::Call(func, a) => {
                 let a = operand(a);
                 // The method and the runtime helper carry the function's own name.
@@ -216,14 +220,9 @@ fn binary(a: TokenStream, op: TokenStream, b: TokenStream) -> TokenStream {
     quote!(#a #op #b)
 }
 
-/// Whether `f32`/`f64` have a method named like `func` that computes it as
-/// we want; the others (`sigmoid`, `softplus`, `relu`, `sign`, `step`) are
-/// runtime helpers, in stable forms and with symgrad's conventions at 0.
+/// Whether `f32`/`f64` have a method named like `func` ([`Func::is_float_method`]).
 fn has_std_method(func: Func) -> bool {
-    !matches!(
-        func,
-        Func::Sigmoid | Func::Relu | Func::Softplus | Func::Sign | Func::Step
-    )
+    func.is_float_method()
 }
 
 /// What a generated gradient function returns.

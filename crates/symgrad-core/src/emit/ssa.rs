@@ -41,6 +41,8 @@ pub enum Instr {
     Sqrt(Operand),
     Max(Operand, Operand),
     Min(Operand, Operand),
+    /// `atan2(a, b)` (`a.atan2(b)` in Rust).
+    Atan2(Operand, Operand),
     /// An elementwise function (never `Sqrt`, which has its own instruction).
     Call(Func, Operand),
 }
@@ -73,6 +75,7 @@ impl Instr {
                     x
                 }
             }
+            Instr::Atan2(a, b) => get(a).atan2(get(b)),
             Instr::Call(f, a) => f.eval(get(a)),
         }
     }
@@ -86,7 +89,8 @@ impl Instr {
             | Instr::Div(a, b)
             | Instr::Powf(a, b)
             | Instr::Max(a, b)
-            | Instr::Min(a, b) => [Some(a), Some(b)],
+            | Instr::Min(a, b)
+            | Instr::Atan2(a, b) => [Some(a), Some(b)],
             Instr::Neg(a) | Instr::Powi(a, _) | Instr::Sqrt(a) | Instr::Call(_, a) => {
                 [Some(a), None]
             }
@@ -223,6 +227,7 @@ fn key(instr: &Instr) -> (u8, u64, u64) {
         Instr::Max(a, b) => two(9, a, b),
         Instr::Min(a, b) => two(10, a, b),
         Instr::Call(f, a) => (11 | flag(a, 0x40), bits(a), f as u64),
+        Instr::Atan2(a, b) => two(12, a, b),
     }
 }
 
@@ -313,6 +318,10 @@ impl Lowering<'_> {
             Op::Min => {
                 let (a, b) = (self.operand(args[0]), self.operand(args[1]));
                 self.push(Instr::Min(a, b))
+            }
+            Op::Atan2 => {
+                let (a, b) = (self.operand(args[0]), self.operand(args[1]));
+                self.push(Instr::Atan2(a, b))
             }
             Op::Func(Func::Sqrt) => {
                 let a = self.operand(args[0]);

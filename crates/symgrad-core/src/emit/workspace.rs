@@ -86,6 +86,7 @@ pub(super) fn workspace(
                     Binary::Pow => quote!(#ty::powf(x, y)),
                     Binary::Max => quote!(#private::max(x, y)),
                     Binary::Min => quote!(#private::min(x, y)),
+                    Binary::Atan2 => quote!(#ty::atan2(x, y)),
                 };
                 quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, |x: #ty, y: #ty| #body);)
             }
@@ -201,10 +202,9 @@ pub(super) fn workspace(
 /// helper (as the scalar emitter does).
 fn func_call(func: Func, ty: &TokenStream, private: &TokenStream) -> TokenStream {
     let name = Ident::new(func.name(), Span::call_site());
-    match func {
-        Func::Sigmoid | Func::Relu | Func::Softplus | Func::Sign | Func::Step => {
-            quote!(#private::#name(x))
-        }
-        _ => quote!(#ty::#name(x)),
+    if func.is_float_method() {
+        quote!(#ty::#name(x))
+    } else {
+        quote!(#private::#name(x))
     }
 }

@@ -111,7 +111,7 @@ impl TensorProgram {
                         None => Step::Binary(Op::Pow, vec![a(0), a(1)]),
                     }
                 }
-                Op::Add | Op::Mul | Op::Sub | Op::Div | Op::Max | Op::Min => {
+                Op::Add | Op::Mul | Op::Sub | Op::Div | Op::Max | Op::Min | Op::Atan2 => {
                     Step::Binary(node.op, (0..node.args.len()).map(a).collect())
                 }
                 Op::Neg => Step::Neg(a(0)),
@@ -277,6 +277,7 @@ fn binary_fn(op: Op) -> fn(f64, f64) -> f64 {
         // Ties go to the first operand, as in the scalar interpreter.
         Op::Max => |a, b| if b > a { b } else { a },
         Op::Min => |a, b| if b < a { b } else { a },
+        Op::Atan2 => f64::atan2,
         _ => unreachable!("{op:?} is not a binary elementwise operation"),
     }
 }

@@ -6,12 +6,14 @@
 //! node ids, never a recursion over depth. Operand order is the order of a
 //! node's `args` (its slots).
 
+pub mod builtin;
 mod op;
 pub mod scalarize;
 mod shape;
 mod tensor;
 mod view;
 
+pub use builtin::{Builtin, BuiltinName, RustName, BUILTINS};
 pub use op::{Axis, Func, NamedConst, Op};
 pub use shape::{Shape, ShapeId};
 
@@ -455,6 +457,27 @@ impl Graph {
         self.intern_shaped(Op::Func(f), smallvec![a], shape)
     }
 
+    /// `atan2(y, x)`, the angle of the point (x, y) (elementwise for tensors).
+    pub fn atan2(&mut self, y: NodeId, x: NodeId) -> NodeId {
+        ok_or_panic(self.try_atan2(y, x))
+    }
+
+    /// `atan2(y, x)`, or a shape error when the operands do not broadcast.
+    pub fn try_atan2(&mut self, y: NodeId, x: NodeId) -> Result<NodeId> {
+        let shape = self.broadcast_pair(Op::Atan2, y, x)?;
+        if let (Some(a), Some(b)) = (self.as_const(y), self.as_const(x)) {
+            if let Some(r) = builtin::exact_atan2(a, b) {
+                let c = self.constant(r);
+                return Ok(self.fill(c, shape));
+            }
+            if !a.is_exact() || !b.is_exact() {
+                let c = self.constant(Num::Float(a.to_f64().atan2(b.to_f64())));
+                return Ok(self.fill(c, shape));
+            }
+        }
+        Ok(self.intern_shaped(Op::Atan2, smallvec![y, x], shape))
+    }
+
     /// Builds `op` over `args`, through the same folding as the named builders.
     /// `Add` and `Mul` accept two or more operands.
     ///
@@ -497,6 +520,7 @@ impl Graph {
             (Op::Div, &[a, b]) => self.try_div(a, b)?,
             (Op::Pow, &[a, b]) => self.try_pow(a, b)?,
             (Op::Max | Op::Min, &[a, b]) => self.try_extremum(op, a, b)?,
+            (Op::Atan2, &[y, x]) => self.try_atan2(y, x)?,
             (Op::Neg, &[a]) => self.neg(a),
             (Op::Func(f), &[a]) => self.func(f, a),
             (Op::MatMul, &[a, b]) => self.try_matmul(a, b)?,
@@ -657,6 +681,18 @@ impl Graph {
     /// rebuilding each node through the folding builders. Returns the new ids
     /// of `outputs`.
     pub fn import(&mut self, other: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
+        self.import_substituted(other, outputs, |_| None)
+    }
+
+    /// [`Graph::import`], with the variables for which `value` gives a number
+    /// replaced by that constant (SymPy's `subs`); the folding builders fold
+    /// what becomes constant.
+    pub fn import_substituted(
+        &mut self,
+        other: &Graph,
+        outputs: &[NodeId],
+        value: impl Fn(&str) -> Option<Num>,
+    ) -> Vec<NodeId> {
         let mut map: Vec<Option<NodeId>> = vec![None; other.len()];
         for id in other.reachable(outputs) {
             let node = other.node(id);
@@ -666,9 +702,10 @@ impl Graph {
                 .map(|a| map[a.index()].expect("operands come first"))
                 .collect();
             let new = match node.op {
-                Op::Var(v) => {
-                    self.tensor_var(&other.var_names[v as usize], other.shape(id).clone())
-                }
+                Op::Var(v) => match value(&other.var_names[v as usize]) {
+                    Some(n) if other.is_scalar(id) => self.constant(n),
+                    _ => self.tensor_var(&other.var_names[v as usize], other.shape(id).clone()),
+                },
                 op => {
                     let op = self.op_from(other, op);
                     self.apply(op, &args)
@@ -745,12 +782,27 @@ fn exact_func_value(f: Func, x: Num) -> Option<Num> {
             1
         }),
         Func::Step => Num::int(if zero || x.is_negative() { 0 } else { 1 }),
-        Func::Sin | Func::Tan | Func::Sinh | Func::Tanh | Func::Asin | Func::Atan if zero => {
+        Func::Sin
+        | Func::Tan
+        | Func::Sinh
+        | Func::Tanh
+        | Func::Asin
+        | Func::Atan
+        | Func::Asinh
+        | Func::Atanh
+        | Func::Erf
+            if zero =>
+        {
             Num::int(0)
         }
-        Func::Sqrt if zero || x.is_one() => x,
-        Func::Cos | Func::Cosh | Func::Exp if zero => Num::int(1),
-        Func::Ln if x.is_one() => Num::int(0),
+        Func::Sqrt | Func::Cbrt if zero || x.is_one() => x,
+        Func::Cos | Func::Cosh | Func::Exp | Func::Sec | Func::Erfc if zero => Num::int(1),
+        Func::Ln | Func::Log10 | Func::Log2 | Func::Acosh if x.is_one() => Num::int(0),
+        Func::Floor | Func::Ceil => match x {
+            Num::Rational(r) if f == Func::Floor => Num::int(r.floor().to_integer()),
+            Num::Rational(r) => Num::int(r.ceil().to_integer()),
+            Num::Float(_) => return None,
+        },
         Func::Sigmoid if zero => Num::ratio(1, 2)?,
         _ => return None,
     })

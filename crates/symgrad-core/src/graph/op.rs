@@ -6,9 +6,14 @@ use std::fmt;
 
 /// An elementwise function of one argument.
 ///
-/// `Sign` and `Step` do not appear in the formula syntax; they arise as the
-/// derivatives of `abs`, `relu`, `max` and `min` and are printed as `sign(x)`
-/// and `step(x)` (both parse back).
+/// The names each is written by (NumPy's and SymPy's spellings beside the
+/// canonical one) are in [`super::builtin::BUILTINS`], the one list shared by
+/// the formula parser, network files and `#[gradient]`.
+///
+/// Conventions where a function is not differentiable: `sign`, `step`,
+/// `floor` and `ceil` are piecewise constant and have derivative 0 wherever
+/// they have one (at a jump symgrad also returns 0); `sign(0) = 0`,
+/// `step(0) = 0` (`heaviside` is `step`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Func {
     Sin,
@@ -35,11 +40,40 @@ pub enum Func {
     Sign,
     /// Heaviside step with step(0) = 0: the derivative of `relu`.
     Step,
+    // Added later (issue 10); after the others so that the earlier
+    // functions keep their discriminants, which the structural hash that
+    // orders operands reads.
+    /// Inverse hyperbolic sine.
+    Asinh,
+    /// Inverse hyperbolic cosine (for x >= 1).
+    Acosh,
+    /// Inverse hyperbolic tangent (for |x| < 1).
+    Atanh,
+    /// Base-10 logarithm.
+    Log10,
+    /// Base-2 logarithm.
+    Log2,
+    /// The real cube root (negative for negative x, unlike `x^(1/3)`).
+    Cbrt,
+    /// `1/cos(x)`.
+    Sec,
+    /// `1/sin(x)`.
+    Csc,
+    /// `1/tan(x)`.
+    Cot,
+    /// The error function `2/sqrt(pi) ∫_0^x exp(-t²) dt`.
+    Erf,
+    /// `1 - erf(x)`, accurate where `erf(x)` is close to 1.
+    Erfc,
+    /// The largest integer at most x; derivative 0.
+    Floor,
+    /// The smallest integer at least x; derivative 0.
+    Ceil,
 }
 
 impl Func {
     /// Every function, in a fixed order (used by tests and documentation).
-    pub const ALL: [Func; 18] = [
+    pub const ALL: [Func; 31] = [
         Func::Sin,
         Func::Cos,
         Func::Tan,
@@ -52,6 +86,19 @@ impl Func {
         Func::Asin,
         Func::Acos,
         Func::Atan,
+        Func::Asinh,
+        Func::Acosh,
+        Func::Atanh,
+        Func::Log10,
+        Func::Log2,
+        Func::Cbrt,
+        Func::Sec,
+        Func::Csc,
+        Func::Cot,
+        Func::Erf,
+        Func::Erfc,
+        Func::Floor,
+        Func::Ceil,
         Func::Abs,
         Func::Sigmoid,
         Func::Relu,
@@ -75,6 +122,19 @@ impl Func {
             Func::Asin => "asin",
             Func::Acos => "acos",
             Func::Atan => "atan",
+            Func::Asinh => "asinh",
+            Func::Acosh => "acosh",
+            Func::Atanh => "atanh",
+            Func::Log10 => "log10",
+            Func::Log2 => "log2",
+            Func::Cbrt => "cbrt",
+            Func::Sec => "sec",
+            Func::Csc => "csc",
+            Func::Cot => "cot",
+            Func::Erf => "erf",
+            Func::Erfc => "erfc",
+            Func::Floor => "floor",
+            Func::Ceil => "ceil",
             Func::Abs => "abs",
             Func::Sigmoid => "sigmoid",
             Func::Relu => "relu",
@@ -84,13 +144,15 @@ impl Func {
         }
     }
 
-    /// Looks a function up by any of the names the syntax accepts.
+    /// Looks a function of one argument up by any of the names the syntax
+    /// accepts (`log`, `arcsin`, `σ`, `heaviside`, ... as well as the
+    /// canonical names), through [`super::builtin::BUILTINS`].
     pub fn from_name(name: &str) -> Option<Func> {
-        Some(match name {
-            "log" => Func::Ln,
-            "σ" => Func::Sigmoid,
-            _ => return Func::ALL.into_iter().find(|f| f.name() == name),
-        })
+        match super::builtin::Builtin::from_name(name)? {
+            super::builtin::Builtin::Func(f) => Some(f),
+            super::builtin::Builtin::Log => Some(Func::Ln),
+            _ => None,
+        }
     }
 
     /// Evaluates the function at `x` in `f64`, with numerically stable forms
@@ -110,6 +172,19 @@ impl Func {
             Func::Asin => x.asin(),
             Func::Acos => x.acos(),
             Func::Atan => x.atan(),
+            Func::Asinh => x.asinh(),
+            Func::Acosh => x.acosh(),
+            Func::Atanh => x.atanh(),
+            Func::Log10 => x.log10(),
+            Func::Log2 => x.log2(),
+            Func::Cbrt => x.cbrt(),
+            Func::Sec => symgrad_runtime::sec(x),
+            Func::Csc => symgrad_runtime::csc(x),
+            Func::Cot => symgrad_runtime::cot(x),
+            Func::Erf => symgrad_runtime::erf(x),
+            Func::Erfc => symgrad_runtime::erfc(x),
+            Func::Floor => x.floor(),
+            Func::Ceil => x.ceil(),
             Func::Abs => x.abs(),
             Func::Sigmoid => {
                 if x >= 0.0 {
@@ -212,6 +287,9 @@ pub enum Op {
     Min,
     /// An elementwise function of `args[0]`.
     Func(Func),
+    /// `atan2(args[0], args[1])`: the angle of the point (x, y) = (args[1],
+    /// args[0]), in (-pi, pi].
+    Atan2,
 
     // Tensor operations. The elementwise operations above broadcast
     // NumPy-style; the ones below change shapes. A `ShapeId` inside an
@@ -269,6 +347,7 @@ impl Op {
             Op::Max => "max".to_string(),
             Op::Min => "min".to_string(),
             Op::Func(f) => f.name().to_string(),
+            Op::Atan2 => "atan2".to_string(),
             Op::MatMul => "@".to_string(),
             Op::Transpose => "transpose".to_string(),
             Op::Sum(a) => reduction_label("sum", *a),
@@ -298,6 +377,7 @@ impl Op {
                 | Op::Max
                 | Op::Min
                 | Op::Func(_)
+                | Op::Atan2
         )
     }
 

@@ -129,7 +129,7 @@ fn seeds_are_deterministic_and_streams_independent() {
 
 #[test]
 fn bad_initializers_are_spanned() {
-    let cases: [(&str, ErrorKind, &str, &str); 11] = [
+    let cases: [(&str, ErrorKind, &str, &str); 12] = [
         (
             "~ normal(0, n)",
             ErrorKind::UnknownVariable,
@@ -166,7 +166,18 @@ fn bad_initializers_are_spanned() {
             "0",
             "upper bound",
         ),
-        ("~ normal(0, 1/0)", ErrorKind::InvalidValue, "1/0", "finite"),
+        (
+            "~ normal(0, 1e400)",
+            ErrorKind::InvalidValue,
+            "1e400",
+            "finite",
+        ),
+        (
+            "~ normal(0, 1/0)",
+            ErrorKind::InvalidValue,
+            "/",
+            "division by zero",
+        ),
         ("~", ErrorKind::Syntax, "\n", "expected a distribution"),
         ("~ normal(0, 1", ErrorKind::Syntax, "(", "unclosed"),
         (

@@ -58,7 +58,8 @@ pub(crate) struct Token {
 type Res<'a, O> = IResult<&'a str, O>;
 
 /// `2`, `3.5`, `2.`, `.5`, each with an optional exponent `e-3`. The exponent
-/// is only taken when digits follow, so `2e` is `2` then the constant `e`.
+/// is only taken when digits follow; [`token`] refuses `2e` and `2e-x` (an
+/// exponent without digits) but reads `2e^x` and `2ex` as products.
 fn number(i: &str) -> Res<'_, &str> {
     recognize((
         alt((
@@ -154,10 +155,34 @@ fn token(i: &str) -> (Tok, &str) {
     if c.is_ascii_digit() || (c == '.' && i.as_bytes().get(1).is_some_and(u8::is_ascii_digit)) {
         if let Ok((rest, _)) = number(i) {
             let text = consumed(i, rest);
+            if let Some(after_e) = rest.strip_prefix(['e', 'E']) {
+                // `e` continued by a name, a power or a superscript is the
+                // constant or a name times the number (`2e^x`, `2ex`, `2e²`);
+                // anything else is an exponent whose digits are missing.
+                let continues = after_e.starts_with("**")
+                    || after_e.chars().next().is_some_and(|n| {
+                        is_ident_continue(n) || n == '^' || n == '⁻' || sup_digit(n).is_some()
+                    });
+                if !continues {
+                    let e = &rest[..1];
+                    return (
+                        Tok::Bad(format!(
+                            "malformed number '{text}{e}': the exponent has no digits \
+                             (write {text}{e}3 or {text}{e}-3, or {text}*{e} for {text} times {e})"
+                        )),
+                        after_e,
+                    );
+                }
+            }
             let kind = decimal(text)
                 .map_or_else(|| Tok::Bad(format!("invalid number '{text}'")), Tok::Num);
             return (kind, rest);
         }
+    }
+    // A Greek constant letter followed by letters is the constant times a
+    // name (`2πr` is 2·π·r); the ASCII `pir` stays one name.
+    if c == 'π' && after.chars().next().is_some_and(is_ident_start) {
+        return (Tok::Ident, after);
     }
     if is_ident_start(c) {
         if let Ok((rest, _)) = identifier(i) {
@@ -226,7 +251,8 @@ mod tests {
 
     #[test]
     fn numbers_take_an_exponent_only_before_digits() {
-        assert_eq!(kinds("2e"), [Tok::Num(Num::int(2)), Tok::Ident, Tok::Eof]);
+        assert_eq!(kinds("2ex"), [Tok::Num(Num::int(2)), Tok::Ident, Tok::Eof]);
+        assert!(matches!(kinds("2e")[0], Tok::Bad(_)));
         assert_eq!(
             kinds("1e-3"),
             [Tok::Num(Num::Rational((1, 1000).into())), Tok::Eof]

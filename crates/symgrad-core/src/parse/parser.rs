@@ -11,7 +11,7 @@ use super::lexer::{lex, Tok, Token};
 use super::MAX_DEPTH;
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::formula::{Binding, Formula};
-use crate::graph::{Func, Graph, NamedConst, NodeId};
+use crate::graph::{Builtin, Graph, NamedConst, NodeId};
 use rustc_hash::FxHashMap;
 
 /// Binding strength; higher binds tighter.
@@ -68,32 +68,9 @@ impl Pending {
     }
 }
 
-/// What a function call computes.
-#[derive(Clone, Copy, Debug)]
-enum Callee {
-    Func(Func),
-    Max,
-    Min,
-    Pow,
-}
-
-impl Callee {
-    fn from_name(name: &str) -> Option<Callee> {
-        match name {
-            "max" => Some(Callee::Max),
-            "min" => Some(Callee::Min),
-            "pow" => Some(Callee::Pow),
-            _ => Func::from_name(name).map(Callee::Func),
-        }
-    }
-
-    fn arity(self) -> usize {
-        match self {
-            Callee::Func(_) => 1,
-            Callee::Max | Callee::Min | Callee::Pow => 2,
-        }
-    }
-}
+/// What a function call computes: one of the names of the one list,
+/// [`crate::graph::BUILTINS`].
+type Callee = Builtin;
 
 fn constant(name: &str) -> Option<NamedConst> {
     match name {
@@ -263,6 +240,10 @@ impl<'s> Parser<'s> {
         let Some((output, _)) = output else {
             return Err(syntax(Span::point(0), "empty formula"));
         };
+        // Only the variables the output depends on are variables of f: one
+        // that appears only in an unused binding is not.
+        let reached = self.graph.reachable_mask(&[output]);
+        self.vars.retain(|v| reached[v.index()]);
         Ok(Formula {
             graph: self.graph,
             output,
@@ -470,7 +451,7 @@ impl<'s> Parser<'s> {
                     // Implicit multiplication, at the precedence of `*`. The
                     // token is read again as the right factor.
                     let in_pair_call =
-                        matches!(cur.kind, FrameKind::Call { callee, .. } if callee.arity() == 2);
+                        matches!(cur.kind, FrameKind::Call { callee, .. } if callee.arity().1 >= 2);
                     let gap = prev.as_ref().map_or(tok.span, |p| Span::point(p.span.end));
                     if matches!(tok.kind, Tok::Num(_)) {
                         if in_pair_call && tok.space_before {
@@ -538,7 +519,16 @@ impl<'s> Parser<'s> {
                         BinOp::Add => self.graph.add(a, b),
                         BinOp::Sub => self.graph.sub(a, b),
                         BinOp::Mul => self.graph.mul(a, b),
-                        BinOp::Div => self.graph.div(a, b),
+                        BinOp::Div => {
+                            if self.graph.as_const(b).is_some_and(|n| n.is_zero()) {
+                                return Err(Error::at(
+                                    ErrorKind::InvalidValue,
+                                    span,
+                                    "division by zero: the divisor is the constant 0",
+                                ));
+                            }
+                            self.graph.div(a, b)
+                        }
                         BinOp::Pow => self.graph.pow(a, b),
                     }
                 }
@@ -559,24 +549,20 @@ impl<'s> Parser<'s> {
         args: &[NodeId],
         gap: Option<Span>,
     ) -> Result<NodeId> {
-        Ok(match (callee, args) {
-            (Callee::Func(f), &[a]) => self.graph.func(f, a),
-            (Callee::Max, &[a, b]) => self.graph.max(a, b),
-            (Callee::Min, &[a, b]) => self.graph.min(a, b),
-            (Callee::Pow, &[a, b]) => self.graph.pow(a, b),
-            _ => {
-                if let (Some(gap), true) = (gap, args.len() < callee.arity()) {
-                    return Err(syntax(gap, "missing ',' between arguments"));
-                }
-                return Err(self.arity_error(callee, name, close, args.len()));
-            }
-        })
+        if let Some(node) = callee.build(&mut self.graph, args) {
+            return Ok(node);
+        }
+        if let (Some(gap), true) = (gap, args.len() < callee.arity().1) {
+            return Err(syntax(gap, "missing ',' between arguments"));
+        }
+        Err(self.arity_error(callee, name, close, args.len()))
     }
 
     fn arity_error(&self, callee: Callee, name: Span, close: Span, found: usize) -> Error {
         let expected = match callee.arity() {
-            1 => "1 argument".to_string(),
-            n => format!("{n} arguments"),
+            (1, 1) => "1 argument".to_string(),
+            (lo, hi) if lo == hi => format!("{lo} arguments"),
+            (lo, hi) => format!("{lo} or {hi} arguments"),
         };
         syntax(
             Span::new(name.start, close.end),
@@ -604,15 +590,25 @@ impl<'s> Parser<'s> {
                 _ => {}
             }
         }
-        let arg = inner
-            .and_then(|(a, b)| self.src.get(a..b))
-            .filter(|s| s.chars().count() <= 24)
-            .unwrap_or("...");
-        Error::at(
-            ErrorKind::UnknownFunction,
-            span,
-            format!("unknown function '{name}'; for a product write '{name}*({arg})'"),
-        )
+        let inner = inner.and_then(|(a, b)| self.src.get(a..b));
+        let near = crate::graph::builtin::nearest_names(name);
+        let message = if !near.is_empty() {
+            let list: Vec<String> = near.iter().map(|n| format!("'{n}'")).collect();
+            format!(
+                "unknown function '{name}'; did you mean {}?",
+                or_list(&list)
+            )
+        } else if inner.is_some_and(has_top_level_comma) {
+            // `f(a, b)` is no product: `f*(a, b)` would not parse either.
+            format!(
+                "unknown function '{name}' (the functions are listed under \
+                 'Formula syntax' in the README)"
+            )
+        } else {
+            let arg = inner.filter(|s| s.chars().count() <= 24).unwrap_or("...");
+            format!("unknown function '{name}'; for a product write '{name}*({arg})'")
+        };
+        Error::at(ErrorKind::UnknownFunction, span, message)
     }
 
     /// The message for a token that cannot start an operand here.
@@ -637,4 +633,27 @@ impl<'s> Parser<'s> {
         };
         syntax(found.span, message)
     }
+}
+
+/// `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Whether `s` has a `,` outside any parentheses.
+fn has_top_level_comma(s: &str) -> bool {
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }

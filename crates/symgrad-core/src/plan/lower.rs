@@ -76,6 +76,7 @@ impl Plan {
                     }
                     _ => low.zip(Binary::Pow, dims, view(0)?, view(1)?),
                 },
+                Op::Atan2 => low.zip(Binary::Atan2, dims, view(0)?, view(1)?),
                 Op::Add | Op::Mul | Op::Sub | Op::Div | Op::Max | Op::Min => {
                     let op = match node.op {
                         Op::Add => Binary::Add,

@@ -137,6 +137,8 @@ pub enum Binary {
     Pow,
     Max,
     Min,
+    /// `atan2(a, b)`.
+    Atan2,
 }
 
 /// What a [`Instr::Reduce`] computes along its axis.

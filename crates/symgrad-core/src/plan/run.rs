@@ -154,8 +154,9 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
                         };
                     }
                     each!(
-                        Sin, Cos, Tan, Exp, Ln, Sqrt, Tanh, Sinh, Cosh, Asin, Acos, Atan, Abs,
-                        Sigmoid, Relu, Softplus, Sign, Step
+                        Sin, Cos, Tan, Exp, Ln, Sqrt, Tanh, Sinh, Cosh, Asin, Acos, Atan, Asinh,
+                        Acosh, Atanh, Log10, Log2, Cbrt, Sec, Csc, Cot, Erf, Erfc, Floor, Ceil,
+                        Abs, Sigmoid, Relu, Softplus, Sign, Step
                     )
                 }
             }
@@ -173,6 +174,7 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
                 Binary::Pow => kernels::zip(d, a, sa, b, sb, out, f64::powf),
                 Binary::Max => kernels::zip(d, a, sa, b, sb, out, symgrad_runtime::max),
                 Binary::Min => kernels::zip(d, a, sa, b, sb, out, symgrad_runtime::min),
+                Binary::Atan2 => kernels::zip(d, a, sa, b, sb, out, f64::atan2),
             }
         }
         Instr::SumInto {

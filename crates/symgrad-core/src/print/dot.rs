@@ -49,7 +49,10 @@ pub fn dot(g: &Graph, roots: &[NodeId], options: &DotOptions) -> String {
             id.index(),
             escape(&label)
         );
-        let ordered = matches!(g.op(id), Op::Sub | Op::Div | Op::Pow | Op::Max | Op::Min);
+        let ordered = matches!(
+            g.op(id),
+            Op::Sub | Op::Div | Op::Pow | Op::Max | Op::Min | Op::Atan2
+        );
         for (slot, a) in g.args(id).iter().enumerate() {
             let mut parts = Vec::new();
             if ordered {

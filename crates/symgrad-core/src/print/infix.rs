@@ -42,6 +42,16 @@ struct Printer<'g> {
 }
 
 pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
+    print_named(g, roots, style, &[])
+}
+
+/// [`print`], with `names` for some nodes: the user's bindings.
+pub(crate) fn print_named(
+    g: &Graph,
+    roots: &[NodeId],
+    style: Style,
+    names: &[(NodeId, String)],
+) -> Printed {
     let mut counts = g.use_counts(roots);
     for r in roots {
         counts[r.index()] += 1;
@@ -57,7 +67,16 @@ pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
             }
         }
     }
-    let taken: HashSet<&str> = g.var_names().iter().map(String::as_str).collect();
+    let mut taken: HashSet<&str> = g.var_names().iter().map(String::as_str).collect();
+    let mut user_name: std::collections::HashMap<NodeId, &str> = Default::default();
+    for (id, name) in names {
+        taken.insert(name.as_str());
+        if id.index() < g.len() && !g.op(*id).is_leaf() {
+            // The first name wins when two bindings are the same expression.
+            user_name.entry(*id).or_insert(name.as_str());
+        }
+    }
+    let is_root: HashSet<NodeId> = roots.iter().copied().collect();
     let mut p = Printer {
         g,
         style,
@@ -68,7 +87,17 @@ pub(crate) fn print(g: &Graph, roots: &[NodeId], style: Style) -> Printed {
     let mut next = 1;
     for id in g.reachable(roots) {
         let sh = p.node(id, &shown);
-        let sh = if counts[id.index()] > 1 && !tiny(g, id) {
+        let named = user_name
+            .get(&id)
+            .filter(|_| counts[id.index()] > 1 || !is_root.contains(&id));
+        let sh = if let Some(&name) = named {
+            let shown_name = match style {
+                Style::Text => name.to_string(),
+                Style::Latex => latex_name(name),
+            };
+            bindings.push((shown_name.clone(), p.rope.render(sh.frag)));
+            p.atom(shown_name)
+        } else if counts[id.index()] > 1 && !tiny(g, id) {
             let name = loop {
                 let name = format!("t{next}");
                 next += 1;
@@ -290,10 +319,17 @@ impl Printer<'_> {
                 self.tensor_call(name, arg(0), extra)
             }
             op => {
-                let name = if op == Op::Max { "max" } else { "min" };
-                let (open, close) = match self.style {
-                    Style::Text => (format!("{name}("), ")"),
-                    Style::Latex => (format!("\\{name}\\left("), "\\right)"),
+                let name = match op {
+                    Op::Max => "max",
+                    Op::Min => "min",
+                    _ => "atan2",
+                };
+                let (open, close) = match (self.style, op) {
+                    (Style::Text, _) => (format!("{name}("), ")"),
+                    (Style::Latex, Op::Atan2) => {
+                        ("\\operatorname{atan2}\\left(".to_string(), "\\right)")
+                    }
+                    (Style::Latex, _) => (format!("\\{name}\\left("), "\\right)"),
                 };
                 self.make(
                     vec![s(open), f(arg(0).frag), s(", "), f(arg(1).frag), s(close)],
@@ -469,6 +505,9 @@ impl Printer<'_> {
             (Style::Text, _) => (format!("{}(", func.name()), ")"),
             (Style::Latex, Func::Sqrt) => ("\\sqrt{".to_string(), "}"),
             (Style::Latex, Func::Abs) => ("\\left|".to_string(), "\\right|"),
+            (Style::Latex, Func::Cbrt) => ("\\sqrt[3]{".to_string(), "}"),
+            (Style::Latex, Func::Floor) => ("\\left\\lfloor ".to_string(), "\\right\\rfloor"),
+            (Style::Latex, Func::Ceil) => ("\\left\\lceil ".to_string(), "\\right\\rceil"),
             (Style::Latex, func) => (format!("{}\\left(", latex_func(func)), "\\right)"),
         };
         self.make(vec![s(open), f(a.frag), s(close)], ATOM)
@@ -487,7 +526,12 @@ pub(crate) fn latex_func(func: Func) -> String {
         | Func::Ln
         | Func::Sinh
         | Func::Cosh
-        | Func::Tanh => format!("\\{}", func.name()),
+        | Func::Tanh
+        | Func::Sec
+        | Func::Csc
+        | Func::Cot => format!("\\{}", func.name()),
+        Func::Log10 => "\\log_{10}".to_string(),
+        Func::Log2 => "\\log_{2}".to_string(),
         Func::Asin => "\\arcsin".to_string(),
         Func::Acos => "\\arccos".to_string(),
         Func::Atan => "\\arctan".to_string(),

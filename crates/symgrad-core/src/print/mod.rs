@@ -10,12 +10,14 @@ mod dot;
 mod infix;
 mod parens;
 mod rope;
+mod svg;
 #[cfg(test)]
 mod tests;
 
 pub use dot::{dot, DotOptions};
 pub(crate) use infix::{latex_func, latex_name};
 pub use parens::parens;
+pub use svg::{svg, MAX_SVG_NODES};
 
 use crate::graph::{Graph, NodeId};
 
@@ -98,4 +100,17 @@ pub fn text(g: &Graph, roots: &[NodeId]) -> Printed {
 /// `t_{N}`.
 pub fn latex(g: &Graph, roots: &[NodeId]) -> Printed {
     infix::print(g, roots, infix::Style::Latex)
+}
+
+/// [`text`], keeping the user's names: a node of `names` (a binding of the
+/// formula, as its simplified node) that the roots reach is printed as its
+/// binding under the user's name wherever it occurs (unless it is a leaf, or
+/// only a root), instead of being repeated or named `tN`.
+pub fn text_named(g: &Graph, roots: &[NodeId], names: &[(NodeId, String)]) -> Printed {
+    infix::print_named(g, roots, infix::Style::Text, names)
+}
+
+/// [`latex`] with the user's names, as [`text_named`].
+pub fn latex_named(g: &Graph, roots: &[NodeId], names: &[(NodeId, String)]) -> Printed {
+    infix::print_named(g, roots, infix::Style::Latex, names)
 }

@@ -34,8 +34,12 @@ pub fn parens(g: &Graph, id: NodeId) -> String {
                 vec![s(format!("{}(", func.name())), f(arg(0).0), s(")")],
                 false,
             ),
-            op @ (Op::Max | Op::Min) => {
-                let name = if op == Op::Max { "max(" } else { "min(" };
+            op @ (Op::Max | Op::Min | Op::Atan2) => {
+                let name = match op {
+                    Op::Max => "max(",
+                    Op::Min => "min(",
+                    _ => "atan2(",
+                };
                 (
                     vec![s(name), f(arg(0).0), s(", "), f(arg(1).0), s(")")],
                     false,

@@ -24,6 +24,9 @@ struct Info {
     /// The variable with the alphabetically first name in the expression, so
     /// that `exp(a)` comes before `exp(b)`.
     first_var: Option<NodeId>,
+    /// The height of the expression tree (1 for a leaf), so that the factors
+    /// of a chain `cos(x)·cos(sin(x))·cos(sin(sin(x)))` keep the chain's order.
+    height: u32,
 }
 
 /// Per-node ordering facts for a graph that grows while it is simplified.
@@ -81,10 +84,16 @@ impl Order {
                     .filter_map(|a| self.info[a.index()].first_var)
                     .min_by(|&a, &b| g.var_name(a).cmp(&g.var_name(b))),
             };
+            let height = 1 + args
+                .iter()
+                .map(|a| self.info[a.index()].height)
+                .max()
+                .unwrap_or(0);
             self.info.push(Info {
                 hash: h.finish(),
                 degree,
                 first_var,
+                height,
             });
         }
     }
@@ -129,8 +138,11 @@ impl Order {
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
+        let by_height = self.get(g, b1).height.cmp(&self.get(g, b2).height);
         by_base
             .then(by_var)
+            // Inner links of a chain before outer ones.
+            .then(by_height)
             // Higher powers first, so that x^2*y comes before x*y^2 in a sum.
             .then_with(|| e2.partial_cmp(&e1).unwrap_or(Ordering::Equal))
             .then_with(|| self.get(g, b1).hash.cmp(&self.get(g, b2).hash))

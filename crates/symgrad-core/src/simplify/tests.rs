@@ -31,6 +31,7 @@ fn eval(g: &Graph, root: NodeId, vals: &[f64]) -> f64 {
             Op::Pow => a[0].powf(a[1]),
             Op::Max => a[0].max(a[1]),
             Op::Min => a[0].min(a[1]),
+            Op::Atan2 => a[0].atan2(a[1]),
             Op::Func(f) => f.eval(a[0]),
             op => panic!("{op:?} is not a scalar operation"),
         };

@@ -2,7 +2,7 @@ use symgrad::gradient;
 
 #[gradient]
 fn f(x: f64) -> f64 {
-    x.floor() + 1.0
+    x.signum() + 1.0
 }
 
 fn main() {}

@@ -145,7 +145,10 @@ const MATMUL: u8 = 2;
 const PROD: u8 = 3;
 const NEG: u8 = 4;
 const POW: u8 = 5;
-const ATOM: u8 = 6;
+/// A LaTeX `\frac`: an operand of anything but a power base or a transpose,
+/// which need parentheses around it (`\left(\frac{x}{16}\right)^{\top}`).
+const FRAC: u8 = 6;
+const ATOM: u8 = 7;
 
 /// The longest fragment printed; longer ones become `…`.
 const MAX_FRAGMENT: usize = 20_000;
@@ -206,7 +209,7 @@ impl Tokens {
             None => ("", text.clone()),
         };
         let (body, prec) = match (self.style, body.split_once('/')) {
-            (Style::Latex, Some((p, q))) => (format!("\\frac{{{p}}}{{{q}}}"), ATOM),
+            (Style::Latex, Some((p, q))) => (format!("\\frac{{{p}}}{{{q}}}"), FRAC),
             // `1/50` binds loosely in text: `(1/50)·W1`.
             (Style::Text, Some(_)) => (body, SUM),
             (_, None) => (body, ATOM),
@@ -326,7 +329,7 @@ fn node(
             }
             make(text, PROD)
         }
-        Op::Div if latex => make(format!("\\frac{{{}}}{{{}}}", a[0].text, a[1].text), ATOM),
+        Op::Div if latex => make(format!("\\frac{{{}}}{{{}}}", a[0].text, a[1].text), FRAC),
         Op::Div => make(
             format!(
                 "{} / {}",
@@ -355,6 +358,7 @@ fn node(
             ),
         },
         Op::Max => t.call("max", a, ""),
+        Op::Atan2 => t.call("atan2", a, ""),
         Op::Min => t.call("min", a, ""),
         Op::MatMul => make(
             format!(
