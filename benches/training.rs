@@ -188,6 +188,57 @@ fn median_epoch(optimizer: &str, runs: usize) -> f64 {
     times[runs / 2]
 }
 
+/// The median wall time of the whole `symgrad train` command (start-up,
+/// reading the CSV, 30 epochs, writing the model file) over `runs` runs,
+/// if the release binary has been built (`cargo build --release -p
+/// symgrad-cli`, or `SYMGRAD_BIN`).
+fn whole_command(optimizer: &str, lr: &str, runs: usize) -> Option<f64> {
+    let bin = std::env::var_os("SYMGRAD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release/symgrad"));
+    if !bin.exists() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("symgrad-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    // The same 1,438 rows the Python loops train on.
+    let text = std::fs::read_to_string(root().join("tests/data/digits.csv")).ok()?;
+    let head: Vec<&str> = text.lines().take(TRAIN_ROWS + 1).collect();
+    let data = dir.join("digits_train.csv");
+    std::fs::write(&data, head.join("\n") + "\n").ok()?;
+    let model = dir.join("model.json");
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        let status = Command::new(&bin)
+            .arg("train")
+            .arg(root().join("nets/digits.sg"))
+            .arg("--data")
+            .arg(&data)
+            .args([
+                "--optimizer",
+                optimizer,
+                "--lr",
+                lr,
+                "--epochs",
+                "30",
+                "--quiet",
+            ])
+            .arg("--save")
+            .arg(&model)
+            .output()
+            .ok()?
+            .status;
+        times.push(start.elapsed().as_secs_f64());
+        if !status.success() {
+            return None;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    times.sort_by(f64::total_cmp);
+    Some(times[runs / 2])
+}
+
 /// Prints symgrad's epoch beside PyTorch's and scikit-learn's, run one
 /// after the other in this process's run.
 fn against_python() {
@@ -200,14 +251,19 @@ fn against_python() {
         "{:<10} {:>14} {:>14} {:>8} {:>16}",
         "optimizer", "system", "epoch", "ratio", "30-epoch loop"
     );
-    for optimizer in ["sgd", "adam"] {
+    for (optimizer, lr) in [("sgd", "0.1"), ("adam", "0.01")] {
         let ours = median_epoch(optimizer, 31);
+        let whole = whole_command(optimizer, lr, 7);
+        let whole = whole.map_or_else(
+            || "(no target/release/symgrad)".to_string(),
+            |w| format!("{w:.3} s whole command"),
+        );
         println!(
             "{optimizer:<10} {:>14} {:>11.3} ms {:>8} {:>16}",
             "symgrad",
             ours * 1e3,
             "",
-            ""
+            whole
         );
         for (system, module, script) in systems {
             let Some(python) = python_with(module) else {
@@ -218,11 +274,11 @@ fn against_python() {
                 continue;
             };
             match python_epoch(&python, script, optimizer) {
-                Some((median, whole)) => println!(
-                    "{optimizer:<10} {system:>14} {:>11.3} ms {:>7.1}x {:>13.3} s",
+                Some((median, looped)) => println!(
+                    "{optimizer:<10} {system:>14} {:>11.3} ms {:>7.1}x {:>13.3} s loop",
                     median * 1e3,
                     median / ours,
-                    whole
+                    looped
                 ),
                 None => println!("{optimizer:<10} {system:>14}  skipped: the script failed"),
             }
@@ -235,5 +291,13 @@ criterion_group!(benches, epochs, step);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    against_python();
+    // The side-by-side table takes minutes: run it unless a filter names
+    // only some criterion groups (`-- step`); `-- python` runs it alone.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
+        .collect();
+    if filters.is_empty() || filters.iter().any(|f| f == "python") {
+        against_python();
+    }
 }

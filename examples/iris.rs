@@ -3,7 +3,7 @@
 //! standardizes the features with the statistics of its own training rows,
 //! trains a fresh network with Adam, and is judged on the rows it did not
 //! see. The same as
-//! `symgrad cv nets/iris.sg --data tests/data/iris.csv --folds 5 --optimizer adam --lr 0.01 --epochs 100 --batch-size 16 --preprocess standardize`.
+//! `symgrad cv nets/iris.sg --data tests/data/iris.csv --folds 5 --optimizer adam --lr 0.01 --epochs 50 --l2 1e-3 --batch-size 16 --preprocess standardize`.
 //!
 //! Run with `cargo run --release --example iris`.
 
@@ -29,7 +29,8 @@ fn run() -> symgrad::nn::Result<()> {
             |_fold| Ok(NetworkModel::from_source(&source, seed)?),
             |_fold| {
                 Ok(Trainer::new(Adam::new(0.01))
-                    .epochs(100)
+                    .l2(1e-3)
+                    .epochs(50)
                     .batch_size(16)
                     .seed(seed))
             },
