@@ -10,6 +10,7 @@
 
 pub mod kernels;
 pub mod random;
+pub mod simd;
 
 /// The float operations the helpers need, for `f32` and `f64`.
 pub trait Real:
@@ -38,11 +39,72 @@ pub trait Real:
     fn erf(self) -> Self;
     /// `1 - erf(x)` without the cancellation (from `libm`).
     fn erfc(self) -> Self;
+
+    /// `xs[j] = e^(xs[j] - shift)` for every entry, returning `sum` plus
+    /// their sum: the inner loop of softmax and log-sum-exp. `f32` and
+    /// `f64` run vector code where the CPU has it ([`simd`]), within 1 ulp
+    /// of [`Real::exp`] per entry and summed in another order.
+    #[inline]
+    fn exp_shifted_in_place(xs: &mut [Self], shift: Self, sum: Self) -> Self {
+        exp_shifted_scalar(xs, shift, sum)
+    }
+
+    /// On entry `pos` holds `x`; on exit `pos = σ(x)` and `neg = σ(-x)`,
+    /// as [`kernels::sigmoid_pair`] defines them. Vector code for `f32`
+    /// and `f64` where the CPU has it.
+    #[inline]
+    fn sigmoid_pair_in_place(pos: &mut [Self], neg: &mut [Self]) {
+        sigmoid_pair_scalar(pos, neg);
+    }
+}
+
+/// [`Real::exp_shifted_in_place`] entry by entry, summed in order.
+#[inline]
+pub fn exp_shifted_scalar<T: Real>(xs: &mut [T], shift: T, mut sum: T) -> T {
+    for x in xs {
+        *x = (*x - shift).exp();
+        sum = sum + *x;
+    }
+    sum
+}
+
+/// [`Real::sigmoid_pair_in_place`] entry by entry: with `e = e^-|x|`,
+/// `1/(1+e)` and `e/(1+e)` in the order the sign of `x` gives.
+#[inline]
+pub fn sigmoid_pair_scalar<T: Real>(pos: &mut [T], neg: &mut [T]) {
+    for (p, q) in pos.iter_mut().zip(neg.iter_mut()) {
+        let x = *p;
+        let e = (-x.abs()).exp();
+        let (big, small) = (T::ONE / (T::ONE + e), e / (T::ONE + e));
+        if x >= T::ZERO {
+            (*p, *q) = (big, small);
+        } else {
+            (*p, *q) = (small, big);
+        }
+    }
 }
 
 macro_rules! real {
-    ($t:ty, $erf:path, $erfc:path) => {
+    ($t:ty, $erf:path, $erfc:path, $exp_shifted:ident, $sigmoid_pair:ident) => {
         impl Real for $t {
+            #[inline]
+            fn exp_shifted_in_place(xs: &mut [Self], shift: Self, sum: Self) -> Self {
+                #[cfg(target_arch = "x86_64")]
+                if simd::avx2_fma() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return sum + unsafe { simd::x86::$exp_shifted(xs, shift) };
+                }
+                exp_shifted_scalar(xs, shift, sum)
+            }
+            #[inline]
+            fn sigmoid_pair_in_place(pos: &mut [Self], neg: &mut [Self]) {
+                #[cfg(target_arch = "x86_64")]
+                if simd::avx2_fma() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe { simd::x86::$sigmoid_pair(pos, neg) };
+                }
+                sigmoid_pair_scalar(pos, neg);
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             #[inline]
@@ -93,8 +155,8 @@ macro_rules! real {
     };
 }
 
-real!(f32, libm::erff, libm::erfcf);
-real!(f64, libm::erf, libm::erfc);
+real!(f32, libm::erff, libm::erfcf, exp_shifted_f32, sigmoid_pair_f32);
+real!(f64, libm::erf, libm::erfc, exp_shifted_f64, sigmoid_pair_f64);
 
 /// The error function `2/sqrt(pi) ∫_0^x exp(-t²) dt`.
 #[inline]
