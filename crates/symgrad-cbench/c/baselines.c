@@ -77,42 +77,10 @@ static double dot(size_t n, const double *restrict a, const double *restrict b) 
     return s;
 }
 
-/* Dot products of a0 and a1 with the same b, for two rows at once so that
- * each load of b serves both. */
-static void dot2(size_t n, const double *restrict a0, const double *restrict a1,
-                 const double *restrict b, double *s0, double *s1) {
-    double p[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    double q[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    size_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        for (size_t l = 0; l < 8; l++) {
-            p[l] += a0[j + l] * b[j + l];
-            q[l] += a1[j + l] * b[j + l];
-        }
-    }
-    double u = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    double v = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
-    for (; j < n; j++) {
-        u += a0[j] * b[j];
-        v += a1[j] * b[j];
-    }
-    *s0 = u;
-    *s1 = v;
-}
-
 /* out[r, :] = bias + in[r, :] W^T for r < rows, W [cols_out, cols_in]. */
 static void affine(size_t rows, size_t cols_in, size_t cols_out, const double *restrict in,
                    const double *restrict w, const double *restrict bias, double *restrict out) {
-    size_t r = 0;
-    for (; r + 2 <= rows; r += 2) {
-        for (size_t o = 0; o < cols_out; o++) {
-            double s0, s1;
-            dot2(cols_in, in + r * cols_in, in + (r + 1) * cols_in, w + o * cols_in, &s0, &s1);
-            out[r * cols_out + o] = bias[o] + s0;
-            out[(r + 1) * cols_out + o] = bias[o] + s1;
-        }
-    }
-    for (; r < rows; r++) {
+    for (size_t r = 0; r < rows; r++) {
         for (size_t o = 0; o < cols_out; o++) {
             out[r * cols_out + o] = bias[o] + dot(cols_in, in + r * cols_in, w + o * cols_in);
         }
