@@ -6,16 +6,24 @@
 //!   runs), with the data already stacked,
 //! - a hand-written batched backpropagation that calls the same matrix
 //!   kernel (`symgrad_runtime::kernels::matmul`, i.e. matrixmultiply) and
-//!   computes σ' as a(1 - a), the textbook way.
+//!   computes σ' as a(1 - a), the textbook way,
+//! - the same backpropagation as plain C loops, no BLAS (symgrad-cbench,
+//!   `-O3 -march=native`; skipped when no C compiler was found),
+//! - `network!` once more in a plain timing loop (best of 9 loops of 200
+//!   calls, as a user would time it in their own crate), printed beside
+//!   criterion's median so that the two ways of timing meet in one run.
 //!
 //! Each baseline is checked against symgrad's gradient before it is timed.
 //! Run with `cargo bench --bench network`.
 
 use criterion::measurement::WallTime;
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use std::hint::black_box;
+use std::time::Instant;
 use symgrad::__private::kernels::matmul;
 use symgrad::net::{batch, parse_network};
 use symgrad::plan::Runner;
+use symgrad_cbench::{print_machine_header, CBaselines, MlpGradient, MlpLoss, MlpShape};
 
 symgrad::network!(W3, "tests/data/networks/w3.sg");
 symgrad::network!(W3f32, "tests/data/networks/w3.sg", f32);
@@ -200,9 +208,10 @@ struct Workload {
     params: Vec<Vec<f64>>,
     want: batch::LossAndGradient,
     net: symgrad::net::Network,
+    name: &'static str,
 }
 
-fn workload(sg: &str, csv: &str) -> Workload {
+fn workload(name: &'static str, sg: &str, csv: &str) -> Workload {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/networks");
     let net = parse_network(&std::fs::read_to_string(dir.join(sg)).unwrap()).unwrap();
     let data = batch::read_csv(&net, &std::fs::read_to_string(dir.join(csv)).unwrap()).unwrap();
@@ -222,6 +231,7 @@ fn workload(sg: &str, csv: &str) -> Workload {
         params,
         want,
         net,
+        name,
     }
 }
 
@@ -271,7 +281,89 @@ macro_rules! compiled {
         $group.bench_function(concat!("t_f/", $label), |b| {
             b.iter(|| net.loss(black_box(x), black_box(y)))
         });
+        let us = plain_loop_micros(|| {
+            black_box(
+                net.loss_and_gradient_with(black_box(x), black_box(y), |_, _, g| {
+                    black_box(g);
+                }),
+            );
+        });
+        println!(
+            "{} t_g/{} in a plain loop (best of 9 x 200 calls): {us:.2} µs",
+            $w.name, $label
+        );
     }};
+}
+
+/// Times `call` as a user's own loop would: the best of 9 loops of 200
+/// calls, in µs per call.
+fn plain_loop_micros(mut call: impl FnMut()) -> f64 {
+    (0..9)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..200 {
+                call();
+            }
+            t.elapsed().as_secs_f64() * 1e6 / 200.0
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The C loops (checked against the interpreter's gradient, then timed).
+fn c_baseline(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    w: &Workload,
+    shape: MlpShape,
+    loss: MlpLoss,
+) {
+    let Some(c) = CBaselines::get() else {
+        println!(
+            "{}: hand_written_c skipped ({})",
+            group_name(loss),
+            CBaselines::describe()
+        );
+        return;
+    };
+    let (x, y) = (&w.x[..], &w.y[..]);
+    let p: Vec<&[f64]> = w.params.iter().map(Vec::as_slice).collect();
+    let p = [p[0], p[1], p[2], p[3]];
+    let mut g = MlpGradient::new(shape);
+    let mut work = vec![0.0; shape.work_len()];
+    let l = c.mlp(loss, shape, x, y, p, Some(&mut g), &mut work);
+    check(
+        "C",
+        l,
+        [&g.dw1[..], &g.db1[..], &g.dw2[..], &g.db2[..]],
+        &w.want,
+    );
+    let l_only = c.mlp(loss, shape, x, y, p, None, &mut work);
+    assert!(
+        (l_only - w.want.loss).abs() <= 1e-12 * w.want.loss,
+        "C loss alone"
+    );
+    group.bench_function("t_g/hand_written_c_loops", |b| {
+        b.iter(|| {
+            c.mlp(
+                loss,
+                shape,
+                black_box(x),
+                black_box(y),
+                p,
+                Some(&mut g),
+                &mut work,
+            )
+        })
+    });
+    group.bench_function("t_f/hand_written_c_loops", |b| {
+        b.iter(|| c.mlp(loss, shape, black_box(x), black_box(y), p, None, &mut work))
+    });
+}
+
+fn group_name(loss: MlpLoss) -> &'static str {
+    match loss {
+        MlpLoss::SigmoidQuadratic => "W3",
+        MlpLoss::SoftmaxCrossEntropy => "W3b",
+    }
 }
 
 /// The hand-written baseline (checked, then timed) and the interpreter.
@@ -306,11 +398,18 @@ fn baselines(
 }
 
 fn w3(c: &mut Criterion) {
-    let w = workload("w3.sg", "w3_data.csv");
+    let w = workload("W3", "w3.sg", "w3_data.csv");
     let mut group = c.benchmark_group("W3_mlp_784_30_10_m10");
     compiled!(group, w, W3, "network!");
     let hand = Hand::new(10, 784, 30, 10);
     baselines(&mut group, &w, hand, (Hand::w3_gradient, Hand::w3_loss));
+    let shape = MlpShape {
+        m: 10,
+        n_in: 784,
+        n_hid: 30,
+        n_out: 10,
+    };
+    c_baseline(&mut group, &w, shape, MlpLoss::SigmoidQuadratic);
 
     let xf: Vec<f32> = w.x.iter().map(|&v| v as f32).collect();
     let yf: Vec<f32> = w.y.iter().map(|&v| v as f32).collect();
@@ -331,13 +430,24 @@ fn w3(c: &mut Criterion) {
 }
 
 fn w3b(c: &mut Criterion) {
-    let w = workload("w3b.sg", "w3b_data.csv");
+    let w = workload("W3b", "w3b.sg", "w3b_data.csv");
     let mut group = c.benchmark_group("W3b_mlp_64_32_10_m32");
     compiled!(group, w, W3b, "network!");
     let hand = Hand::new(32, 64, 32, 10);
     baselines(&mut group, &w, hand, (Hand::w3b_gradient, Hand::w3b_loss));
+    let shape = MlpShape {
+        m: 32,
+        n_in: 64,
+        n_hid: 32,
+        n_out: 10,
+    };
+    c_baseline(&mut group, &w, shape, MlpLoss::SoftmaxCrossEntropy);
     group.finish();
 }
 
-criterion_group!(benches, w3, w3b);
+fn header(_: &mut Criterion) {
+    print_machine_header("cargo bench --bench network");
+}
+
+criterion_group!(benches, header, w3, w3b);
 criterion_main!(benches);
