@@ -155,8 +155,20 @@ macro_rules! real {
     };
 }
 
-real!(f32, libm::erff, libm::erfcf, exp_shifted_f32, sigmoid_pair_f32);
-real!(f64, libm::erf, libm::erfc, exp_shifted_f64, sigmoid_pair_f64);
+real!(
+    f32,
+    libm::erff,
+    libm::erfcf,
+    exp_shifted_f32,
+    sigmoid_pair_f32
+);
+real!(
+    f64,
+    libm::erf,
+    libm::erfc,
+    exp_shifted_f64,
+    sigmoid_pair_f64
+);
 
 /// The error function `2/sqrt(pi) ∫_0^x exp(-t²) dt`.
 #[inline]
