@@ -802,3 +802,48 @@ fn a_regression_model_predicts_its_output_values() {
     let csv_out = ok(&["predict", &path(&model), "--data", &csv, "--format", "csv"]);
     assert_eq!(csv_out.lines().next(), Some("p"));
 }
+
+#[test]
+fn the_summary_training_accuracy_is_the_kept_epochs_without_per_epoch_figures() {
+    // The JSON summary measures the training accuracy after every epoch
+    // (its history shows it); the text summary without `--log` measures it
+    // once, after training. With early stopping the kept epoch need not be
+    // the last: both must report the kept epoch's figure.
+    let (net, csv) = (digits_net(), digits_csv());
+    let args = [
+        "train",
+        &net,
+        "--data",
+        &csv,
+        "--rows",
+        "0..500",
+        "--validation",
+        "0.3",
+        "--epochs",
+        "12",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--early-stopping",
+        "2",
+        "--quiet",
+    ];
+    let summary = json(&args);
+    let best = summary["best_epoch"].as_u64().unwrap();
+    let history = summary["history"].as_array().unwrap();
+    let kept = &history[best as usize - 1];
+    assert_eq!(summary["train_accuracy"], kept["train_accuracy"]);
+    let accuracy = a_f64(&summary["train_accuracy"]);
+    assert!(accuracy > 0.5, "training accuracy {accuracy}");
+    let text = ok(&args);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("accuracy"))
+        .unwrap_or_else(|| panic!("no accuracy row in:\n{text}"));
+    let shown = format!("{:.2} %", 100.0 * accuracy);
+    assert!(
+        row.split("  ").map(str::trim).any(|cell| cell == shown),
+        "the text summary's accuracy row {row:?} lacks the training accuracy {shown}"
+    );
+}

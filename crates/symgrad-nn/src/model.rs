@@ -44,6 +44,17 @@ pub trait Model {
     /// `inputs` (one slice per input), `m * output_size()` entries written
     /// into `out`, which is resized.
     fn predict(&mut self, inputs: &[&[f64]], out: &mut Vec<f64>);
+    /// Inference mode: [`Model::loss`] over `data` (every input, then
+    /// every target) and [`Model::predict`] of its inputs into `out`, the
+    /// two results validation needs. The default makes the two calls; a
+    /// model whose loss computes the prediction on the way overrides it
+    /// with one forward pass, giving the same results bit for bit.
+    fn loss_and_predict(&mut self, data: &[&[f64]], out: &mut Vec<f64>) -> f64 {
+        let loss = self.loss(data);
+        let n_inputs = self.n_inputs();
+        self.predict(&data[..n_inputs], out);
+        loss
+    }
 
     /// Names of what else prediction needs and training updates, besides
     /// the parameters: batch norm's running means and variances.

@@ -1,12 +1,13 @@
 //! [`NetworkModel`]: a network file loaded at run time, trained and run
 //! through the interpreter's plans, as a [`Model`].
 //!
-//! The file is parsed and lowered once into three plans (see
+//! The file is parsed and lowered once into four plans (see
 //! `symgrad_core::net::batch::plan_in`): the training-mode loss and
 //! gradient (dropout drawing masks, batchnorm on the batch's statistics,
 //! which the plan also outputs so that the running statistics can be
-//! updated), the inference-mode loss (validation) and the inference-mode
-//! prediction (dropout off, batchnorm on the running statistics). Each
+//! updated), the inference-mode loss, the inference-mode prediction
+//! (dropout off, batchnorm on the running statistics) and, for
+//! validation, the inference-mode loss and prediction in one pass. Each
 //! plan has its own [`Runner`], whose buffers are allocated for the first
 //! batch size and reused after, keeping their capacity when a smaller
 //! batch comes (the last one of an epoch) and regrowing only past the
@@ -73,6 +74,9 @@ pub struct NetworkModel {
     training: Compiled,
     validation: Compiled,
     predicting: Option<Compiled>,
+    /// The loss and the prediction in one inference pass, where there is
+    /// a prediction.
+    validating: Option<Compiled>,
 }
 
 /// The slices a plan's inputs are read from.
@@ -182,18 +186,17 @@ impl NetworkModel {
                 prediction(&network).map(|e| (e.name.clone(), network.graph.shape(e.node).clone()))
             }
         };
-        let predicting = match prediction {
-            Some(_) => Some(Compiled::new(
-                &network,
-                Outputs::Prediction,
-                Mode::Inference,
-            )?),
-            None => None,
+        let inference = |outputs| match prediction {
+            Some(_) => Compiled::new(&network, outputs, Mode::Inference).map(Some),
+            None => Ok(None),
         };
+        let predicting = inference(Outputs::Prediction)?;
+        let validating = inference(Outputs::LossAndPrediction)?;
         Ok(NetworkModel {
             training: Compiled::new(&network, Outputs::LossAndGradient, Mode::Training)?,
             validation: Compiled::new(&network, Outputs::Loss, Mode::Inference)?,
             predicting,
+            validating,
             source: source.to_string(),
             param_names,
             param_shapes,
@@ -386,6 +389,32 @@ impl Model for NetworkModel {
         };
         run(plan, m, &sources);
         out.extend_from_slice(plan.runner.output(0));
+    }
+
+    /// Inference mode, one pass for both results (see
+    /// [`Model::loss_and_predict`]); the loss NaN and no prediction for an
+    /// empty batch, and for a network without a prediction `loss` alone.
+    fn loss_and_predict(&mut self, data: &[&[f64]], out: &mut Vec<f64>) -> f64 {
+        out.clear();
+        let m = self.batch_of(data);
+        let Some(plan) = self.validating.as_mut() else {
+            return self.loss(data);
+        };
+        if m == 0 {
+            return f64::NAN;
+        }
+        let weight = [1.0 / m as f64];
+        let sources = Sources {
+            data,
+            n_inputs: self.n_inputs,
+            masks: &[],
+            params: &self.params,
+            state: &self.state,
+            weight: &weight,
+        };
+        run(plan, m, &sources);
+        out.extend_from_slice(plan.runner.output(1));
+        plan.runner.output(0)[0]
     }
 
     fn state_names(&self) -> Vec<String> {

@@ -107,8 +107,13 @@ pub fn evaluate<M: Model + ?Sized>(
     data: &ModelData,
     predictions: &mut Vec<f64>,
 ) -> Evaluation {
-    let loss = data.has_targets().then(|| model.loss(&data.all()));
-    model.predict(&data.inputs(), predictions);
+    // With targets, one inference pass gives both (`Model::loss_and_predict`).
+    let loss = if data.has_targets() {
+        Some(model.loss_and_predict(&data.all(), predictions))
+    } else {
+        model.predict(&data.inputs(), predictions);
+        None
+    };
     let accuracy = data
         .one_hot_target()
         .map(|target| accuracy(predictions, target, model.output_size()));

@@ -123,6 +123,13 @@ fn the_compiled_struct_trains_as_the_interpreted_model() {
         .sum::<f64>()
         / 6.0;
     close("validation loss by hand", &[vc], &[ce], 1e-12);
+    // Validation's one pass gives `loss` and `predict` bit for bit, for
+    // both models (after training, so batch norm's running statistics are
+    // not their start), and the struct's own method the same.
+    same_as_loss_then_predict("compiled", &mut compiled, &x, &y);
+    same_as_loss_then_predict("interpreted", &mut interpreted, &x, &y);
+    let (lb, pb) = compiled.loss_and_forward(&x, &y);
+    assert_eq!((lb.to_bits(), pb), (vc.to_bits(), &pc[..]));
     // Restoring the state of one into the other gives its predictions.
     let mut fresh = Trained::init(seed);
     for (to, from) in fresh.params_mut().into_iter().zip(compiled.params()) {
@@ -134,6 +141,31 @@ fn the_compiled_struct_trains_as_the_interpreted_model() {
     let mut pf = Vec::new();
     fresh.predict(&[&x], &mut pf);
     assert_eq!(pf, pc);
+}
+
+/// `loss_and_predict` against `loss`, then `predict`, on the same rows:
+/// equal to the bit, and a second call equal to the first (no masks).
+#[track_caller]
+fn same_as_loss_then_predict<M: Model>(what: &str, model: &mut M, x: &[f64], y: &[f64]) {
+    let loss = model.loss(&[x, y]);
+    let mut predicted = Vec::new();
+    model.predict(&[x], &mut predicted);
+    let mut both = vec![7.0; 2];
+    let combined = model.loss_and_predict(&[x, y], &mut both);
+    assert_eq!(combined.to_bits(), loss.to_bits(), "{what}: loss");
+    assert_eq!(both.len(), predicted.len(), "{what}: prediction size");
+    for (k, (a, b)) in both.iter().zip(&predicted).enumerate() {
+        assert_eq!(a.to_bits(), b.to_bits(), "{what}: prediction[{k}]");
+    }
+    let mut again = Vec::new();
+    assert_eq!(
+        model.loss_and_predict(&[x, y], &mut again).to_bits(),
+        loss.to_bits()
+    );
+    assert_eq!(again, both, "{what}: a second call");
+    // An empty batch: NaN and nothing predicted.
+    assert!(model.loss_and_predict(&[&[], &[]], &mut again).is_nan());
+    assert!(again.is_empty(), "{what}: empty batch");
 }
 
 #[test]
@@ -247,4 +279,15 @@ fn a_scalar_parameter_trains_saves_and_has_no_prediction() {
     let mut out = vec![1.0];
     net.predict(&[&x], &mut out);
     assert!(out.is_empty());
+    // Validation's pass: the loss alone, the same bits, nothing predicted,
+    // for the struct and the interpreter.
+    let mut interpreted = NetworkModel::from_source(Scalar::SOURCE, 0).unwrap();
+    interpreted.params_mut()[0][0] = 0.5;
+    for model in [&mut net as &mut dyn Model, &mut interpreted] {
+        let loss = model.loss(&[&x, &y]);
+        let mut out = vec![1.0];
+        let both = model.loss_and_predict(&[&x, &y], &mut out);
+        assert_eq!(both.to_bits(), loss.to_bits());
+        assert!(out.is_empty());
+    }
 }

@@ -51,6 +51,11 @@ impl Progress {
         self.label = label.into();
     }
 
+    /// Whether the bar is drawn (asked for, on a terminal).
+    pub fn is_drawn(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

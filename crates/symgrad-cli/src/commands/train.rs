@@ -14,7 +14,7 @@ use crate::commands::{log, plot, prep, progress::Progress};
 use crate::Failure;
 use serde_json::{json, Value};
 use symgrad_nn::model_file::{self, ModelFile};
-use symgrad_nn::{ErrorKind, History, Model};
+use symgrad_nn::{evaluate, ErrorKind, History, Model};
 
 /// A number for the summary.
 fn show(x: f64) -> String {
@@ -77,14 +77,21 @@ pub fn run(args: TrainArgs) -> Result<String, Failure> {
     let (train, validation) = setup.split(o.seed)?;
     let mut model = o.model(&setup.source)?;
     let prepared = Prepared::new(o, &model, train, validation)?;
-    // The training rows' accuracy too, in inference mode after each epoch
-    // (one more forward pass), so that the summary shows overfitting.
-    let mut trainer = o.trainer()?.train_accuracy(true);
+    let steps = steps_per_epoch(prepared.train.n_rows(), o.batch_size);
+    let mut progress = Progress::new(!args.quiet, steps * o.epochs as u64);
+    // The training rows' accuracy after each epoch is one more forward
+    // pass over them (about half an epoch's cost again on the digits):
+    // only where a per-epoch figure is shown, in the log, the JSON
+    // summary's history, or the bar when there is no validation accuracy
+    // for it to show instead. The summary's figure is computed once, after
+    // training (`kept_train_accuracy`).
+    let per_epoch = args.log.is_some()
+        || args.format == SummaryFormat::Json
+        || (progress.is_drawn() && prepared.validation.is_none());
+    let mut trainer = o.trainer()?.train_accuracy(per_epoch);
     if let Some(v) = &prepared.validation {
         trainer = trainer.validation(v.clone());
     }
-    let steps = steps_per_epoch(prepared.train.n_rows(), o.batch_size);
-    let mut progress = Progress::new(!args.quiet, steps * o.epochs as u64);
     let started = std::time::Instant::now();
     let result = trainer.fit_with(&mut model, &prepared.train, &mut progress);
     progress.finish();
@@ -118,7 +125,35 @@ pub fn run(args: TrainArgs) -> Result<String, Failure> {
         file.history = history.clone();
         model_file::save(path, &file).map_err(|e| Failure::io(format!("error: {e}")))?;
     }
-    Ok(summary(&args, &model, &prepared, &history, seconds))
+    let train_accuracy = kept_train_accuracy(&mut model, &prepared, &history);
+    Ok(summary(
+        &args,
+        &model,
+        &prepared,
+        &history,
+        train_accuracy,
+        seconds,
+    ))
+}
+
+/// The training rows' accuracy with the parameters the model holds: the
+/// kept epoch's figure when each epoch computed it, else one inference
+/// pass now (the same figure: the model holds that epoch's parameters and
+/// running statistics). `None` for a target that is not one-hot.
+fn kept_train_accuracy(
+    model: &mut dyn Model,
+    prepared: &Prepared,
+    history: &History,
+) -> Option<f64> {
+    match kept(history) {
+        Some(e) if e.train_accuracy.is_some() => e.train_accuracy,
+        // Binding cannot fail here: training bound the same rows.
+        Some(_) => prepared.train.bind(model).ok().and_then(|rows| {
+            let mut predictions = Vec::new();
+            evaluate(model, &rows, &mut predictions).accuracy
+        }),
+        None => None,
+    }
 }
 
 /// The epoch whose parameters the model holds.
@@ -134,6 +169,7 @@ fn summary(
     model: &dyn Model,
     prepared: &Prepared,
     history: &History,
+    train_accuracy: Option<f64>,
     seconds: f64,
 ) -> String {
     let o = &args.options;
@@ -168,7 +204,7 @@ fn summary(
                 "best_epoch": best.map(|e| e.epoch),
                 "stopped": history.stopped,
                 "train_loss": best.map_or(Value::Null, |e| json_number(e.train_loss)),
-                "train_accuracy": best.and_then(|e| e.train_accuracy).map_or(Value::Null, json_number),
+                "train_accuracy": train_accuracy.map_or(Value::Null, json_number),
                 "val_loss": best.and_then(|e| e.val_loss).map_or(Value::Null, json_number),
                 "val_accuracy": best.and_then(|e| e.val_accuracy).map_or(Value::Null, json_number),
                 "seconds": json_number(seconds),
@@ -206,10 +242,10 @@ fn summary(
                     show(e.train_loss),
                     or_dash(e.val_loss.map(show)),
                 ]);
-                if e.train_accuracy.is_some() || e.val_accuracy.is_some() {
+                if train_accuracy.is_some() || e.val_accuracy.is_some() {
                     rows.push(vec![
                         "accuracy".into(),
-                        or_dash(e.train_accuracy.map(percent)),
+                        or_dash(train_accuracy.map(percent)),
                         or_dash(e.val_accuracy.map(percent)),
                     ]);
                 }

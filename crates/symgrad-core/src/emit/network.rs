@@ -1,6 +1,7 @@
 //! Rust tokens for a whole network: the struct that `network!` defines, with
 //! its parameters, batch norm's running statistics, `init`, the training
-//! `loss_and_gradient`, the inference `loss` and `forward`, and (for `f64`)
+//! `loss_and_gradient`, the inference `loss`, `forward` and
+//! `loss_and_forward` (both in one pass, for validation), and (for `f64`)
 //! its `symgrad::nn::Model` implementation.
 //!
 //! Each method runs a [`Plan`] (from [`crate::net::batch::plan_in`]) as
@@ -81,6 +82,11 @@ pub fn network(
         false => {
             prediction(net).and_then(|_| plan_in(net, Outputs::Prediction, Mode::Inference).ok())
         }
+    };
+    // Validation's loss and prediction in one pass, where there is a prediction.
+    let both_plan = match fwd_plan {
+        Some(_) => Some(plan_in(net, Outputs::LossAndPrediction, Mode::Inference)?),
+        None => None,
     };
 
     // What each plan input reads, by the layout of `plan_inputs`.
@@ -227,6 +233,41 @@ pub fn network(
         None => Default::default(),
     };
 
+    // The same for the loss and the prediction in one pass.
+    let (both_items, both_method, both_field, both_init) = match &both_plan {
+        Some(p) => {
+            let ws_ty = format_ident!("{}LossForwardWs", name);
+            let (ws, run) = workspace(
+                &ws_ty,
+                p,
+                float,
+                &reader(Outputs::LossAndPrediction, Mode::Inference),
+            );
+            let (loss, out) = (buf(p.outputs[0].0), buf(p.outputs[1].0));
+            (
+                ws,
+                quote! {
+                    /// `loss` and `forward` in one inference pass, which
+                    /// computes the prediction on the way to the loss: the
+                    /// same two results, bit for bit, for half the work.
+                    pub fn loss_and_forward(&mut self, #(#d_args: &[#ty]),*) -> (#ty, &[#ty]) {
+                        #m_data
+                        let __running = &self.running;
+                        let __ws = self.loss_forward_ws.get_or_insert_with(|| #ws_ty::new(__m));
+                        __ws.resize(__m);
+                        let __params = &self.params;
+                        let __weight = [1.0 as #ty / __m as #ty];
+                        #run
+                        (__ws.#loss[0], &__ws.#out)
+                    }
+                },
+                quote!(loss_forward_ws: Option<#ws_ty>,),
+                quote!(loss_forward_ws: None,),
+            )
+        }
+        None => Default::default(),
+    };
+
     // Dropout masks: drawn by the struct before each training call.
     let masks: Vec<_> = net.with_role(Role::Mask).collect();
     let n_masks = masks.len();
@@ -290,7 +331,7 @@ pub fn network(
             &per_sample,
             n_inputs,
             fwd_plan.as_ref().map_or(0, plan_output_size),
-            fwd_plan.is_some(),
+            both_plan.is_some(),
         ),
         Float::F32 => TokenStream::new(),
     };
@@ -339,6 +380,7 @@ pub fn network(
             gradient_ws: Option<#grad_ws_ty>,
             loss_ws: Option<#loss_ws_ty>,
             #fwd_field
+            #both_field
             dropout_masks: [::std::vec::Vec<#ty>; #n_masks_lit],
             dropout_scratch: ::std::vec::Vec<f64>,
             dropout_seed: u64,
@@ -348,6 +390,7 @@ pub fn network(
         #grad_ws
         #loss_ws
         #fwd_items
+        #both_items
 
         #[allow(clippy::all, unused_variables, non_snake_case)]
         impl #name {
@@ -375,6 +418,7 @@ pub fn network(
                     gradient_ws: None,
                     loss_ws: None,
                     #fwd_init
+                    #both_init
                     dropout_masks: ::core::array::from_fn(|_| ::std::vec::Vec::new()),
                     dropout_scratch: ::std::vec::Vec::new(),
                     dropout_seed: 0,
@@ -543,6 +587,7 @@ pub fn network(
             }
 
             #fwd_method
+            #both_method
         }
 
         #model_impl
@@ -579,6 +624,26 @@ fn model_impl(
             }
             let __p = #name::forward(self, #(__inputs[#in_k]),*);
             __out.extend_from_slice(__p);
+        }
+    } else {
+        TokenStream::new()
+    };
+    // Without a prediction the trait's default (`loss`, then nothing) serves.
+    let loss_and_predict = if has_forward {
+        quote! {
+            fn loss_and_predict(
+                &mut self,
+                __data: &[&[f64]],
+                __out: &mut ::std::vec::Vec<f64>,
+            ) -> f64 {
+                __out.clear();
+                if __data[0].len() / #n0 == 0 {
+                    return f64::NAN;
+                }
+                let (__loss, __p) = #name::loss_and_forward(self, #(__data[#data_k]),*);
+                __out.extend_from_slice(__p);
+                __loss
+            }
         }
     } else {
         TokenStream::new()
@@ -637,6 +702,7 @@ fn model_impl(
                 __out.clear();
                 #predict
             }
+            #loss_and_predict
             fn state_names(&self) -> ::std::vec::Vec<::std::string::String> {
                 Self::STATE_NAMES.iter().map(|s| s.to_string()).collect()
             }

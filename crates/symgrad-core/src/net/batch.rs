@@ -168,6 +168,10 @@ pub enum Outputs {
     Prediction,
     /// The mean loss only (the forward pass).
     Loss,
+    /// The mean loss, then the prediction ([`prediction`]), `[m, ...]`:
+    /// validation's two results from one forward pass, which computes the
+    /// prediction on the way to the loss anyway.
+    LossAndPrediction,
     /// The mean loss, then its gradient with respect to every parameter in
     /// declaration order, each of its parameter's shape; in training mode
     /// then each batchnorm's batch mean and biased batch variance, in the
@@ -252,16 +256,17 @@ pub fn plan_inputs(net: &Network, outputs: Outputs, mode: Mode) -> Vec<PlanInput
 pub fn plan_in(net: &Network, outputs: Outputs, mode: Mode) -> Result<Plan> {
     let b = batched::batch_in(net, mode)?;
     let mut g = b.graph;
+    let predicted = || -> Result<NodeId> {
+        let e = prediction(net).ok_or_else(|| {
+            invalid("the network has no prediction (an equation before 'loss' that does not use a target)")
+        })?;
+        b.map[e.node.index()]
+            .ok_or_else(|| invalid(format!("the loss does not depend on '{}'", e.name)))
+    };
     let outs = match outputs {
-        Outputs::Prediction => {
-            let e = prediction(net).ok_or_else(|| {
-                invalid("the network has no prediction (an equation before 'loss' that does not use a target)")
-            })?;
-            let node = b.map[e.node.index()]
-                .ok_or_else(|| invalid(format!("the loss does not depend on '{}'", e.name)))?;
-            vec![node]
-        }
+        Outputs::Prediction => vec![predicted()?],
         Outputs::Loss => vec![b.loss],
+        Outputs::LossAndPrediction => vec![b.loss, predicted()?],
         Outputs::LossAndGradient => {
             let (grads, _) = gradient(&mut g, b.loss, &b.params);
             let mut outs = vec![b.loss];
