@@ -10,13 +10,16 @@
 //! The elementwise kernels first merge dimensions that every operand walks
 //! contiguously ([`collapse`]), so `[m, n] + [m, n]` is one flat loop and
 //! `[m, n] + [n]` an inner loop over rows that the compiler vectorizes.
-//! Matrix products call `matrixmultiply`'s `dgemm`/`sgemm`.
+//! Matrix products are in [`crate::matmul`] (a direct path for small
+//! products, `matrixmultiply`'s `dgemm`/`sgemm` for the rest).
 //!
 //! The kernels check every view against its slice before touching memory
 //! and panic with a message on a mismatch: they are only called with shapes
 //! that symgrad has already checked, so a failure is a bug in symgrad.
 
 use crate::Real;
+
+pub use crate::matmul::{matmul, Gemm};
 
 /// The most dimensions a view has; lower ranks pad with leading 1s.
 pub const RANK: usize = 4;
@@ -26,58 +29,6 @@ pub type Dims = [usize; RANK];
 
 /// The step in a slice per unit of each dimension (0: repeated).
 pub type Strides = [usize; RANK];
-
-/// The floats the matrix product is implemented for (`f32`, `f64`).
-pub trait Gemm: Real {
-    /// `c = a @ b` for an `m × k` view `a` and a `k × n` view `b`, each with
-    /// row and column strides, into `c` with its own strides.
-    ///
-    /// # Safety
-    /// Every index the strides reach must be inside its slice.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
-}
-
-macro_rules! gemm_impl {
-    ($t:ty, $f:path) => {
-        impl Gemm for $t {
-            #[inline]
-            unsafe fn gemm_raw(
-                m: usize,
-                k: usize,
-                n: usize,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
-                // SAFETY: the caller (`matmul`) has checked every index.
-                unsafe { $f(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
-            }
-        }
-    };
-}
-
-gemm_impl!(f64, matrixmultiply::dgemm);
-gemm_impl!(f32, matrixmultiply::sgemm);
 
 /// One past the largest index a view reaches (0 for an empty view).
 fn extent<const R: usize>(dims: &[usize; R], strides: &[usize; R]) -> usize {
@@ -438,48 +389,6 @@ pub fn logsumexp_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T])
     );
     for (src, d) in a.chunks_exact(cols).zip(out.iter_mut()).take(rows) {
         *d = crate::log_sum_exp(src);
-    }
-}
-
-/// `c = a @ b`: `a` is an `m × k` view with strides `sa` (row, column), `b`
-/// a `k × n` view, and `c` is written through strides `sc` (so a transposed
-/// result costs nothing).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul<T: Gemm>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[T],
-    sa: [usize; 2],
-    b: &[T],
-    sb: [usize; 2],
-    c: &mut [T],
-    sc: [usize; 2],
-) {
-    check("matmul operand a", a.len(), &[m, k], &sa);
-    check("matmul operand b", b.len(), &[k, n], &sb);
-    check("matmul result", c.len(), &[m, n], &sc);
-    if m == 0 || n == 0 {
-        return;
-    }
-    let i = |s: usize| s as isize;
-    // SAFETY: `check` has bounded every index the strides reach by the
-    // slices' lengths, and `c` is borrowed mutably, apart from `a` and `b`.
-    unsafe {
-        T::gemm_raw(
-            m,
-            k,
-            n,
-            a.as_ptr(),
-            i(sa[0]),
-            i(sa[1]),
-            b.as_ptr(),
-            i(sb[0]),
-            i(sb[1]),
-            c.as_mut_ptr(),
-            i(sc[0]),
-            i(sc[1]),
-        );
     }
 }
 

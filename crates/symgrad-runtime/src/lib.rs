@@ -9,6 +9,7 @@
 //! (a `no_std` build would need a `libm` dependency, which is not free).
 
 pub mod kernels;
+pub mod matmul;
 pub mod random;
 
 /// The float operations the helpers need, for `f32` and `f64`.
