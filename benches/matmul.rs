@@ -18,7 +18,6 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use symgrad::__private::kernels::{self, Gemm};
 use symgrad::__private::matmul::{matmul_on, Isa};
-use symgrad::Real;
 
 /// One product `c[m×n] = a[m×k] · b[k×n]`; `a_col` / `b_col` read the
 /// operand as the transpose of a row-major matrix (column-major), as the
@@ -228,7 +227,7 @@ fn with_symgrad_avx2<T: Float>(
     c: &mut [T],
     sc: [usize; 2],
 ) {
-    matmul_on(Isa::Avx2, m, k, n, a, sa, b, sb, c, sc)
+    matmul_on(Some(Isa::Avx2), m, k, n, a, sa, b, sb, c, sc)
 }
 
 fn candidates<T: Float>() -> Vec<(&'static str, Product<T>)> {

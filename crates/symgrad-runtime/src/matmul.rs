@@ -27,6 +27,9 @@
 
 use crate::Real;
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 /// The most entries of `b` for which the direct path is used: it streams
 /// all of `b` once per tile of rows, which pays while `b` stays in the L2
 /// cache (2¹⁶ f64 = 512 KiB).
@@ -111,6 +114,32 @@ impl Isa {
         static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
         *BEST.get_or_init(|| Isa::available()[0])
     }
+}
+
+/// What [`matmul`] runs, read once from the environment variable
+/// `SYMGRAD_MATMUL` so that one binary can time (or test) each path:
+/// unset (or `direct`) takes the direct path on [`Isa::best`]; `avx2` or
+/// `baseline` cap the instruction set (where the processor has it);
+/// `matrixmultiply` sends every product to `matrixmultiply`, as before
+/// issue 11. Any other value is ignored with a warning on stderr.
+fn configured() -> Option<Isa> {
+    static CHOICE: std::sync::OnceLock<Option<Isa>> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        let best = Some(Isa::best());
+        match std::env::var("SYMGRAD_MATMUL").as_deref() {
+            Err(_) | Ok("" | "direct") => best,
+            Ok("matrixmultiply") => None,
+            Ok("avx2") if Isa::Avx2.runs_here() && best != Some(Isa::Baseline) => Some(Isa::Avx2),
+            Ok("baseline") => Some(Isa::Baseline),
+            Ok(other) => {
+                eprintln!(
+                    "symgrad: SYMGRAD_MATMUL={other:?} is not one of direct, avx2, baseline, \
+                     matrixmultiply (or avx2 is not on this processor); using {best:?}"
+                );
+                best
+            }
+        }
+    })
 }
 
 /// The layouts the direct path takes (the result's rows contiguous or
@@ -297,43 +326,57 @@ unsafe fn axpy_tile<T: Gemm, const R: usize, const W: usize, const F: bool>(
     }
 }
 
-/// The axpy layout over the whole result, `W` entries of a row at a time.
+/// The axpy layout over the whole result: `W` entries of a row at a time,
+/// then at most one tile of `H` and one of `Q` (`W / 2`, `W / 4`), then
+/// single entries, so a short row is not left to scalar code.
 #[inline(always)]
-unsafe fn axpy_all<T: Gemm, const W: usize, const F: bool>(p: &Product<T>) {
+unsafe fn axpy_all<T: Gemm, const W: usize, const H: usize, const Q: usize, const F: bool>(
+    p: &Product<T>,
+) {
     const R: usize = 4;
-    let (m_main, n_main) = (p.m - p.m % R, p.n - p.n % W);
+    let m_main = p.m - p.m % R;
+    let n_w = p.n - p.n % W;
+    let n_h = if p.n - n_w >= H { n_w + H } else { n_w };
+    let n_q = if p.n - n_h >= Q { n_h + Q } else { n_h };
+    /// The tiles of rows `i..i + $r` across the whole row.
+    macro_rules! row_tiles {
+        ($r:expr, $i:expr) => {
+            for j in (0..n_w).step_by(W) {
+                axpy_tile::<T, $r, W, F>(p, $i, j);
+            }
+            if n_h > n_w {
+                axpy_tile::<T, $r, H, F>(p, $i, n_w);
+            }
+            if n_q > n_h {
+                axpy_tile::<T, $r, Q, F>(p, $i, n_h);
+            }
+            for j in n_q..p.n {
+                axpy_tile::<T, $r, 1, F>(p, $i, j);
+            }
+        };
+    }
     // SAFETY (all calls): the tiles cover exactly [0, m) × [0, n).
     unsafe {
         for i in (0..m_main).step_by(R) {
-            for j in (0..n_main).step_by(W) {
-                axpy_tile::<T, R, W, F>(p, i, j);
-            }
-            for j in n_main..p.n {
-                axpy_tile::<T, R, 1, F>(p, i, j);
-            }
+            row_tiles!(R, i);
         }
         for i in m_main..p.m {
-            for j in (0..n_main).step_by(W) {
-                axpy_tile::<T, 1, W, F>(p, i, j);
-            }
-            for j in n_main..p.n {
-                axpy_tile::<T, 1, 1, F>(p, i, j);
-            }
+            row_tiles!(1, i);
         }
     }
 }
 
-/// One instruction set's instance of both layouts: `$l` lanes per dot
-/// accumulator and `$w` entries per axpy row tile (two vectors).
+/// One instruction set's instance of both layouts: `$dot` for the dot
+/// layout and `$l` lanes per vector for the axpy tiles (two vectors wide).
 macro_rules! instances {
-    ($t:ty, $name:ident, $fused:expr, $l:expr, $w:expr $(, $feature:literal)?) => {
+    ($t:ty, $name:ident, $fused:expr, $dot:expr, $l:expr $(, $feature:literal)?) => {
         $(#[target_feature(enable = $feature)])?
         unsafe fn $name(layout: Layout, p: &Product<$t>) {
             // SAFETY: forwarded from `Gemm::direct`.
             unsafe {
                 match layout {
-                    Layout::Dot => dot_all::<$t, { $l }, $fused>(p),
-                    Layout::Axpy => axpy_all::<$t, { $w }, $fused>(p),
+                    Layout::Dot => $dot(p),
+                    Layout::Axpy => axpy_all::<$t, { 2 * $l }, { $l }, { $l / 2 }, $fused>(p),
                 }
             }
         }
@@ -341,7 +384,7 @@ macro_rules! instances {
 }
 
 macro_rules! gemm_impl {
-    ($t:ty, $mm:path, $lanes512:expr, $lanes256:expr, $lanes128:expr) => {
+    ($t:ty, $mm:path, $dot512:ident, $dot256:ident, $lanes512:expr, $lanes256:expr, $lanes128:expr) => {
         impl Gemm for $t {
             #[inline]
             unsafe fn gemm_raw(
@@ -365,8 +408,8 @@ macro_rules! gemm_impl {
             unsafe fn direct(isa: Isa, layout: Layout, p: &Product<Self>) {
                 #[cfg(target_arch = "x86_64")]
                 {
-                    instances!($t, avx512, true, $lanes512, 2 * $lanes512, "avx512f");
-                    instances!($t, avx2, true, $lanes256, 2 * $lanes256, "avx2,fma");
+                    instances!($t, avx512, true, x86::$dot512, $lanes512, "avx512f");
+                    instances!($t, avx2, true, x86::$dot256, $lanes256, "avx2,fma");
                     match isa {
                         // SAFETY: `Isa::available` has seen AVX-512F.
                         Isa::Avx512 => return unsafe { avx512(layout, p) },
@@ -375,7 +418,13 @@ macro_rules! gemm_impl {
                         Isa::Baseline => {}
                     }
                 }
-                instances!($t, baseline, false, $lanes128, 2 * $lanes128);
+                instances!(
+                    $t,
+                    baseline,
+                    false,
+                    dot_all::<$t, { $lanes128 }, false>,
+                    $lanes128
+                );
                 let _ = isa;
                 // SAFETY: forwarded from the caller.
                 unsafe { baseline(layout, p) }
@@ -393,8 +442,24 @@ macro_rules! gemm_impl {
     };
 }
 
-gemm_impl!(f64, matrixmultiply::dgemm, 8, 4, 2);
-gemm_impl!(f32, matrixmultiply::sgemm, 16, 8, 4);
+gemm_impl!(
+    f64,
+    matrixmultiply::dgemm,
+    dot_f64_avx512,
+    dot_f64_avx2,
+    8,
+    4,
+    2
+);
+gemm_impl!(
+    f32,
+    matrixmultiply::sgemm,
+    dot_f32_avx512,
+    dot_f32_avx2,
+    16,
+    8,
+    4
+);
 
 /// One past the largest index an `r × c` view with strides `s` reaches.
 fn extent(r: usize, c: usize, s: [usize; 2]) -> usize {
@@ -430,15 +495,15 @@ pub fn matmul<T: Gemm>(
     c: &mut [T],
     sc: [usize; 2],
 ) {
-    matmul_on(Isa::best(), m, k, n, a, sa, b, sb, c, sc);
+    matmul_on(configured(), m, k, n, a, sa, b, sb, c, sc);
 }
 
-/// [`matmul`] with the direct path compiled for `isa` (which must be one
-/// of [`Isa::available`]; the baseline otherwise), so that each instance
-/// can be tested and timed.
+/// [`matmul`] with the direct path compiled for `isa` (the baseline if the
+/// processor does not run it), or with `None` every product through
+/// `matrixmultiply`, so that each path can be tested and timed.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_on<T: Gemm>(
-    isa: Isa,
+    isa: Option<Isa>,
     m: usize,
     k: usize,
     n: usize,
@@ -466,8 +531,8 @@ pub fn matmul_on<T: Gemm>(
         c: c.as_mut_ptr(),
         sc,
     };
-    let isa = if isa.runs_here() { isa } else { Isa::Baseline };
-    if let Some((layout, p)) = plan(&product) {
+    if let (Some(isa), Some((layout, p))) = (isa, plan(&product)) {
+        let isa = if isa.runs_here() { isa } else { Isa::Baseline };
         // SAFETY: `check` has bounded every index the strides reach, and
         // `plan` only picks a layout whose contiguity the strides have.
         unsafe { T::direct(isa, layout, &p) };
@@ -535,7 +600,7 @@ mod tests {
     /// Runs `matmul::<T>` on every layout of `a`, `b` and `c` for one shape
     /// and compares with [`naive`] to `tol` times the sum of |a||b| terms.
     fn compare_all_layouts<T: Gemm>(
-        isa: Isa,
+        isa: Option<Isa>,
         rng: &mut SplitMix64,
         m: usize,
         k: usize,
@@ -587,6 +652,13 @@ mod tests {
         }
     }
 
+    /// Every direct instance this processor runs, and matrixmultiply.
+    fn paths() -> Vec<Option<Isa>> {
+        let mut v: Vec<Option<Isa>> = Isa::available().into_iter().map(Some).collect();
+        v.push(None);
+        v
+    }
+
     /// The shapes the networks use, edge cases of the tiles (sizes around
     /// the tile and lane widths, empty k), and random ones.
     fn shapes(rng: &mut SplitMix64) -> Vec<(usize, usize, usize)> {
@@ -616,7 +688,7 @@ mod tests {
     #[test]
     fn matmul_f64_matches_a_triple_loop_on_every_layout() {
         let mut rng = SplitMix64(11);
-        for isa in Isa::available() {
+        for isa in paths() {
             for (m, k, n) in shapes(&mut rng) {
                 compare_all_layouts::<f64>(isa, &mut rng, m, k, n, 1e-14, |x| x);
             }
@@ -626,7 +698,7 @@ mod tests {
     #[test]
     fn matmul_f32_matches_a_triple_loop_on_every_layout() {
         let mut rng = SplitMix64(12);
-        for isa in Isa::available() {
+        for isa in paths() {
             for (m, k, n) in shapes(&mut rng) {
                 compare_all_layouts::<f32>(isa, &mut rng, m, k, n, 2e-7, f64::from);
             }
