@@ -19,11 +19,15 @@
 //! layouts, and products whose streamed operand `b` is too large to stay in
 //! cache (more than [`DIRECT_MAX_B`] entries), go to `matrixmultiply`.
 //!
-//! The direct kernels are written once, generically, and compiled three
-//! times: for AVX-512, for AVX2 with FMA, and for the baseline target; the
-//! widest the processor has is picked at run time (so one binary stays
-//! portable). The sums run in a different order from a naive loop (lanes,
-//! then a tree), so results agree with it to rounding, not bit for bit.
+//! Each layout has an instance per instruction set: AVX-512F, AVX2 with
+//! FMA, and the baseline target; the widest the processor has is picked at
+//! run time (one binary stays portable), and `SYMGRAD_MATMUL` can force
+//! one (see [`matmul`]). The axpy layout is written once, generically (the
+//! compiler vectorizes it along `n`); the dot layout on x86-64 is written
+//! with intrinsics (`x86.rs`), since the generic version vectorized across
+//! the wrong dimension. The sums run in a different order from a naive
+//! loop (lanes, then a tree), so results agree with it to rounding, not
+//! bit for bit.
 
 use crate::Real;
 
@@ -310,11 +314,11 @@ unsafe fn axpy_tile<T: Gemm, const R: usize, const W: usize, const F: bool>(
         // SAFETY: b's row q runs contiguously over [j0, j0 + W) ⊂ [0, n).
         let bv: [T; W] =
             unsafe { core::ptr::read_unaligned(p.b.add(q * p.sb[0] + j0) as *const [T; W]) };
-        for r in 0..R {
+        for (r, row) in acc.iter_mut().enumerate() {
             // SAFETY: (i0 + r, q) is inside a's view.
             let s = unsafe { *p.a.add((i0 + r) * p.sa[0] + q * p.sa[1]) };
-            for w in 0..W {
-                acc[r][w] = s.madd::<F>(bv[w], acc[r][w]);
+            for (x, &bw) in row.iter_mut().zip(&bv) {
+                *x = s.madd::<F>(bw, *x);
             }
         }
     }
@@ -483,6 +487,10 @@ fn check(what: &str, len: usize, r: usize, c: usize, s: [usize; 2]) {
 /// result costs nothing). Small products in the layouts the network plans
 /// use take the direct path of this module; the rest go to
 /// `matrixmultiply`.
+///
+/// The environment variable `SYMGRAD_MATMUL`, read on the first call,
+/// picks the path for timing: unset or `direct` (the default), `avx2`,
+/// `baseline`, or `matrixmultiply` (every product, as before issue 11).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul<T: Gemm>(
     m: usize,
