@@ -9,6 +9,7 @@
 //! The error function, which `std` lacks, comes from the `libm` crate.
 
 pub mod kernels;
+pub mod matmul;
 pub mod random;
 pub mod simd;
 

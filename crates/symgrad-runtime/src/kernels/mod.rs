@@ -10,7 +10,8 @@
 //! The elementwise kernels first merge dimensions that every operand walks
 //! contiguously ([`collapse`]), so `[m, n] + [m, n]` is one flat loop and
 //! `[m, n] + [n]` an inner loop over rows that the compiler vectorizes.
-//! Matrix products call `matrixmultiply`'s `dgemm`/`sgemm` ([`matmul`]).
+//! Matrix products are in [`crate::matmul`] (a direct path for small
+//! products, `matrixmultiply`'s `dgemm`/`sgemm` for the rest).
 //!
 //! On a CPU with AVX2 and FMA ([`crate::simd`]) the contiguous inner loops
 //! of [`map`] and [`zip`] are compiled for AVX2 (same operations, same
@@ -24,9 +25,7 @@
 
 use crate::Real;
 
-mod matmul;
-
-pub use matmul::{matmul, Gemm};
+pub use crate::matmul::{matmul, Gemm};
 
 /// The most dimensions a view has; lower ranks pad with leading 1s.
 pub const RANK: usize = 4;
