@@ -407,12 +407,12 @@ impl Trainer {
                 "early stopping needs validation rows (--validation or --validation-rows)",
             ));
         }
-        if self.run.is_none() {
-            self.run = Some(self.start(model, &data));
-        }
+        let mut run = match self.run.take() {
+            Some(run) => run,
+            None => self.start(model, &data),
+        };
         let until = epoch.min(self.epochs);
         let started = Instant::now();
-        let mut run = self.run.take().expect("the run was just started");
         let outcome = self.run_epochs(
             model,
             &data,
@@ -423,9 +423,9 @@ impl Trainer {
             observer,
         );
         run.seconds_before += started.elapsed().as_secs_f64();
-        self.run = Some(run);
+        let run = self.run.insert(run);
         outcome?;
-        Ok(self.history().expect("the run is kept"))
+        Ok(&run.history)
     }
 
     fn check(&self) -> Result<()> {

@@ -57,6 +57,16 @@ pub trait Real:
     fn sigmoid_pair_in_place(pos: &mut [Self], neg: &mut [Self]) {
         sigmoid_pair_scalar(pos, neg);
     }
+
+    /// `xs[j] = σ(xs[j])`, with the bits [`Real::sigmoid_pair_in_place`]
+    /// gives its `pos` (so inference and training agree); on the scalar
+    /// path that is [`sigmoid`] itself.
+    #[inline]
+    fn sigmoid_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = sigmoid(*x);
+        }
+    }
 }
 
 /// [`Real::exp_shifted_in_place`] entry by entry, summed in order.
@@ -86,7 +96,7 @@ pub fn sigmoid_pair_scalar<T: Real>(pos: &mut [T], neg: &mut [T]) {
 }
 
 macro_rules! real {
-    ($t:ty, $erf:path, $erfc:path, $exp_shifted:ident, $sigmoid_pair:ident) => {
+    ($t:ty, $erf:path, $erfc:path, $exp_shifted:ident, $sigmoid_pair:ident, $sigmoid:ident) => {
         impl Real for $t {
             #[inline]
             fn exp_shifted_in_place(xs: &mut [Self], shift: Self, sum: Self) -> Self {
@@ -105,6 +115,17 @@ macro_rules! real {
                     return unsafe { simd::x86::$sigmoid_pair(pos, neg) };
                 }
                 sigmoid_pair_scalar(pos, neg);
+            }
+            #[inline]
+            fn sigmoid_in_place(xs: &mut [Self]) {
+                #[cfg(target_arch = "x86_64")]
+                if simd::avx2_fma() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe { simd::x86::$sigmoid(xs) };
+                }
+                for x in xs {
+                    *x = sigmoid(*x);
+                }
             }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -161,14 +182,16 @@ real!(
     libm::erff,
     libm::erfcf,
     exp_shifted_f32,
-    sigmoid_pair_f32
+    sigmoid_pair_f32,
+    sigmoid_f32
 );
 real!(
     f64,
     libm::erf,
     libm::erfc,
     exp_shifted_f64,
-    sigmoid_pair_f64
+    sigmoid_pair_f64,
+    sigmoid_f64
 );
 
 /// The error function `2/sqrt(pi) ∫_0^x exp(-t²) dt`.

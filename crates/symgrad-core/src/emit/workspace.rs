@@ -62,6 +62,17 @@ pub(super) fn workspace(
                 let v = float.literal(*value);
                 quote!(__ws.#out[0] = #v;)
             }
+            Instr::Map {
+                f: Unary::Func(Func::Sigmoid),
+                dims,
+                a,
+                ..
+            } => {
+                // The vector σ, with the bits training's σ pair gives.
+                let (a, sa) = view(a);
+                let d = sizes(*dims);
+                quote!(#kernels::sigmoid(#d, #a, #sa, &mut __ws.#out);)
+            }
             Instr::Map { f, dims, a, .. } => {
                 let (a, sa) = view(a);
                 let d = sizes(*dims);

@@ -143,6 +143,8 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
                 Unary::Neg => kernels::map(d, a, sa, &mut out, |x| -x),
                 Unary::Powi(2) => kernels::map(d, a, sa, &mut out, |x| x * x),
                 Unary::Powi(e) => kernels::map(d, a, sa, &mut out, |x| x.powi(e)),
+                // The vector σ, with the bits training's σ pair gives.
+                Unary::Func(Func::Sigmoid) => kernels::sigmoid(d, a, sa, &mut out),
                 // One loop per function, so that the function is not
                 // chosen again for every entry.
                 Unary::Func(f) => {

@@ -500,6 +500,36 @@ impl Moments {
             v: Slots::default(),
         }
     }
+
+    /// Step `t` of Adam or Nadam: m and v updated, then
+    /// θ -= (a m + b g) / (√v/√(1-β2^t) + ε) with `[a, b]` from
+    /// `direction(β1)`, computed once per step.
+    fn step(
+        &mut self,
+        params: &mut [&mut [f64]],
+        grad: &[Vec<f64>],
+        t: u64,
+        direction: impl Fn(f64) -> [f64; 2],
+    ) {
+        self.m.fit(params);
+        self.v.fit(params);
+        let inv_root_bias2 = 1.0 / (1.0 - self.beta2.powf(t as f64)).sqrt();
+        let scalars = [self.beta1, self.beta2, self.eps, inv_root_bias2];
+        let factors = direction(self.beta1);
+        for (((p, g), m), v) in params
+            .iter_mut()
+            .zip(grad)
+            .zip(&mut self.m.0)
+            .zip(&mut self.v.0)
+        {
+            adam_entries(p, g, m, v, scalars, factors);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.m = Slots::default();
+        self.v = Slots::default();
+    }
 }
 
 /// Adam: m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
@@ -580,30 +610,16 @@ impl Optimizer for Adam {
     common!("adam");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
         self.t += 1;
-        let Moments {
-            beta1,
-            beta2,
-            eps,
-            m,
-            v,
-        } = &mut self.moments;
-        let (beta1, beta2, eps) = (*beta1, *beta2, *eps);
-        m.fit(params);
-        v.fit(params);
         let t = self.t as f64;
         // α (m/(1-β1^t)) / (√(v/(1-β2^t)) + ε) as (α/(1-β1^t)) m / (√v/√(1-β2^t) + ε):
         // one root and one division per entry (PyTorch's grouping).
-        let step_size = lr / (1.0 - beta1.powf(t));
-        let inv_root_bias2 = 1.0 / (1.0 - beta2.powf(t)).sqrt();
-        for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut m.0).zip(&mut v.0) {
-            let scalars = [beta1, beta2, eps, inv_root_bias2];
-            adam_entries(p, g, m, v, scalars, [step_size, 0.0]);
-        }
+        self.moments.step(params, grad, self.t, |beta1| {
+            [lr / (1.0 - beta1.powf(t)), 0.0]
+        });
     }
     fn reset(&mut self) {
         self.t = 0;
-        self.moments.m = Slots::default();
-        self.moments.v = Slots::default();
+        self.moments.reset();
     }
 }
 
@@ -611,30 +627,17 @@ impl Optimizer for Nadam {
     common!("nadam");
     fn step(&mut self, params: &mut [&mut [f64]], grad: &[Vec<f64>], lr: f64) {
         self.t += 1;
-        let Moments {
-            beta1,
-            beta2,
-            eps,
-            m,
-            v,
-        } = &mut self.moments;
-        let (beta1, beta2, eps) = (*beta1, *beta2, *eps);
-        m.fit(params);
-        v.fit(params);
         let t = self.t as f64;
         // β1 m/(1-β1^(t+1)) + (1-β1) g/(1-β1^t) with the scalar factors
         // computed once; the root and division as in Adam.
-        let m_factor = beta1 / (1.0 - beta1.powf(t + 1.0));
-        let g_factor = (1.0 - beta1) / (1.0 - beta1.powf(t));
-        let inv_root_bias2 = 1.0 / (1.0 - beta2.powf(t)).sqrt();
-        for (((p, g), m), v) in params.iter_mut().zip(grad).zip(&mut m.0).zip(&mut v.0) {
-            let scalars = [beta1, beta2, eps, inv_root_bias2];
-            adam_entries(p, g, m, v, scalars, [lr * m_factor, lr * g_factor]);
-        }
+        self.moments.step(params, grad, self.t, |beta1| {
+            let m_factor = beta1 / (1.0 - beta1.powf(t + 1.0));
+            let g_factor = (1.0 - beta1) / (1.0 - beta1.powf(t));
+            [lr * m_factor, lr * g_factor]
+        });
     }
     fn reset(&mut self) {
         self.t = 0;
-        self.moments.m = Slots::default();
-        self.moments.v = Slots::default();
+        self.moments.reset();
     }
 }

@@ -227,6 +227,29 @@ pub fn sigmoid_pair<T: Real>(dims: Dims, a: &[T], sa: Strides, pos: &mut [T], ne
     });
 }
 
+/// `out = σ(a)` entry by entry, with the bits [`sigmoid_pair`] gives its
+/// `pos` (inference computes σ alone; training needs the pair). Vector code
+/// where the CPU has it, within 2 ulp of [`crate::sigmoid`].
+pub fn sigmoid<T: Real>(dims: Dims, a: &[T], sa: Strides, out: &mut [T]) {
+    let so = row_major(dims);
+    check("sigmoid operand", a.len(), &dims, &sa);
+    check("sigmoid result", out.len(), &dims, &so);
+    let (d, [sa, so]) = collapse(dims, [sa, so]);
+    let n = d[3];
+    for_each_run(&d, &[sa, so], |[ba, bo]| {
+        let o = &mut out[bo..bo + n];
+        match sa[3] {
+            1 => o.copy_from_slice(&a[ba..ba + n]),
+            s => {
+                for (j, o) in o.iter_mut().enumerate() {
+                    *o = a[ba + j * s];
+                }
+            }
+        }
+        T::sigmoid_in_place(o);
+    });
+}
+
 /// `dst[j] = f(src[j])`, compiled for AVX2 when `wide` (the caller has
 /// checked [`crate::simd::avx2_fma`]).
 #[inline(always)]
@@ -502,6 +525,31 @@ mod tests {
         let mut out = [0.0; 6]; // its transpose, [3, 2]
         map([1, 1, 3, 2], &a, [0, 0, 1, 3], &mut out, |x| x);
         assert_eq!(out, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+
+    #[test]
+    fn sigmoid_alone_has_the_bits_of_the_pairs_first_half() {
+        // A dense sweep with a tail (1003 is not a multiple of the lanes),
+        // the extremes and NaN; then the same through a transpose.
+        let mut a: Vec<f64> = (0..1000).map(|k| (k as f64 - 500.0) * 0.0731).collect();
+        a.extend([-800.0, 800.0, f64::NAN]);
+        let n = a.len();
+        let (mut p, mut q, mut alone) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        sigmoid_pair([1, 1, 1, n], &a, [0, 0, 0, 1], &mut p, &mut q);
+        sigmoid([1, 1, 1, n], &a, [0, 0, 0, 1], &mut alone);
+        for k in 0..n {
+            assert_eq!(alone[k].to_bits(), p[k].to_bits(), "σ({})", a[k]);
+            let exact = crate::sigmoid(a[k]);
+            let ulps = (alone[k].to_bits() as i64 - exact.to_bits() as i64).abs();
+            assert!(a[k].is_nan() || ulps <= 2, "σ({}): {ulps} ulp", a[k]);
+        }
+        let t = [1.0, 2.0, 3.0, -4.0, -5.0, 6.0]; // [2, 3], read as its [3, 2] transpose
+        let mut out = [0.0; 6];
+        sigmoid([1, 1, 3, 2], &t, [0, 0, 1, 3], &mut out);
+        let want = [1.0, -4.0, 2.0, -5.0, 3.0, 6.0].map(crate::sigmoid);
+        for k in 0..6 {
+            assert!((out[k] - want[k]).abs() <= 4.0 * f64::EPSILON, "{k}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! AVX2 + FMA kernels for x86-64: a vector `exp` for `f64` (4 lanes) and
 //! `f32` (8 lanes), and the slice loops built on it (shifted exponentials
-//! with their sum, the sigmoid pair).
+//! with their sum, the sigmoid pair, the sigmoid alone).
 //!
 //! The `exp`: `x = n ln2 + r` with `n` the integer nearest `x / ln 2` and
 //! `|r| ≤ ln2 / 2`, `r` computed with `ln 2` split in two parts (the high
@@ -150,7 +150,8 @@ macro_rules! slice_kernels {
         add: $add:ident, sub: $sub:ident, div: $div:ident,
         andnot: $andnot:ident, cmp: $cmp:ident, blend: $blend:ident,
         zero: $zero:ident,
-        exp_shifted: $exp_shifted:ident, sigmoid_pair: $sigmoid_pair:ident $(,)?
+        exp_shifted: $exp_shifted:ident, sigmoid_pair: $sigmoid_pair:ident,
+        sigmoid: $sigmoid:ident, sigmoid_vector: $sigmoid_vector:ident $(,)?
     ) => {
         /// `xs[j] = e^(xs[j] - shift)` for every entry; returns their sum
         /// (lane-wise partial sums added lane by lane, then the tail in
@@ -193,6 +194,49 @@ macro_rules! slice_kernels {
             sum
         }
 
+        /// `(σ(x), σ(-x))` in every lane: with `e = e^-|x|`, `1/(1+e)` and
+        /// `e/(1+e)` by the sign of `x` (the one formula of both kernels
+        /// below, so that a lone σ has the bits of a pair's first half).
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $sigmoid_vector(x: $v) -> ($v, $v) {
+            let one = $set1(1.0);
+            let e = $exp($sub($zero(), $andnot($set1(-0.0), x)));
+            let d = $add(one, e);
+            let (big, small) = ($div(one, d), $div(e, d));
+            // x >= 0 (false for NaN, whose two results are NaN anyway).
+            let nonneg = $cmp(x, $zero());
+            ($blend(small, big, nonneg), $blend(big, small, nonneg))
+        }
+
+        /// `xs[j] = σ(xs[j])` for every entry, with the bits
+        /// [`Self::sigmoid_pair`]'s `pos` gets (inference needs σ alone).
+        ///
+        /// # Safety
+        /// The CPU must have AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        pub unsafe fn $sigmoid(xs: &mut [$t]) {
+            let mut chunks = xs.chunks_exact_mut($lanes);
+            for c in &mut chunks {
+                // SAFETY: `c` has exactly one vector's entries.
+                unsafe {
+                    let (p, _) = $sigmoid_vector($load(c.as_ptr()));
+                    $store(c.as_mut_ptr(), p);
+                }
+            }
+            let tail = chunks.into_remainder();
+            if !tail.is_empty() {
+                let mut buf = [0.0 as $t; $lanes];
+                buf[..tail.len()].copy_from_slice(tail);
+                // SAFETY: `buf` holds one vector.
+                unsafe {
+                    let (p, _) = $sigmoid_vector($load(buf.as_ptr()));
+                    $store(buf.as_mut_ptr(), p);
+                }
+                tail.copy_from_slice(&buf[..tail.len()]);
+            }
+        }
+
         /// On entry `pos` holds `x`; on exit `pos = σ(x)` and `neg = σ(-x)`,
         /// as [`crate::kernels::sigmoid_pair`] defines them: with
         /// `e = e^-|x|`, `1/(1+e)` and `e/(1+e)` by the sign of `x`.
@@ -205,16 +249,7 @@ macro_rules! slice_kernels {
             let (pos, neg) = (&mut pos[..n], &mut neg[..n]);
             // SAFETY (every block): each pointer is to one whole vector
             // inside `pos`, `neg` or a local buffer.
-            let one = $set1(1.0);
-            let sign = $set1(-0.0);
-            let pair = |x: $v| unsafe {
-                let e = $exp($sub($zero(), $andnot(sign, x)));
-                let d = $add(one, e);
-                let (big, small) = ($div(one, d), $div(e, d));
-                // x >= 0 (false for NaN, whose two results are NaN anyway).
-                let nonneg = $cmp(x, $zero());
-                ($blend(small, big, nonneg), $blend(big, small, nonneg))
-            };
+            let pair = |x: $v| unsafe { $sigmoid_vector(x) };
             let mut j = 0;
             while j + $lanes <= n {
                 unsafe {
@@ -260,6 +295,7 @@ slice_kernels!(
     andnot: _mm256_andnot_pd, cmp: ge_pd, blend: _mm256_blendv_pd,
     zero: _mm256_setzero_pd,
     exp_shifted: exp_shifted_f64, sigmoid_pair: sigmoid_pair_f64,
+    sigmoid: sigmoid_f64, sigmoid_vector: sigmoid_f64x4,
 );
 
 slice_kernels!(
@@ -269,6 +305,7 @@ slice_kernels!(
     andnot: _mm256_andnot_ps, cmp: ge_ps, blend: _mm256_blendv_ps,
     zero: _mm256_setzero_ps,
     exp_shifted: exp_shifted_f32, sigmoid_pair: sigmoid_pair_f32,
+    sigmoid: sigmoid_f32, sigmoid_vector: sigmoid_f32x8,
 );
 
 #[cfg(test)]
