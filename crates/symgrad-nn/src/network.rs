@@ -89,6 +89,27 @@ struct Sources<'a> {
     weight: &'a [f64],
 }
 
+/// Runs an inference plan (no dropout masks) on `m` samples of `data`.
+fn run_inference(
+    plan: &mut Compiled,
+    m: usize,
+    data: &[&[f64]],
+    n_inputs: usize,
+    params: &[Vec<f64>],
+    state: &[Vec<f64>],
+) {
+    let weight = [1.0 / m as f64];
+    let sources = Sources {
+        data,
+        n_inputs,
+        masks: &[],
+        params,
+        state,
+        weight: &weight,
+    };
+    run(plan, m, &sources);
+}
+
 /// Runs `plan` on `sources`, with the input slices on the stack for all
 /// but huge networks.
 ///
@@ -354,16 +375,8 @@ impl Model for NetworkModel {
         if m == 0 {
             return f64::NAN;
         }
-        let weight = [1.0 / m as f64];
-        let sources = Sources {
-            data,
-            n_inputs: self.n_inputs,
-            masks: &[],
-            params: &self.params,
-            state: &self.state,
-            weight: &weight,
-        };
-        run(&mut self.validation, m, &sources);
+        let (params, state) = (&self.params, &self.state);
+        run_inference(&mut self.validation, m, data, self.n_inputs, params, state);
         self.validation.runner.output(0)[0]
     }
 
@@ -378,16 +391,7 @@ impl Model for NetworkModel {
         if m == 0 {
             return;
         }
-        let weight = [1.0 / m as f64];
-        let sources = Sources {
-            data: inputs,
-            n_inputs: self.n_inputs,
-            masks: &[],
-            params: &self.params,
-            state: &self.state,
-            weight: &weight,
-        };
-        run(plan, m, &sources);
+        run_inference(plan, m, inputs, self.n_inputs, &self.params, &self.state);
         out.extend_from_slice(plan.runner.output(0));
     }
 
@@ -403,16 +407,7 @@ impl Model for NetworkModel {
         if m == 0 {
             return f64::NAN;
         }
-        let weight = [1.0 / m as f64];
-        let sources = Sources {
-            data,
-            n_inputs: self.n_inputs,
-            masks: &[],
-            params: &self.params,
-            state: &self.state,
-            weight: &weight,
-        };
-        run(plan, m, &sources);
+        run_inference(plan, m, data, self.n_inputs, &self.params, &self.state);
         out.extend_from_slice(plan.runner.output(1));
         plan.runner.output(0)[0]
     }

@@ -42,7 +42,7 @@ pub fn run(args: CvArgs) -> Result<String, Failure> {
         .iter()
         .map(|p| steps_per_epoch(setup.data.n_rows() - p.len(), o.batch_size) * o.epochs as u64)
         .sum();
-    let mut progress = Progress::new(!args.quiet, total).counting("fold", args.folds);
+    let mut progress = Progress::new(!args.report.quiet, total).counting("fold", args.folds);
     // Options are checked; what can still fail in a factory is reported.
     let factory_error = std::cell::RefCell::new(None::<Failure>);
     let keep = |f: Failure| {
@@ -62,7 +62,7 @@ pub fn run(args: CvArgs) -> Result<String, Failure> {
         return Err(f);
     }
     let report = result.map_err(failed)?;
-    Ok(match args.format {
+    Ok(match args.report.format {
         SummaryFormat::Json => {
             let folds: Vec<Value> = report
                 .folds

@@ -136,6 +136,17 @@ pub struct TrainingOptions {
     pub params: Option<PathBuf>,
 }
 
+/// How `train`, `cv` and `search` report: the progress bar and the summary.
+#[derive(Args, Debug)]
+pub struct Reporting {
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormat,
+}
+
 /// `symgrad train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -150,12 +161,8 @@ pub struct TrainArgs {
     /// Write one CSV row per epoch: rate, losses, accuracies, seconds, each parameter's gradient norm.
     #[arg(long, value_name = "FILE.csv")]
     pub log: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// How to print the summary.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: SummaryFormat,
+    #[command(flatten)]
+    pub report: Reporting,
 }
 
 /// `symgrad predict`.
@@ -180,12 +187,8 @@ pub struct CvArgs {
     /// The number of folds (at least 2, at most the number of rows).
     #[arg(long, value_name = "K")]
     pub folds: usize,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// How to print the result.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: SummaryFormat,
+    #[command(flatten)]
+    pub report: Reporting,
 }
 
 /// `symgrad search`.
@@ -219,12 +222,8 @@ pub struct SearchArgs {
     /// Keep the best trial's model here (trained on the same rows as in the search).
     #[arg(long, value_name = "MODEL.json")]
     pub save: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// How to print the result.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: SummaryFormat,
+    #[command(flatten)]
+    pub report: Reporting,
 }
 
 pub fn read(path: &Path, what: &str) -> Result<String, Failure> {

@@ -251,7 +251,7 @@ pub fn run(args: SearchArgs) -> Result<String, Failure> {
     } else {
         options.iter().map(|o| o.epochs as u64).sum()
     };
-    let mut progress = Progress::new(!args.quiet, steps * total_epochs);
+    let mut progress = Progress::new(!args.report.quiet, steps * total_epochs);
     let mut state: Vec<Option<TrialRuns>> = (0..trials.len()).map(|_| None).collect();
     let n_trials = trials.len();
     let mut train_trial = |t: usize, epochs: usize| -> Result<Score, Failure> {
@@ -378,7 +378,7 @@ fn report(
     notes: &[String],
 ) -> String {
     let accuracy = |s: &Score| s.accuracy.map(|a| format!("{:.2} %", 100.0 * a));
-    match args.format {
+    match args.report.format {
         SummaryFormat::Json => {
             let list: Vec<Value> = outcomes
                 .iter()

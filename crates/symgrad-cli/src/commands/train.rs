@@ -78,7 +78,7 @@ pub fn run(args: TrainArgs) -> Result<String, Failure> {
     let mut model = o.model(&setup.source)?;
     let prepared = Prepared::new(o, &model, train, validation)?;
     let steps = steps_per_epoch(prepared.train.n_rows(), o.batch_size);
-    let mut progress = Progress::new(!args.quiet, steps * o.epochs as u64);
+    let mut progress = Progress::new(!args.report.quiet, steps * o.epochs as u64);
     // The training rows' accuracy after each epoch is one more forward
     // pass over them (about half an epoch's cost again on the digits):
     // only where a per-epoch figure is shown, in the log, the JSON
@@ -86,7 +86,7 @@ pub fn run(args: TrainArgs) -> Result<String, Failure> {
     // for it to show instead. The summary's figure is computed once, after
     // training (`kept_train_accuracy`).
     let per_epoch = args.log.is_some()
-        || args.format == SummaryFormat::Json
+        || args.report.format == SummaryFormat::Json
         || (progress.is_drawn() && prepared.validation.is_none());
     let mut trainer = o.trainer()?.train_accuracy(per_epoch);
     if let Some(v) = &prepared.validation {
@@ -175,7 +175,7 @@ fn summary(
     let o = &args.options;
     let best = kept(history);
     let n_val = prepared.validation.as_ref().map_or(0, |v| v.n_rows());
-    match args.format {
+    match args.report.format {
         SummaryFormat::Json => {
             let opt = |x: Option<f64>| x.map_or(Value::Null, json_number);
             let epochs: Vec<Value> = history
