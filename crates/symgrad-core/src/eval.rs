@@ -7,6 +7,7 @@
 //! [`Program`] is the fast path for scalar formulas and refuses tensor
 //! nodes; [`TensorProgram`] runs any graph, tensors included (see its module).
 
+mod image;
 mod tensor;
 
 pub use tensor::{Tensor, TensorProgram};

@@ -328,6 +328,40 @@ fn tensor_vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
             let kept = keep_axis(g, v_bar, Some(last), &a_shape);
             one(g.mul(kept, s))
         }
+        // y = conv(x, K), linear in each: x̄ = convᵀ(ȳ, K), K̄ = Σ ȳ ⋆ x.
+        Op::Conv2d(c) => {
+            let k = node.args[1];
+            let k_shape = g.shape(k).clone();
+            let x_bar = g.conv2d_input_grad(v_bar, k, c, &a_shape);
+            let k_bar = g.conv2d_kernel_grad(a, v_bar, c, &k_shape);
+            smallvec![(0, x_bar), (1, k_bar)]
+        }
+        // y = convᵀ(w, K): ⟨ȳ, convᵀ(w, K)⟩ = ⟨conv(ȳ, K), w⟩ = ⟨Σ w ⋆ ȳ, K⟩.
+        Op::Conv2dInputGrad(c, _) => {
+            let k = node.args[1];
+            let k_shape = g.shape(k).clone();
+            let w_bar = g.conv2d(v_bar, k, c);
+            let k_bar = g.conv2d_kernel_grad(v_bar, a, c, &k_shape);
+            smallvec![(0, w_bar), (1, k_bar)]
+        }
+        // y = Σ w ⋆ x: ⟨ȳ, y⟩ = ⟨convᵀ(w, ȳ), x⟩ = ⟨conv(x, ȳ), w⟩.
+        Op::Conv2dKernelGrad(c, _) => {
+            let w = node.args[1];
+            let x_bar = g.conv2d_input_grad(w, v_bar, c, &a_shape);
+            let w_bar = g.conv2d(a, v_bar, c);
+            smallvec![(0, x_bar), (1, w_bar)]
+        }
+        // The adjoint goes to the first largest entry of each window.
+        Op::MaxPool(k) => {
+            let mask = g.maxpool_mask(a, k);
+            let spread = g.upsample(v_bar, k, &a_shape);
+            one(g.mul(mask, spread))
+        }
+        Op::MaxPoolMask(_) => SmallVec::new(),
+        Op::SumPool(k) => one(g.upsample(v_bar, k, &a_shape)),
+        Op::Upsample(k, _) => one(g.sumpool(v_bar, k)),
+        Op::Select { axis, at } => one(g.embed(v_bar, axis, at, &a_shape)),
+        Op::Embed { axis, at, .. } => one(g.select(v_bar, axis, at)),
         op => unreachable!("{op:?} is not a tensor operation"),
     }
 }
@@ -380,6 +414,45 @@ fn tensor_jvp(g: &mut Graph, v: NodeId, tangents: &[Option<NodeId>]) -> Option<N
             let last = a_shape.rank() - 1;
             g.sum(st, Axis::Dim(last as u32))
         }),
+        // The three convolutions are bilinear: the product rule, term by term.
+        Op::Conv2d(_) | Op::Conv2dInputGrad(..) | Op::Conv2dKernelGrad(..) => {
+            let b = node.args[1];
+            let apply = |g: &mut Graph, x: NodeId, y: NodeId| match node.op {
+                Op::Conv2d(c) => g.conv2d(x, y, c),
+                Op::Conv2dInputGrad(c, s) => {
+                    let s = g.shape_by_id(s).clone();
+                    g.conv2d_input_grad(x, y, c, &s)
+                }
+                Op::Conv2dKernelGrad(c, s) => {
+                    let s = g.shape_by_id(s).clone();
+                    g.conv2d_kernel_grad(x, y, c, &s)
+                }
+                _ => unreachable!(),
+            };
+            let left = a_dot.map(|t| apply(g, t, b));
+            let right = tangents[1].map(|t| apply(g, a, t));
+            match (left, right) {
+                (Some(l), Some(r)) => Some(g.add(l, r)),
+                (l, r) => l.or(r),
+            }
+        }
+        // Each window's first largest entry moves with its tangent.
+        Op::MaxPool(k) => a_dot.map(|t| {
+            let mask = g.maxpool_mask(a, k);
+            let picked = g.mul(mask, t);
+            g.sumpool(picked, k)
+        }),
+        Op::MaxPoolMask(_) => None,
+        Op::SumPool(k) => a_dot.map(|t| g.sumpool(t, k)),
+        Op::Upsample(k, s) => {
+            let s = g.shape_by_id(s).clone();
+            a_dot.map(|t| g.upsample(t, k, &s))
+        }
+        Op::Select { axis, at } => a_dot.map(|t| g.select(t, axis, at)),
+        Op::Embed { axis, at, shape } => {
+            let s = g.shape_by_id(shape).clone();
+            a_dot.map(|t| g.embed(t, axis, at, &s))
+        }
         op => unreachable!("{op:?} is not a tensor operation"),
     }
 }

@@ -73,6 +73,9 @@ enum Step {
     Reshape(usize),
     Softmax(usize),
     LogSumExp(usize),
+    /// Convolution, pooling and slicing (the loops of
+    /// `symgrad_runtime::kernels::conv`).
+    Image(Op, Vec<usize>),
 }
 
 /// A compiled evaluator for some outputs of a tensor graph as functions of
@@ -126,6 +129,15 @@ impl TensorProgram {
                 Op::Reshape(_) => Step::Reshape(a(0)),
                 Op::Softmax => Step::Softmax(a(0)),
                 Op::LogSumExp => Step::LogSumExp(a(0)),
+                Op::Conv2d(_)
+                | Op::Conv2dInputGrad(..)
+                | Op::Conv2dKernelGrad(..)
+                | Op::MaxPool(_)
+                | Op::MaxPoolMask(_)
+                | Op::SumPool(_)
+                | Op::Upsample(..)
+                | Op::Select { .. }
+                | Op::Embed { .. } => Step::Image(node.op, (0..node.args.len()).map(a).collect()),
             };
             slot_of[v.index()] = steps.len();
             steps.push((step, g.shape(v).clone()));
@@ -253,6 +265,10 @@ fn run_step(step: &Step, shape: &Shape, slots: &[Tensor], inputs: &[Tensor]) -> 
             let t = &slots[*a];
             let len = *t.shape.dims().last().expect("logsumexp has rank >= 1");
             out(t.data.chunks(len.max(1)).map(log_sum_exp).collect())
+        }
+        Step::Image(op, args) => {
+            let operands: Vec<&Tensor> = args.iter().map(|&a| &slots[a]).collect();
+            out(super::image::run(*op, &operands, shape))
         }
     }
 }

@@ -7,6 +7,7 @@
 //! node's `args` (its slots).
 
 pub mod builtin;
+pub mod conv;
 mod op;
 pub mod scalarize;
 mod shape;

@@ -320,6 +320,46 @@ pub enum Op {
     Softmax,
     /// `max + ln(sum(exp(a - max)))` along the last axis, which disappears.
     LogSumExp,
+
+    // Images and sequences (issue 9); see `graph::conv` for the shapes.
+    /// The 2-d convolution (PyTorch's cross-correlation) of `args[0]`
+    /// (`[..., C, H, W]`: leading axes are samples) by the kernel `args[1]`
+    /// (`[F, C, kh, kw]`), zero-padded: `[..., F, Ho, Wo]`.
+    Conv2d(Conv),
+    /// The transposed convolution of `args[0]` (shaped like a `Conv2d`
+    /// result) by the kernel `args[1]`, in the given input shape: the
+    /// adjoint of [`Op::Conv2d`] with respect to its input.
+    Conv2dInputGrad(Conv, ShapeId),
+    /// The gradient of a `Conv2d` with respect to its kernel (of the given
+    /// shape), from the input `args[0]` and the result's adjoint `args[1]`,
+    /// summed over the samples.
+    Conv2dKernelGrad(Conv, ShapeId),
+    /// The largest entry of each k×k window of the last two axes (stride k;
+    /// rows and columns that fill no window are dropped).
+    MaxPool(u32),
+    /// 1 at the first largest entry (row-major) of each window, 0 elsewhere;
+    /// the operand's shape. It routes [`Op::MaxPool`]'s adjoint and is
+    /// piecewise constant (derivative 0).
+    MaxPoolMask(u32),
+    /// The sum of each k×k window of the last two axes (`avgpool` is it
+    /// divided by k²).
+    SumPool(u32),
+    /// Each entry repeated over a k×k window of the last two axes, in the
+    /// given shape (0 where no window reaches): the adjoint of [`Op::SumPool`].
+    Upsample(u32, ShapeId),
+    /// The slice at a constant position along an axis, which disappears
+    /// (`v[t]` along the first axis).
+    Select { axis: u32, at: u32 },
+    /// The operand as the slice at `at` along `axis` of a tensor of the
+    /// given shape that is zero elsewhere: the adjoint of [`Op::Select`].
+    Embed { axis: u32, at: u32, shape: ShapeId },
+}
+
+/// A convolution's stride and zero padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv {
+    pub stride: u32,
+    pub padding: u32,
 }
 
 /// The axes a reduction runs over.
@@ -359,6 +399,16 @@ impl Op {
             Op::Reshape(_) => "reshape".to_string(),
             Op::Softmax => "softmax".to_string(),
             Op::LogSumExp => "logsumexp".to_string(),
+            Op::Conv2d(c) => conv_label("conv2d", *c),
+            Op::Conv2dInputGrad(c, _) => conv_label("conv2d_input_grad", *c),
+            Op::Conv2dKernelGrad(c, _) => conv_label("conv2d_kernel_grad", *c),
+            Op::MaxPool(k) => format!("maxpool {k}"),
+            Op::MaxPoolMask(k) => format!("maxpool_mask {k}"),
+            Op::SumPool(k) => format!("sumpool {k}"),
+            Op::Upsample(k, _) => format!("upsample {k}"),
+            Op::Select { axis: 0, at } => format!("[{at}]"),
+            Op::Select { axis, at } => format!("select[axis {axis}: {at}]"),
+            Op::Embed { axis, at, .. } => format!("embed[axis {axis}: {at}]"),
         }
     }
 
@@ -390,6 +440,10 @@ impl Op {
     pub fn is_leaf(&self) -> bool {
         matches!(self, Op::Const(_) | Op::Named(_) | Op::Var(_))
     }
+}
+
+fn conv_label(name: &str, c: Conv) -> String {
+    format!("{name} stride {} padding {}", c.stride, c.padding)
 }
 
 fn reduction_label(name: &str, axis: Axis) -> String {

@@ -11,7 +11,11 @@
 //! transpose, reshape and `broadcast_to` only move entries; `softmax` is
 //! `exp(a_j) / Σ_k exp(a_k)` and `logsumexp` is `ln(Σ_k exp(a_k))` along the
 //! last axis (without the shift by the largest entry, which cancels exactly
-//! and would only add paths). The copy is built through the folding
+//! and would only add paths); a convolution is, per output entry, the sum of
+//! its window's products, pooling the maximum or sum of a window, and a
+//! selection picks entries. The operations that exist only in derivative
+//! graphs (masks, the convolution's backward products, upsampling,
+//! embedding) have no scalar form here. The copy is built through the folding
 //! builders, so it keeps the structure the tensor graph had.
 //!
 //! The size is estimated before anything is built (one scalar node per
@@ -59,6 +63,10 @@ pub fn estimate(g: &Graph, outputs: &[NodeId]) -> usize {
                 out.saturating_mul(k).saturating_mul(2)
             }
             Op::Softmax => out.saturating_mul(3),
+            Op::Conv2d(_) => {
+                let k = g.shape(g.args(v)[1]).dims();
+                out.saturating_mul(k[1] * k[2] * k[3]).saturating_mul(2)
+            }
             op if op.is_tensor() => g.shape(g.args(v)[0]).numel().saturating_add(out),
             _ => out,
         };
@@ -297,6 +305,69 @@ fn expand(g: &Graph, v: NodeId, entries: &[Vec<NodeId>], dst: &mut Graph) -> Res
                 }
             }
             out
+        }
+        Op::Conv2d(c) => {
+            let (xd, kd) = (arg_dims(0), arg_dims(1));
+            let (x, k) = (arg(0).clone(), arg(1).clone());
+            let r = xd.len();
+            let (ch, h, w) = (xd[r - 3], xd[r - 2], xd[r - 1]);
+            let (f, kh, kw) = (kd[0], kd[2], kd[3]);
+            let (ho, wo) = (out_dims[r - 2], out_dims[r - 1]);
+            let (s, pad) = (c.stride as usize, c.padding as usize);
+            let mut out = Vec::with_capacity(numel);
+            for flat in 0..numel {
+                let (n, rest) = (flat / (f * ho * wo), flat % (f * ho * wo));
+                let (fi, oi, oj) = (rest / (ho * wo), rest / wo % ho, rest % wo);
+                let mut terms = Vec::new();
+                for ci in 0..ch {
+                    for p in 0..kh {
+                        for q in 0..kw {
+                            let (i, j) =
+                                ((oi * s + p).checked_sub(pad), (oj * s + q).checked_sub(pad));
+                            if let (Some(i), Some(j)) = (i, j) {
+                                if i < h && j < w {
+                                    let xv = x[((n * ch + ci) * h + i) * w + j];
+                                    let kv = k[((fi * ch + ci) * kh + p) * kw + q];
+                                    terms.push(dst.try_mul(xv, kv)?);
+                                }
+                            }
+                        }
+                    }
+                }
+                out.push(sum_of(dst, &terms)?);
+            }
+            out
+        }
+        Op::MaxPool(k) | Op::SumPool(k) => {
+            let d = arg_dims(0);
+            let a = arg(0).clone();
+            let r = d.len();
+            let (h, w, k) = (d[r - 2], d[r - 1], k as usize);
+            let (ho, wo) = (h / k, w / k);
+            let mut out = Vec::with_capacity(numel);
+            for flat in 0..numel {
+                let (plane, oi, oj) = (flat / (ho * wo), flat / wo % ho, flat % wo);
+                let window: Vec<NodeId> = (0..k * k)
+                    .map(|e| a[(plane * h + oi * k + e / k) * w + oj * k + e % k])
+                    .collect();
+                out.push(match node.op {
+                    Op::MaxPool(_) => fold(dst, Op::Max, &window)?.unwrap_or_else(|| dst.int(0)),
+                    _ => sum_of(dst, &window)?,
+                });
+            }
+            out
+        }
+        Op::Select { axis, at } => {
+            let d = arg_dims(0);
+            let a = arg(0);
+            let axis = axis as usize;
+            let (len, inner) = (d[axis], d[axis + 1..].iter().product::<usize>());
+            (0..numel)
+                .map(|flat| {
+                    let (o, i) = (flat / inner, flat % inner);
+                    a[(o * len + at as usize) * inner + i]
+                })
+                .collect()
         }
         op => {
             return Err(Error::new(

@@ -206,6 +206,26 @@ impl Plan {
                     }
                     View::contiguous(Src::Buf(out), dims)
                 }
+                Op::Conv2d(_)
+                | Op::Conv2dInputGrad(..)
+                | Op::Conv2dKernelGrad(..)
+                | Op::MaxPool(_)
+                | Op::MaxPoolMask(_)
+                | Op::SumPool(_)
+                | Op::Upsample(..)
+                | Op::Select { .. }
+                | Op::Embed { .. } => {
+                    // Unfinished (issue 9, part 4): the batched plans have no
+                    // kernels for these yet; the reference interpreter runs them.
+                    return Err(crate::error::Error::new(
+                        crate::error::ErrorKind::NoRule,
+                        format!(
+                            "'{}' is not supported by the batched plans yet \
+                             (the reference interpreter evaluates it)",
+                            node.op.label()
+                        ),
+                    ));
+                }
             };
             value[v.index()] = Some(out);
         }

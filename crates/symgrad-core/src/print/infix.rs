@@ -240,7 +240,8 @@ impl Printer<'_> {
         let g = self.g;
         let args = g.args(id);
         let arg = |i: usize| shown[args[i].index()].expect("operands come first");
-        match g.op(id) {
+        let op = g.op(id);
+        match op {
             Op::Var(_) => self.var(g.var_name(id).unwrap_or("?")),
             Op::Const(n) => self.constant(n),
             Op::Named(c) => match (self.style, c) {
@@ -297,6 +298,45 @@ impl Printer<'_> {
             Op::Transpose if self.style == Style::Latex => {
                 let a = self.at_least(arg(0), ATOM);
                 self.make(vec![s("{"), f(a), s("}^{\\top}")], ATOM)
+            }
+            Op::Conv2d(c) | Op::Conv2dInputGrad(c, _) | Op::Conv2dKernelGrad(c, _) => {
+                let name = match op {
+                    Op::Conv2d(_) => "conv2d",
+                    Op::Conv2dInputGrad(..) => "conv2d_input_grad",
+                    _ => "conv2d_kernel_grad",
+                };
+                let mut extra = format!(", stride={}, padding={}", c.stride, c.padding);
+                if let Op::Conv2dInputGrad(_, sh) | Op::Conv2dKernelGrad(_, sh) = op {
+                    extra.push_str(&format!(", {}", g.shape_by_id(sh)));
+                }
+                let (a, b) = (arg(0), arg(1));
+                let b = self.make(vec![s(", "), f(b.frag)], ATOM);
+                let joined = self.make(vec![f(a.frag), f(b.frag)], ATOM);
+                self.tensor_call(name, joined, extra)
+            }
+            Op::MaxPool(k) | Op::MaxPoolMask(k) | Op::SumPool(k) | Op::Upsample(k, _) => {
+                let name = match op {
+                    Op::MaxPool(_) => "maxpool",
+                    Op::MaxPoolMask(_) => "maxpool_mask",
+                    Op::SumPool(_) => "sumpool",
+                    _ => "upsample",
+                };
+                let extra = match op {
+                    Op::Upsample(_, sh) => format!(", {k}, {}", g.shape_by_id(sh)),
+                    _ => format!(", {k}"),
+                };
+                self.tensor_call(name, arg(0), extra)
+            }
+            Op::Select { axis: 0, at } => {
+                let a = self.at_least(arg(0), ATOM);
+                self.make(vec![f(a), s(format!("[{at}]"))], ATOM)
+            }
+            Op::Select { axis, at } => {
+                self.tensor_call("select", arg(0), format!(", axis={axis}, {at}"))
+            }
+            Op::Embed { axis, at, shape } => {
+                let extra = format!(", axis={axis}, {at}, {}", g.shape_by_id(shape));
+                self.tensor_call("embed", arg(0), extra)
             }
             op if op.is_tensor() => {
                 let extra = match op {

@@ -25,6 +25,8 @@
 
 use crate::Real;
 
+pub mod conv;
+
 pub use crate::matmul::{matmul, Gemm};
 
 /// The most dimensions a view has; lower ranks pad with leading 1s.

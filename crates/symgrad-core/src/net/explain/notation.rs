@@ -380,7 +380,25 @@ fn node(
         Op::Reshape(_) => t.call("reshape", a, &format!(", {}", n.shape(v))),
         Op::Softmax => t.call("softmax", a, ""),
         Op::LogSumExp => t.call("logsumexp", a, ""),
+        Op::Conv2d(c) => t.call("conv2d", a, &conv_note(c)),
+        Op::Conv2dInputGrad(c, _) => t.call("conv2d_input_grad", a, &conv_note(c)),
+        Op::Conv2dKernelGrad(c, _) => t.call("conv2d_kernel_grad", a, &conv_note(c)),
+        Op::MaxPool(k) => t.call("maxpool", a, &format!(", {k}")),
+        Op::MaxPoolMask(k) => t.call("maxpool_mask", a, &format!(", {k}")),
+        Op::SumPool(k) => t.call("sumpool", a, &format!(", {k}")),
+        Op::Upsample(k, _) => t.call("upsample", a, &format!(", {k}, {}", n.shape(v))),
+        Op::Select { axis: 0, at } => {
+            make(format!("{}[{at}]", t.wrap(a[0], a[0].prec < ATOM)), ATOM)
+        }
+        Op::Select { axis, at } => t.call("select", a, &format!(", axis={axis}, {at}")),
+        Op::Embed { axis, at, .. } => {
+            t.call("embed", a, &format!(", axis={axis}, {at}, {}", n.shape(v)))
+        }
     }
+}
+
+fn conv_note(c: crate::graph::conv::Conv) -> String {
+    format!(", stride={}, padding={}", c.stride, c.padding)
 }
 
 fn axis_note(axis: Axis) -> String {

@@ -1,0 +1,353 @@
+//! Two-dimensional convolution and pooling over NCHW tensors, written as
+//! direct loops: the reference the tensor interpreter runs, and the
+//! definition the faster plans are checked against.
+//!
+//! Shapes: an image batch is `n` samples of `[C, H, W]` (any leading axes
+//! multiply into `n`), a kernel `[F, C, kh, kw]`, the result `[F, Ho, Wo]`
+//! per sample with `Ho = (H + 2p - kh)/s + 1` (PyTorch's `Conv2d`: a
+//! cross-correlation with zero padding `p` and stride `s`). Pooling works
+//! on the last two axes in k×k windows with stride k; rows and columns that
+//! do not fill a window are dropped, as in PyTorch.
+//!
+//! The two backward products of a convolution are kernels of their own:
+//! [`conv2d_input_grad`] (the transposed convolution, `∂/∂x` of `⟨w,
+//! conv2d(x, K)⟩`) and [`conv2d_kernel_grad`] (`∂/∂K`, summed over the
+//! samples). Each is linear in both operands, so the three are closed under
+//! differentiation, which the rule table relies on.
+
+/// The geometry of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Samples (the product of the leading axes).
+    pub n: usize,
+    /// Input channels, height and width.
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    /// Filters (output channels) and the kernel's height and width.
+    pub f: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl ConvShape {
+    /// The output's height and width. The caller has checked that the
+    /// kernel fits: `kh <= h + 2p`, `kw <= w + 2p`, `stride >= 1`.
+    pub fn out_hw(&self) -> (usize, usize) {
+        (
+            (self.h + 2 * self.padding - self.kh) / self.stride + 1,
+            (self.w + 2 * self.padding - self.kw) / self.stride + 1,
+        )
+    }
+
+    /// The input row (or column) that output position `o` and kernel offset
+    /// `k` read, if it is inside the image rather than in the padding.
+    #[inline]
+    fn source(&self, o: usize, k: usize, len: usize) -> Option<usize> {
+        (o * self.stride + k)
+            .checked_sub(self.padding)
+            .filter(|&i| i < len)
+    }
+}
+
+/// `out[n, f, oi, oj] = Σ_{c, p, q} x[n, c, oi·s + p - pad, oj·s + q - pad] ·
+/// K[f, c, p, q]`, zero outside the image.
+pub fn conv2d(g: &ConvShape, x: &[f64], k: &[f64], out: &mut [f64]) {
+    let (ho, wo) = g.out_hw();
+    let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
+    assert!(x.len() == g.n * xs && k.len() == g.f * ks && out.len() == g.n * os);
+    out.fill(0.0);
+    for n in 0..g.n {
+        let (x, out) = (&x[n * xs..][..xs], &mut out[n * os..][..os]);
+        for f in 0..g.f {
+            for c in 0..g.c {
+                for p in 0..g.kh {
+                    for q in 0..g.kw {
+                        let kv = k[((f * g.c + c) * g.kh + p) * g.kw + q];
+                        for oi in 0..ho {
+                            let Some(i) = g.source(oi, p, g.h) else {
+                                continue;
+                            };
+                            let row = &x[(c * g.h + i) * g.w..][..g.w];
+                            let orow = &mut out[(f * ho + oi) * wo..][..wo];
+                            for (oj, o) in orow.iter_mut().enumerate() {
+                                if let Some(j) = g.source(oj, q, g.w) {
+                                    *o += row[j] * kv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The transposed convolution: `dx[n, c, i, j] = Σ w[n, f, oi, oj] ·
+/// K[f, c, p, q]` over every `(f, oi, oj, p, q)` with `oi·s + p - pad = i`
+/// and `oj·s + q - pad = j`. `w` is `[n, F, Ho, Wo]`, `dx` `[n, C, H, W]`.
+pub fn conv2d_input_grad(g: &ConvShape, w: &[f64], k: &[f64], dx: &mut [f64]) {
+    let (ho, wo) = g.out_hw();
+    let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
+    assert!(dx.len() == g.n * xs && k.len() == g.f * ks && w.len() == g.n * os);
+    dx.fill(0.0);
+    for n in 0..g.n {
+        let (w, dx) = (&w[n * os..][..os], &mut dx[n * xs..][..xs]);
+        for f in 0..g.f {
+            for c in 0..g.c {
+                for p in 0..g.kh {
+                    for q in 0..g.kw {
+                        let kv = k[((f * g.c + c) * g.kh + p) * g.kw + q];
+                        for oi in 0..ho {
+                            let Some(i) = g.source(oi, p, g.h) else {
+                                continue;
+                            };
+                            let wrow = &w[(f * ho + oi) * wo..][..wo];
+                            let drow = &mut dx[(c * g.h + i) * g.w..][..g.w];
+                            for (oj, &wv) in wrow.iter().enumerate() {
+                                if let Some(j) = g.source(oj, q, g.w) {
+                                    drow[j] += wv * kv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The kernel's gradient, summed over the samples: `dK[f, c, p, q] =
+/// Σ_{n, oi, oj} w[n, f, oi, oj] · x[n, c, oi·s + p - pad, oj·s + q - pad]`.
+pub fn conv2d_kernel_grad(g: &ConvShape, x: &[f64], w: &[f64], dk: &mut [f64]) {
+    let (ho, wo) = g.out_hw();
+    let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
+    assert!(x.len() == g.n * xs && dk.len() == g.f * ks && w.len() == g.n * os);
+    dk.fill(0.0);
+    for n in 0..g.n {
+        let (x, w) = (&x[n * xs..][..xs], &w[n * os..][..os]);
+        for f in 0..g.f {
+            for c in 0..g.c {
+                for p in 0..g.kh {
+                    for q in 0..g.kw {
+                        let mut acc = 0.0;
+                        for oi in 0..ho {
+                            let Some(i) = g.source(oi, p, g.h) else {
+                                continue;
+                            };
+                            let row = &x[(c * g.h + i) * g.w..][..g.w];
+                            let wrow = &w[(f * ho + oi) * wo..][..wo];
+                            for (oj, &wv) in wrow.iter().enumerate() {
+                                if let Some(j) = g.source(oj, q, g.w) {
+                                    acc += wv * row[j];
+                                }
+                            }
+                        }
+                        dk[((f * g.c + c) * g.kh + p) * g.kw + q] += acc;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The geometry of a pooling: `planes` images of `h × w`, windows of
+/// `k × k` with stride `k`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolShape {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+}
+
+impl PoolShape {
+    /// The pooled height and width (remainders dropped).
+    pub fn out_hw(&self) -> (usize, usize) {
+        (self.h / self.k, self.w / self.k)
+    }
+
+    /// Calls `visit(plane, oi, oj, entries)` for every window, where
+    /// `entries` lists the window's flat indices into the input in
+    /// row-major order.
+    fn windows(&self, mut visit: impl FnMut(usize, &[usize])) {
+        let (ho, wo) = self.out_hw();
+        let mut entries = Vec::with_capacity(self.k * self.k);
+        for plane in 0..self.planes {
+            for oi in 0..ho {
+                for oj in 0..wo {
+                    entries.clear();
+                    for p in 0..self.k {
+                        for q in 0..self.k {
+                            let (i, j) = (oi * self.k + p, oj * self.k + q);
+                            entries.push((plane * self.h + i) * self.w + j);
+                        }
+                    }
+                    visit((plane * ho + oi) * wo + oj, &entries);
+                }
+            }
+        }
+    }
+}
+
+/// The first largest entry of a window (row-major order), NaN if it has one
+/// (so that NaN propagates as through `max`).
+fn window_argmax(x: &[f64], entries: &[usize]) -> usize {
+    let mut best = entries[0];
+    for &e in entries {
+        if x[e].is_nan() {
+            return e;
+        }
+        if x[e] > x[best] {
+            best = e;
+        }
+    }
+    best
+}
+
+/// The largest entry of each window.
+pub fn max_pool(g: &PoolShape, x: &[f64], out: &mut [f64]) {
+    g.windows(|o, entries| out[o] = x[window_argmax(x, entries)]);
+}
+
+/// 1 at the first largest entry of each window, 0 elsewhere (also in the
+/// rows and columns no window covers): the route of max pooling's adjoint.
+pub fn max_pool_mask(g: &PoolShape, x: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    g.windows(|_, entries| out[window_argmax(x, entries)] = 1.0);
+}
+
+/// The sum of each window (average pooling divides it by k²).
+pub fn sum_pool(g: &PoolShape, x: &[f64], out: &mut [f64]) {
+    g.windows(|o, entries| out[o] = entries.iter().map(|&e| x[e]).sum());
+}
+
+/// Each pooled entry repeated over its window, 0 where no window reaches:
+/// the adjoint of [`sum_pool`]. `a` has the pooled shape, `out` the image's.
+pub fn upsample(g: &PoolShape, a: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    g.windows(|o, entries| {
+        for &e in entries {
+            out[e] = a[o];
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: u64, n: usize) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Adjointness: ⟨w, conv(x, K)⟩ = ⟨input_grad(w, K), x⟩ = ⟨kernel_grad(x, w), K⟩
+    /// for strides, paddings and non-square shapes. An independent check of
+    /// the index arithmetic of all three loops.
+    #[test]
+    fn the_backward_products_are_the_adjoints() {
+        for (stride, padding, h, w) in [(1, 0, 5, 4), (2, 1, 7, 6), (3, 2, 5, 5), (1, 1, 3, 3)] {
+            let g = ConvShape {
+                n: 2,
+                c: 3,
+                h,
+                w,
+                f: 2,
+                kh: 3,
+                kw: 2,
+                stride,
+                padding,
+            };
+            let (ho, wo) = g.out_hw();
+            let x = lcg(1, g.n * g.c * h * w);
+            let k = lcg(2, g.f * g.c * g.kh * g.kw);
+            let wv = lcg(3, g.n * g.f * ho * wo);
+            let mut y = vec![0.0; wv.len()];
+            conv2d(&g, &x, &k, &mut y);
+            let mut dx = vec![0.0; x.len()];
+            conv2d_input_grad(&g, &wv, &k, &mut dx);
+            let mut dk = vec![0.0; k.len()];
+            conv2d_kernel_grad(&g, &x, &wv, &mut dk);
+            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+            let (a, b, c) = (dot(&wv, &y), dot(&dx, &x), dot(&dk, &k));
+            assert!(
+                (a - b).abs() < 1e-12 && (a - c).abs() < 1e-12,
+                "{a} {b} {c}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_convolution_by_hand() {
+        // 1 channel, 3x3 image, 2x2 kernel, padding 1, stride 2: out 2x2.
+        let g = ConvShape {
+            n: 1,
+            c: 1,
+            h: 3,
+            w: 3,
+            f: 1,
+            kh: 2,
+            kw: 2,
+            stride: 2,
+            padding: 1,
+        };
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+        let k = [1.0, 10.0, 100.0, 1000.0];
+        let mut out = [0.0; 4];
+        conv2d(&g, &x, &k, &mut out);
+        // Window at (-1,-1): only x[0,0] under K[1,1]; (-1,1): x[0,1]·K[1,0] +
+        // x[0,2]·K[1,1]; (1,-1): x[1,0]·K[0,1] + x[2,0]·K[1,1]; (1,1): all four.
+        assert_eq!(
+            out,
+            [
+                1000.0,
+                200.0 + 3000.0,
+                40.0 + 7000.0,
+                5.0 + 60.0 + 800.0 + 9000.0
+            ]
+        );
+    }
+
+    #[test]
+    fn pooling_by_hand() {
+        // One 4x5 plane, 2x2 windows: the last column is dropped.
+        let g = PoolShape {
+            planes: 1,
+            h: 4,
+            w: 5,
+            k: 2,
+        };
+        #[rustfmt::skip]
+        let x = [
+            1.0, 3.0, 2.0, 2.0, 9.0,
+            3.0, 0.0, 1.0, 2.0, 9.0,
+            -1.0, -2.0, 5.0, 4.0, 9.0,
+            -3.0, -4.0, 6.0, 7.0, 9.0,
+        ];
+        let mut m = [0.0; 4];
+        max_pool(&g, &x, &mut m);
+        assert_eq!(m, [3.0, 2.0, -1.0, 7.0]);
+        let mut mask = [0.0; 20];
+        max_pool_mask(&g, &x, &mut mask);
+        // Ties go to the first largest entry: 3 at (0,1) before (1,0); 2 at (0,2) before (0,3), (1,3).
+        let ones: Vec<usize> = (0..20).filter(|&e| mask[e] == 1.0).collect();
+        assert_eq!(ones, vec![1, 2, 10, 18]);
+        let mut s = [0.0; 4];
+        sum_pool(&g, &x, &mut s);
+        assert_eq!(s, [7.0, 7.0, -10.0, 22.0]);
+        let mut up = [0.0; 20];
+        upsample(&g, &[1.0, 2.0, 3.0, 4.0], &mut up);
+        assert_eq!(&up[..5], &[1.0, 1.0, 2.0, 2.0, 0.0]);
+        assert_eq!(&up[15..], &[3.0, 3.0, 4.0, 4.0, 0.0]);
+    }
+}
