@@ -28,7 +28,11 @@ fn geometries(rng: &mut Rng) -> Vec<(Vec<usize>, [usize; 8])> {
         let (stride, padding) = (1 + rng.next() as usize % 3, rng.next() as usize % 3);
         let h = kh.saturating_sub(2 * padding).max(1) + rng.next() as usize % 4;
         let w = kw.saturating_sub(2 * padding).max(1) + rng.next() as usize % 4;
-        let lead = if rng.next().is_multiple_of(2) { vec![] } else { vec![2] };
+        let lead = if rng.next().is_multiple_of(2) {
+            vec![]
+        } else {
+            vec![2]
+        };
         out.push((lead, [c, h, w, f, kh, kw, stride, padding]));
     }
     out
@@ -381,4 +385,67 @@ fn path_enumeration_over_a_tiny_convolutional_network() {
     }
     // Not a vacuous agreement: the gradient is not all zeros.
     assert!(want.iter().any(|&d| d != 0.0));
+}
+
+/// The evaluation plans (what `net grad`, training and `network!` run)
+/// agree with the reference interpreter on a batched conv → relu → maxpool
+/// → avgpool → select chain and its gradient in the input, the kernel and
+/// the bias, for two batch sizes from one plan (the batch axis is `m`).
+#[test]
+fn the_plans_agree_with_the_reference_interpreter() {
+    use symgrad_core::plan::{BatchAxis, Plan, Runner};
+    // 97 stands for the batch size (a prime no other dimension equals).
+    let m = 97;
+    let mut g = Graph::new();
+    let x = g.tensor_var("x", [m, 2, 6, 6]);
+    let k = g.tensor_var("K", [3, 2, 3, 3]);
+    let b = g.tensor_var("b", [3]);
+    let conv = Conv {
+        stride: 1,
+        padding: 1,
+    };
+    let y = g.try_conv2d_bias(x, k, b, conv).unwrap(); // [m, 3, 6, 6]
+    let r = g.func(Func::Relu, y);
+    let p = g.try_maxpool(r, 2).unwrap(); // [m, 3, 3, 3]
+    let q = g.try_avgpool(p, 3).unwrap(); // [m, 3, 1, 1]
+    let s = g.try_select(q, 1, 2).unwrap(); // [m, 1, 1]
+    let loss = g.sum(s, Axis::All);
+    let (grad, _) = reverse::gradient(&mut g, loss, &[x, k, b]);
+    let mut outs = vec![p, loss];
+    outs.extend(&grad);
+    let plan = Plan::lower(&g, &[x, k, b], &outs, BatchAxis { batch: Some(m) }).unwrap();
+    let mut rng = Rng(SplitMix64(96));
+    let kv = rng.tensor(&shape(&[3, 2, 3, 3]), -1.0, 1.0);
+    let bv = rng.tensor(&shape(&[3]), -0.5, 0.5);
+    let mut runner = Runner::new(plan, 1);
+    for batch in [1, 5] {
+        // The same graph at the real batch size, for the reference.
+        let mut h = Graph::new();
+        let hx = h.tensor_var("x", [batch, 2, 6, 6]);
+        let hk = h.tensor_var("K", [3, 2, 3, 3]);
+        let hb = h.tensor_var("b", [3]);
+        let hy = h.try_conv2d_bias(hx, hk, hb, conv).unwrap();
+        let hr = h.func(Func::Relu, hy);
+        let hp = h.try_maxpool(hr, 2).unwrap();
+        let hq = h.try_avgpool(hp, 3).unwrap();
+        let hs = h.try_select(hq, 1, 2).unwrap();
+        let hl = h.sum(hs, Axis::All);
+        let (hgrad, _) = reverse::gradient(&mut h, hl, &[hx, hk, hb]);
+        let mut houts = vec![hp, hl];
+        houts.extend(&hgrad);
+        let xv = rng.tensor(&shape(&[batch, 2, 6, 6]), -1.0, 1.0);
+        let want = TensorProgram::compile(&h, &[hx, hk, hb], &houts)
+            .unwrap()
+            .run(&[xv.clone(), kv.clone(), bv.clone()])
+            .unwrap();
+        runner.resize(batch);
+        let got = runner.run(&[&xv.data, &kv.data, &bv.data]).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.len(), w.data.len(), "output {i}, batch {batch}");
+            for (a, e) in g.iter().zip(&w.data) {
+                close(*a, *e, &format!("output {i}, batch {batch}"));
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::rust::Float;
 use crate::graph::Func;
-use crate::plan::{Binary, Instr, Plan, Size, Src, Unary, View};
+use crate::plan::{Binary, ConvShape, ImageOp, Instr, Plan, PoolShape, Size, Src, Unary, View};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -24,6 +24,59 @@ fn size(s: Size) -> TokenStream {
         p => {
             let p = Literal::u32_unsuffixed(p);
             quote!((#c * __m.pow(#p)))
+        }
+    }
+}
+
+/// An image instruction's operation as a constant expression.
+fn image_op(op: &ImageOp) -> TokenStream {
+    let conv = quote!(::symgrad::__private::kernels::conv);
+    let n = |x: usize| Literal::usize_unsuffixed(x);
+    let conv_shape = |g: &ConvShape| {
+        let (c, h, w, f) = (n(g.c), n(g.h), n(g.w), n(g.f));
+        let (kh, kw, s, p) = (n(g.kh), n(g.kw), n(g.stride), n(g.padding));
+        quote!(#conv::ConvShape { n: 0, c: #c, h: #h, w: #w, f: #f, kh: #kh, kw: #kw, stride: #s, padding: #p })
+    };
+    let pool_shape = |g: &PoolShape| {
+        let (h, w, k) = (n(g.h), n(g.w), n(g.k));
+        quote!(#conv::PoolShape { planes: 0, h: #h, w: #w, k: #k })
+    };
+    match op {
+        ImageOp::Conv2d(g) => {
+            let g = conv_shape(g);
+            quote!(#conv::ImageOp::Conv2d(#g))
+        }
+        ImageOp::Conv2dInputGrad(g) => {
+            let g = conv_shape(g);
+            quote!(#conv::ImageOp::Conv2dInputGrad(#g))
+        }
+        ImageOp::Conv2dKernelGrad(g) => {
+            let g = conv_shape(g);
+            quote!(#conv::ImageOp::Conv2dKernelGrad(#g))
+        }
+        ImageOp::MaxPool(g) => {
+            let g = pool_shape(g);
+            quote!(#conv::ImageOp::MaxPool(#g))
+        }
+        ImageOp::MaxPoolMask(g) => {
+            let g = pool_shape(g);
+            quote!(#conv::ImageOp::MaxPoolMask(#g))
+        }
+        ImageOp::SumPool(g) => {
+            let g = pool_shape(g);
+            quote!(#conv::ImageOp::SumPool(#g))
+        }
+        ImageOp::Upsample(g) => {
+            let g = pool_shape(g);
+            quote!(#conv::ImageOp::Upsample(#g))
+        }
+        ImageOp::Select { len, inner, at } => {
+            let (l, i, a) = (n(*len), n(*inner), n(*at));
+            quote!(#conv::ImageOp::Select { len: #l, inner: #i, at: #a })
+        }
+        ImageOp::Embed { len, inner, at } => {
+            let (l, i, a) = (n(*len), n(*inner), n(*at));
+            quote!(#conv::ImageOp::Embed { len: #l, inner: #i, at: #a })
         }
     }
 }
@@ -58,6 +111,21 @@ pub(super) fn workspace(
     let instr = |i: &Instr| -> TokenStream {
         let out = buf(i.out());
         match i {
+            Instr::Image {
+                op, samples, a, b, ..
+            } => {
+                let op = image_op(op);
+                let n = size(*samples);
+                let a = src(*a);
+                let b = match b {
+                    Some(b) => {
+                        let b = src(*b);
+                        quote!(Some(#b))
+                    }
+                    None => quote!(None),
+                };
+                quote!(#kernels::conv::run(#op, #n, #a, #b, &mut __ws.#out);)
+            }
             Instr::Fill { value, .. } => {
                 let v = float.literal(*value);
                 quote!(__ws.#out[0] = #v;)

@@ -525,6 +525,9 @@ impl Graph {
             (Op::Neg, &[a]) => self.neg(a),
             (Op::Func(f), &[a]) => self.func(f, a),
             (Op::MatMul, &[a, b]) => self.try_matmul(a, b)?,
+            (Op::Conv2d(_) | Op::Conv2dInputGrad(..) | Op::Conv2dKernelGrad(..), &[a, b]) => {
+                self.try_intern(op, smallvec::smallvec![a, b])?
+            }
             (op, &[a]) if op.is_tensor() => self.try_unary_tensor(op, a)?,
             _ => panic!("{op:?} does not take {} operands", args.len()),
         })
@@ -674,6 +677,18 @@ impl Graph {
             Op::SumTo(s) => Op::SumTo(self.intern_shape(other.shape_by_id(s))),
             Op::BroadcastTo(s) => Op::BroadcastTo(self.intern_shape(other.shape_by_id(s))),
             Op::Reshape(s) => Op::Reshape(self.intern_shape(other.shape_by_id(s))),
+            Op::Conv2dInputGrad(c, s) => {
+                Op::Conv2dInputGrad(c, self.intern_shape(other.shape_by_id(s)))
+            }
+            Op::Conv2dKernelGrad(c, s) => {
+                Op::Conv2dKernelGrad(c, self.intern_shape(other.shape_by_id(s)))
+            }
+            Op::Upsample(k, s) => Op::Upsample(k, self.intern_shape(other.shape_by_id(s))),
+            Op::Embed { axis, at, shape } => Op::Embed {
+                axis,
+                at,
+                shape: self.intern_shape(other.shape_by_id(shape)),
+            },
             op => op,
         }
     }

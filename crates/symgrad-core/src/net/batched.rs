@@ -295,6 +295,19 @@ pub fn batch_in(net: &Network, mode: Mode) -> Result<Batched> {
                         }
                     }
                     Op::Softmax | Op::LogSumExp => g.try_apply(node.op, &args).map_err(at)?,
+                    // The image operations take leading axes as samples.
+                    Op::Conv2d(_) if flags[0] && !flags[1] => {
+                        g.try_apply(node.op, &args).map_err(at)?
+                    }
+                    Op::Conv2d(_) => {
+                        return Err(unsupported(
+                            net,
+                            v,
+                            "a convolution kernel that depends on the data",
+                        ))
+                    }
+                    Op::MaxPool(_) | Op::SumPool(_) => g.try_apply(node.op, &args).map_err(at)?,
+                    Op::Select { axis, at: k } => g.try_select(args[0], axis + 1, k).map_err(at)?,
                     _ => return Err(unsupported(net, v, "this operation")),
                 }
             };

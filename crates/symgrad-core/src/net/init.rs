@@ -8,8 +8,9 @@
 //!
 //! - a matrix `W[out, in]` (it maps `in` values to `out`, as in `W @ x`):
 //!   fan-in = `in` (the last dimension, the columns), fan-out = `out`;
-//!   a higher-rank tensor: fan-in = the last dimension, fan-out = the
-//!   product of the others;
+//!   a convolution kernel `K[F, C, kh, kw]`: fan-in = `C·kh·kw`, fan-out =
+//!   `F·kh·kw` (PyTorch's); another higher-rank tensor: fan-in = the last
+//!   dimension, fan-out = the product of the others;
 //! - a vector `b[n]`: fan-in = fan-out = `n`; a scalar: both 1.
 //!
 //! Then `xavier` (Glorot and Bengio, 2010) is uniform on
@@ -47,6 +48,9 @@ pub fn fans(shape: &Shape) -> (usize, usize) {
     match shape.dims() {
         [] => (1, 1),
         [n] => (*n, *n),
+        // A convolution kernel [F, C, kh, kw]: each output sums C·kh·kw
+        // inputs, each input reaches F·kh·kw outputs (PyTorch's fans).
+        [f, c, kh, kw] => (c * kh * kw, f * kh * kw),
         [rest @ .., last] => (*last, rest.iter().product()),
     }
 }

@@ -99,6 +99,8 @@ fn uniform_xavier_and_he_respect_their_bounds_and_spread() {
     assert_eq!(init::fans(&Shape::from([7])), (7, 7));
     assert_eq!(init::fans(&Shape::new(vec![])), (1, 1));
     assert_eq!(init::fans(&Shape::from([2, 3, 4])), (4, 6));
+    // A convolution kernel [F, C, kh, kw], as torch.nn.init computes it.
+    assert_eq!(init::fans(&Shape::from([16, 3, 5, 5])), (75, 400));
 }
 
 #[test]

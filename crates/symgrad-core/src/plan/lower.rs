@@ -2,8 +2,12 @@
 //! transposes, broadcasts) or kernel calls over new buffers.
 
 use super::passes::{drop_dead_instructions, fuse_transposed_products};
-use super::{numel, BatchAxis, Binary, Instr, Plan, Reduction, Size, Src, Unary, View, RANK};
+use super::{
+    numel, BatchAxis, Binary, ConvShape, ImageOp, Instr, Plan, PoolShape, Reduction, Size, Src,
+    Unary, View, RANK,
+};
 use crate::error::{Error, ErrorKind, Result};
+use crate::graph::conv::Conv;
 use crate::graph::{Axis, Func, Graph, NodeId, Op};
 use rustc_hash::FxHashMap;
 
@@ -215,16 +219,33 @@ impl Plan {
                 | Op::Upsample(..)
                 | Op::Select { .. }
                 | Op::Embed { .. } => {
-                    // Unfinished (issue 9, part 4): the batched plans have no
-                    // kernels for these yet; the reference interpreter runs them.
-                    return Err(crate::error::Error::new(
-                        crate::error::ErrorKind::NoRule,
-                        format!(
-                            "'{}' is not supported by the batched plans yet \
-                             (the reference interpreter evaluates it)",
-                            node.op.label()
-                        ),
-                    ));
+                    let a = low.contiguous(view(0)?);
+                    let b = match node.args.len() {
+                        2 => Some(low.contiguous(view(1)?)),
+                        _ => None,
+                    };
+                    let rank = |k: usize| g.shape(node.args[k]).rank();
+                    let (op, samples) =
+                        image_op(node.op, &a.dims, b.map(|b| b.dims), &dims, rank(0)).ok_or_else(
+                            || {
+                                Error::new(
+                                    ErrorKind::Shape,
+                                    format!(
+                                    "'{}' needs its geometry fixed: only the batch axis may vary",
+                                    node.op.label()
+                                ),
+                                )
+                            },
+                        )?;
+                    let out = low.buffer(numel(&dims));
+                    low.instrs.push(Instr::Image {
+                        op,
+                        samples,
+                        a: a.src,
+                        b: b.map(|b| b.src),
+                        out,
+                    });
+                    View::contiguous(Src::Buf(out), dims)
                 }
             };
             value[v.index()] = Some(out);
@@ -420,4 +441,93 @@ fn sigmoid_pairs(g: &Graph, order: &[NodeId]) -> FxHashMap<NodeId, NodeId> {
         }
     }
     pairs
+}
+
+/// The kernel and sample count of an image operation, from its operands'
+/// and result's padded dimensions (`rank_a`: the first operand's own rank);
+/// `None` when a dimension of the geometry depends on the batch size.
+fn image_op(
+    op: Op,
+    a: &[Size; RANK],
+    b: Option<[Size; RANK]>,
+    out: &[Size; RANK],
+    rank_a: usize,
+) -> Option<(ImageOp, Size)> {
+    let fixed = |s: Size| (s.pow == 0).then_some(s.coef);
+    // x [n, C, H, W] and K [F, C, kh, kw], as padded to four axes.
+    let conv = |x: &[Size; RANK], k: &[Size; RANK], c: Conv| -> Option<(ConvShape, Size)> {
+        let shape = ConvShape {
+            n: 0,
+            c: fixed(x[1])?,
+            h: fixed(x[2])?,
+            w: fixed(x[3])?,
+            f: fixed(k[0])?,
+            kh: fixed(k[2])?,
+            kw: fixed(k[3])?,
+            stride: c.stride as usize,
+            padding: c.padding as usize,
+        };
+        Some((shape, x[0]))
+    };
+    // planes [.., .., H, W]: the first two axes are planes.
+    let pool = |x: &[Size; RANK], k: u32| -> Option<(PoolShape, Size)> {
+        let shape = PoolShape {
+            planes: 0,
+            h: fixed(x[2])?,
+            w: fixed(x[3])?,
+            k: k as usize,
+        };
+        Some((shape, x[0].times(x[1])))
+    };
+    // [outer, len, inner] around the axis (counted in the operand's own rank).
+    let slice = |x: &[Size; RANK], axis: u32, rank: usize| -> Option<(usize, usize, Size)> {
+        let ax = RANK - rank + axis as usize;
+        let outer = x[..ax].iter().fold(Size::ONE, |acc, &d| acc.times(d));
+        let inner = x[ax + 1..]
+            .iter()
+            .try_fold(1, |acc, &d| Some(acc * fixed(d)?))?;
+        Some((fixed(x[ax])?, inner, outer))
+    };
+    Some(match op {
+        Op::Conv2d(c) => {
+            let (g, n) = conv(a, &b?, c)?;
+            (ImageOp::Conv2d(g), n)
+        }
+        Op::Conv2dInputGrad(c, _) => {
+            let (g, n) = conv(out, &b?, c)?;
+            (ImageOp::Conv2dInputGrad(g), n)
+        }
+        Op::Conv2dKernelGrad(c, _) => {
+            let (g, n) = conv(a, out, c)?;
+            (ImageOp::Conv2dKernelGrad(g), n)
+        }
+        Op::MaxPool(k) => {
+            let (g, n) = pool(a, k)?;
+            (ImageOp::MaxPool(g), n)
+        }
+        Op::MaxPoolMask(k) => {
+            let (g, n) = pool(a, k)?;
+            (ImageOp::MaxPoolMask(g), n)
+        }
+        Op::SumPool(k) => {
+            let (g, n) = pool(a, k)?;
+            (ImageOp::SumPool(g), n)
+        }
+        Op::Upsample(k, _) => {
+            let (g, n) = pool(out, k)?;
+            (ImageOp::Upsample(g), n)
+        }
+        Op::Select { axis, at } => {
+            let (len, inner, outer) = slice(a, axis, rank_a)?;
+            let at = at as usize;
+            (ImageOp::Select { len, inner, at }, outer)
+        }
+        Op::Embed { axis, at, .. } => {
+            // The result has the operand's rank plus the embedded axis.
+            let (len, inner, outer) = slice(out, axis, rank_a + 1)?;
+            let at = at as usize;
+            (ImageOp::Embed { len, inner, at }, outer)
+        }
+        _ => return None,
+    })
 }

@@ -35,6 +35,7 @@ pub use symgrad_runtime::kernels::RANK;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{Func, Shape};
+pub use symgrad_runtime::kernels::conv::{ConvShape, ImageOp, PoolShape};
 
 /// A size: `coef · m^pow` for the batch size `m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -232,6 +233,16 @@ pub enum Instr {
         out: usize,
         out_strides: [Size; 2],
     },
+    /// A convolution, one of its backward products, a pooling or a slice
+    /// (issue 9) over contiguous operands: `samples` leading entries (the
+    /// batch's and any other leading axes) of a fixed geometry each.
+    Image {
+        op: ImageOp,
+        samples: Size,
+        a: Src,
+        b: Option<Src>,
+        out: usize,
+    },
 }
 
 impl Instr {
@@ -248,7 +259,8 @@ impl Instr {
             | Instr::ArgMaxMask { out, .. }
             | Instr::Softmax { out, .. }
             | Instr::LogSumExp { out, .. }
-            | Instr::MatMul { out, .. } => out,
+            | Instr::MatMul { out, .. }
+            | Instr::Image { out, .. } => out,
         }
     }
 
@@ -281,6 +293,7 @@ impl Instr {
             | Instr::Softmax { a, .. }
             | Instr::LogSumExp { a, .. } => vec![*a],
             Instr::MatMul { a, b, .. } => vec![a.0, b.0],
+            Instr::Image { a, b, .. } => std::iter::once(*a).chain(*b).collect(),
         }
     }
 }

@@ -134,6 +134,13 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
     let bufs_ro: &[Vec<f64>] = bufs;
     let view = |v: &View| (source(bufs_ro, inputs, v.src), at(v.strides, m));
     match instr {
+        Instr::Image {
+            op, samples, a, b, ..
+        } => {
+            let a = source(bufs_ro, inputs, *a);
+            let b = b.map(|b| source(bufs_ro, inputs, b));
+            kernels::conv::run(*op, samples.at(m), a, b, &mut out);
+        }
         Instr::Fill { value, .. } => out.fill(*value),
         Instr::Map { f, dims, a, .. } => {
             let (a, sa) = view(a);

@@ -14,6 +14,10 @@
 //! conv2d(x, K)⟩`) and [`conv2d_kernel_grad`] (`∂/∂K`, summed over the
 //! samples). Each is linear in both operands, so the three are closed under
 //! differentiation, which the rule table relies on.
+//!
+//! Generic over [`Real`], so that `network!`'s `f32` structs run them too.
+
+use crate::Real;
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,11 +58,11 @@ impl ConvShape {
 
 /// `out[n, f, oi, oj] = Σ_{c, p, q} x[n, c, oi·s + p - pad, oj·s + q - pad] ·
 /// K[f, c, p, q]`, zero outside the image.
-pub fn conv2d(g: &ConvShape, x: &[f64], k: &[f64], out: &mut [f64]) {
+pub fn conv2d<T: Real>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
     let (ho, wo) = g.out_hw();
     let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
     assert!(x.len() == g.n * xs && k.len() == g.f * ks && out.len() == g.n * os);
-    out.fill(0.0);
+    out.fill(T::ZERO);
     for n in 0..g.n {
         let (x, out) = (&x[n * xs..][..xs], &mut out[n * os..][..os]);
         for f in 0..g.f {
@@ -74,7 +78,7 @@ pub fn conv2d(g: &ConvShape, x: &[f64], k: &[f64], out: &mut [f64]) {
                             let orow = &mut out[(f * ho + oi) * wo..][..wo];
                             for (oj, o) in orow.iter_mut().enumerate() {
                                 if let Some(j) = g.source(oj, q, g.w) {
-                                    *o += row[j] * kv;
+                                    *o = *o + row[j] * kv;
                                 }
                             }
                         }
@@ -88,11 +92,11 @@ pub fn conv2d(g: &ConvShape, x: &[f64], k: &[f64], out: &mut [f64]) {
 /// The transposed convolution: `dx[n, c, i, j] = Σ w[n, f, oi, oj] ·
 /// K[f, c, p, q]` over every `(f, oi, oj, p, q)` with `oi·s + p - pad = i`
 /// and `oj·s + q - pad = j`. `w` is `[n, F, Ho, Wo]`, `dx` `[n, C, H, W]`.
-pub fn conv2d_input_grad(g: &ConvShape, w: &[f64], k: &[f64], dx: &mut [f64]) {
+pub fn conv2d_input_grad<T: Real>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
     let (ho, wo) = g.out_hw();
     let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
     assert!(dx.len() == g.n * xs && k.len() == g.f * ks && w.len() == g.n * os);
-    dx.fill(0.0);
+    dx.fill(T::ZERO);
     for n in 0..g.n {
         let (w, dx) = (&w[n * os..][..os], &mut dx[n * xs..][..xs]);
         for f in 0..g.f {
@@ -108,7 +112,7 @@ pub fn conv2d_input_grad(g: &ConvShape, w: &[f64], k: &[f64], dx: &mut [f64]) {
                             let drow = &mut dx[(c * g.h + i) * g.w..][..g.w];
                             for (oj, &wv) in wrow.iter().enumerate() {
                                 if let Some(j) = g.source(oj, q, g.w) {
-                                    drow[j] += wv * kv;
+                                    drow[j] = drow[j] + wv * kv;
                                 }
                             }
                         }
@@ -121,18 +125,18 @@ pub fn conv2d_input_grad(g: &ConvShape, w: &[f64], k: &[f64], dx: &mut [f64]) {
 
 /// The kernel's gradient, summed over the samples: `dK[f, c, p, q] =
 /// Σ_{n, oi, oj} w[n, f, oi, oj] · x[n, c, oi·s + p - pad, oj·s + q - pad]`.
-pub fn conv2d_kernel_grad(g: &ConvShape, x: &[f64], w: &[f64], dk: &mut [f64]) {
+pub fn conv2d_kernel_grad<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
     let (ho, wo) = g.out_hw();
     let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
     assert!(x.len() == g.n * xs && dk.len() == g.f * ks && w.len() == g.n * os);
-    dk.fill(0.0);
+    dk.fill(T::ZERO);
     for n in 0..g.n {
         let (x, w) = (&x[n * xs..][..xs], &w[n * os..][..os]);
         for f in 0..g.f {
             for c in 0..g.c {
                 for p in 0..g.kh {
                     for q in 0..g.kw {
-                        let mut acc = 0.0;
+                        let mut acc = T::ZERO;
                         for oi in 0..ho {
                             let Some(i) = g.source(oi, p, g.h) else {
                                 continue;
@@ -141,11 +145,12 @@ pub fn conv2d_kernel_grad(g: &ConvShape, x: &[f64], w: &[f64], dk: &mut [f64]) {
                             let wrow = &w[(f * ho + oi) * wo..][..wo];
                             for (oj, &wv) in wrow.iter().enumerate() {
                                 if let Some(j) = g.source(oj, q, g.w) {
-                                    acc += wv * row[j];
+                                    acc = acc + wv * row[j];
                                 }
                             }
                         }
-                        dk[((f * g.c + c) * g.kh + p) * g.kw + q] += acc;
+                        let at = ((f * g.c + c) * g.kh + p) * g.kw + q;
+                        dk[at] = dk[at] + acc;
                     }
                 }
             }
@@ -194,7 +199,7 @@ impl PoolShape {
 
 /// The first largest entry of a window (row-major order), NaN if it has one
 /// (so that NaN propagates as through `max`).
-fn window_argmax(x: &[f64], entries: &[usize]) -> usize {
+fn window_argmax<T: Real>(x: &[T], entries: &[usize]) -> usize {
     let mut best = entries[0];
     for &e in entries {
         if x[e].is_nan() {
@@ -208,31 +213,127 @@ fn window_argmax(x: &[f64], entries: &[usize]) -> usize {
 }
 
 /// The largest entry of each window.
-pub fn max_pool(g: &PoolShape, x: &[f64], out: &mut [f64]) {
+pub fn max_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
     g.windows(|o, entries| out[o] = x[window_argmax(x, entries)]);
 }
 
 /// 1 at the first largest entry of each window, 0 elsewhere (also in the
 /// rows and columns no window covers): the route of max pooling's adjoint.
-pub fn max_pool_mask(g: &PoolShape, x: &[f64], out: &mut [f64]) {
-    out.fill(0.0);
-    g.windows(|_, entries| out[window_argmax(x, entries)] = 1.0);
+pub fn max_pool_mask<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
+    out.fill(T::ZERO);
+    g.windows(|_, entries| out[window_argmax(x, entries)] = T::ONE);
 }
 
 /// The sum of each window (average pooling divides it by k²).
-pub fn sum_pool(g: &PoolShape, x: &[f64], out: &mut [f64]) {
-    g.windows(|o, entries| out[o] = entries.iter().map(|&e| x[e]).sum());
+pub fn sum_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
+    g.windows(|o, entries| out[o] = entries.iter().fold(T::ZERO, |acc, &e| acc + x[e]));
 }
 
 /// Each pooled entry repeated over its window, 0 where no window reaches:
 /// the adjoint of [`sum_pool`]. `a` has the pooled shape, `out` the image's.
-pub fn upsample(g: &PoolShape, a: &[f64], out: &mut [f64]) {
-    out.fill(0.0);
+pub fn upsample<T: Real>(g: &PoolShape, a: &[T], out: &mut [T]) {
+    out.fill(T::ZERO);
     g.windows(|o, entries| {
         for &e in entries {
             out[e] = a[o];
         }
     });
+}
+
+/// `out[o, i] = a[o, at, i]` for `a` `[outer, len, inner]`: the slice at
+/// `at` along the middle axis.
+pub fn select<T: Real>(outer: usize, len: usize, inner: usize, at: usize, a: &[T], out: &mut [T]) {
+    for o in 0..outer {
+        out[o * inner..][..inner].copy_from_slice(&a[(o * len + at) * inner..][..inner]);
+    }
+}
+
+/// `out[o, at, i] = a[o, i]` and 0 elsewhere: the adjoint of [`select`].
+pub fn embed<T: Real>(outer: usize, len: usize, inner: usize, at: usize, a: &[T], out: &mut [T]) {
+    out.fill(T::ZERO);
+    for o in 0..outer {
+        out[(o * len + at) * inner..][..inner].copy_from_slice(&a[o * inner..][..inner]);
+    }
+}
+
+/// One of the operations above with its per-sample geometry: what an
+/// evaluation plan's image instruction runs. The sample count (`n` of a
+/// convolution, `planes` of a pooling, the outer count of a slice) is given
+/// to [`run`], since it depends on the batch size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageOp {
+    Conv2d(ConvShape),
+    Conv2dInputGrad(ConvShape),
+    Conv2dKernelGrad(ConvShape),
+    MaxPool(PoolShape),
+    MaxPoolMask(PoolShape),
+    SumPool(PoolShape),
+    Upsample(PoolShape),
+    /// The slice at `at` of a `[samples, len, inner]` tensor.
+    Select {
+        len: usize,
+        inner: usize,
+        at: usize,
+    },
+    /// The adjoint of `Select`.
+    Embed {
+        len: usize,
+        inner: usize,
+        at: usize,
+    },
+}
+
+/// Runs `op` on `samples` samples: `a`, then `b` for the two-operand
+/// convolutions, into `out`.
+///
+/// # Panics
+/// When a slice does not have the geometry's size, or `b` is missing for a
+/// convolution (a bug in the plan that calls it).
+pub fn run<T: Real>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
+    let second = || b.expect("a convolution has two operands");
+    match op {
+        ImageOp::Conv2d(g) => conv2d(&ConvShape { n: samples, ..g }, a, second(), out),
+        ImageOp::Conv2dInputGrad(g) => {
+            conv2d_input_grad(&ConvShape { n: samples, ..g }, a, second(), out)
+        }
+        ImageOp::Conv2dKernelGrad(g) => {
+            conv2d_kernel_grad(&ConvShape { n: samples, ..g }, a, second(), out)
+        }
+        ImageOp::MaxPool(g) => max_pool(
+            &PoolShape {
+                planes: samples,
+                ..g
+            },
+            a,
+            out,
+        ),
+        ImageOp::MaxPoolMask(g) => max_pool_mask(
+            &PoolShape {
+                planes: samples,
+                ..g
+            },
+            a,
+            out,
+        ),
+        ImageOp::SumPool(g) => sum_pool(
+            &PoolShape {
+                planes: samples,
+                ..g
+            },
+            a,
+            out,
+        ),
+        ImageOp::Upsample(g) => upsample(
+            &PoolShape {
+                planes: samples,
+                ..g
+            },
+            a,
+            out,
+        ),
+        ImageOp::Select { len, inner, at } => select(samples, len, inner, at, a, out),
+        ImageOp::Embed { len, inner, at } => embed(samples, len, inner, at, a, out),
+    }
 }
 
 #[cfg(test)]
