@@ -15,8 +15,14 @@
 //! samples). Each is linear in both operands, so the three are closed under
 //! differentiation, which the rule table relies on.
 //!
-//! Generic over [`Real`], so that `network!`'s `f32` structs run them too.
+//! The convolutions run as matrix products over the unfolded input
+//! ("im2col": one column per output position holding the `C·kh·kw` entries
+//! its window reads), through [`crate::matmul::matmul`]; the direct loops
+//! (`*_direct`) are the definition they are tested against. Generic over
+//! [`crate::matmul::Gemm`] (`f32` and `f64`), so that `network!`'s `f32`
+//! structs run them too.
 
+use crate::matmul::{matmul, Gemm};
 use crate::Real;
 
 /// The geometry of one convolution.
@@ -58,7 +64,7 @@ impl ConvShape {
 
 /// `out[n, f, oi, oj] = Σ_{c, p, q} x[n, c, oi·s + p - pad, oj·s + q - pad] ·
 /// K[f, c, p, q]`, zero outside the image.
-pub fn conv2d<T: Real>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
+pub fn conv2d_direct<T: Real>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
     let (ho, wo) = g.out_hw();
     let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
     assert!(x.len() == g.n * xs && k.len() == g.f * ks && out.len() == g.n * os);
@@ -92,7 +98,7 @@ pub fn conv2d<T: Real>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
 /// The transposed convolution: `dx[n, c, i, j] = Σ w[n, f, oi, oj] ·
 /// K[f, c, p, q]` over every `(f, oi, oj, p, q)` with `oi·s + p - pad = i`
 /// and `oj·s + q - pad = j`. `w` is `[n, F, Ho, Wo]`, `dx` `[n, C, H, W]`.
-pub fn conv2d_input_grad<T: Real>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
+pub fn conv2d_input_grad_direct<T: Real>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
     let (ho, wo) = g.out_hw();
     let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
     assert!(dx.len() == g.n * xs && k.len() == g.f * ks && w.len() == g.n * os);
@@ -125,7 +131,7 @@ pub fn conv2d_input_grad<T: Real>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T])
 
 /// The kernel's gradient, summed over the samples: `dK[f, c, p, q] =
 /// Σ_{n, oi, oj} w[n, f, oi, oj] · x[n, c, oi·s + p - pad, oj·s + q - pad]`.
-pub fn conv2d_kernel_grad<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
+pub fn conv2d_kernel_grad_direct<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
     let (ho, wo) = g.out_hw();
     let (xs, ks, os) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo);
     assert!(x.len() == g.n * xs && dk.len() == g.f * ks && w.len() == g.n * os);
@@ -153,6 +159,115 @@ pub fn conv2d_kernel_grad<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]
                         dk[at] = dk[at] + acc;
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The unfolded input of one sample: `cols[(c·kh + p)·kw + q, oi·Wo + oj] =
+/// x[c, oi·s + p - pad, oj·s + q - pad]`, 0 in the padding.
+fn im2col<T: Real>(g: &ConvShape, x: &[T], cols: &mut [T]) {
+    let (ho, wo) = g.out_hw();
+    for c in 0..g.c {
+        for p in 0..g.kh {
+            for q in 0..g.kw {
+                let row = &mut cols[((c * g.kh + p) * g.kw + q) * ho * wo..][..ho * wo];
+                for oi in 0..ho {
+                    let out = &mut row[oi * wo..][..wo];
+                    let Some(i) = g.source(oi, p, g.h) else {
+                        out.fill(T::ZERO);
+                        continue;
+                    };
+                    let src = &x[(c * g.h + i) * g.w..][..g.w];
+                    for (oj, o) in out.iter_mut().enumerate() {
+                        *o = g.source(oj, q, g.w).map_or(T::ZERO, |j| src[j]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the unfolded columns back onto one sample's image: the adjoint of
+/// [`im2col`].
+fn col2im_add<T: Real>(g: &ConvShape, cols: &[T], dx: &mut [T]) {
+    let (ho, wo) = g.out_hw();
+    for c in 0..g.c {
+        for p in 0..g.kh {
+            for q in 0..g.kw {
+                let row = &cols[((c * g.kh + p) * g.kw + q) * ho * wo..][..ho * wo];
+                for oi in 0..ho {
+                    let Some(i) = g.source(oi, p, g.h) else {
+                        continue;
+                    };
+                    let dst = &mut dx[(c * g.h + i) * g.w..][..g.w];
+                    for (oj, &v) in row[oi * wo..][..wo].iter().enumerate() {
+                        if let Some(j) = g.source(oj, q, g.w) {
+                            dst[j] = dst[j] + v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`conv2d_direct`] as one product per sample: `out_n [F, Ho·Wo] =
+/// K [F, C·kh·kw] @ im2col(x_n)`.
+pub fn conv2d<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
+    let (ho, wo) = g.out_hw();
+    let (xs, ck, os, hw) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo, ho * wo);
+    assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
+    let mut cols = vec![T::ZERO; ck * hw];
+    for n in 0..g.n {
+        im2col(g, &x[n * xs..][..xs], &mut cols);
+        let o = &mut out[n * os..][..os];
+        matmul(g.f, ck, hw, k, [ck, 1], &cols, [hw, 1], o, [hw, 1]);
+    }
+}
+
+/// [`conv2d_input_grad_direct`] as one product per sample: the columns
+/// `Kᵀ @ w_n` folded back onto the image.
+pub fn conv2d_input_grad<T: Gemm>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
+    let (ho, wo) = g.out_hw();
+    let (xs, ck, os, hw) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo, ho * wo);
+    assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
+    dx.fill(T::ZERO);
+    let mut cols = vec![T::ZERO; ck * hw];
+    for n in 0..g.n {
+        matmul(
+            ck,
+            g.f,
+            hw,
+            k,
+            [1, ck],
+            &w[n * os..][..os],
+            [hw, 1],
+            &mut cols,
+            [hw, 1],
+        );
+        col2im_add(g, &cols, &mut dx[n * xs..][..xs]);
+    }
+}
+
+/// [`conv2d_kernel_grad_direct`] as one product per sample: `dK += w_n @
+/// im2col(x_n)ᵀ`.
+pub fn conv2d_kernel_grad<T: Gemm>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
+    let (ho, wo) = g.out_hw();
+    let (xs, ck, os, hw) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo, ho * wo);
+    assert!(x.len() == g.n * xs && dk.len() == g.f * ck && w.len() == g.n * os);
+    dk.fill(T::ZERO);
+    let mut cols = vec![T::ZERO; ck * hw];
+    let mut part = vec![T::ZERO; g.f * ck];
+    for n in 0..g.n {
+        im2col(g, &x[n * xs..][..xs], &mut cols);
+        let wn = &w[n * os..][..os];
+        // The first sample writes dK directly; the others add a product.
+        let target = if n == 0 { &mut *dk } else { &mut part[..] };
+        matmul(g.f, hw, ck, wn, [hw, 1], &cols, [1, hw], target, [ck, 1]);
+        if n > 0 {
+            for (d, p) in dk.iter_mut().zip(&part) {
+                *d = *d + *p;
             }
         }
     }
@@ -289,7 +404,7 @@ pub enum ImageOp {
 /// # Panics
 /// When a slice does not have the geometry's size, or `b` is missing for a
 /// convolution (a bug in the plan that calls it).
-pub fn run<T: Real>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
+pub fn run<T: Gemm>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
     let second = || b.expect("a convolution has two operands");
     match op {
         ImageOp::Conv2d(g) => conv2d(&ConvShape { n: samples, ..g }, a, second(), out),
@@ -385,6 +500,46 @@ mod tests {
                 (a - b).abs() < 1e-12 && (a - c).abs() < 1e-12,
                 "{a} {b} {c}"
             );
+        }
+    }
+
+    /// The products over unfolded columns give the direct loops' results.
+    #[test]
+    fn the_im2col_products_equal_the_direct_loops() {
+        for (stride, padding, h, w) in [(1, 0, 5, 4), (2, 1, 7, 6), (3, 2, 5, 5), (1, 1, 8, 8)] {
+            let g = ConvShape {
+                n: 3,
+                c: 2,
+                h,
+                w,
+                f: 4,
+                kh: 3,
+                kw: 2,
+                stride,
+                padding,
+            };
+            let (ho, wo) = g.out_hw();
+            let x = lcg(4, g.n * g.c * h * w);
+            let k = lcg(5, g.f * g.c * g.kh * g.kw);
+            let wv = lcg(6, g.n * g.f * ho * wo);
+            let close = |a: &[f64], b: &[f64]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-12)
+            };
+            let (mut y1, mut y2) = (vec![0.0; wv.len()], vec![0.0; wv.len()]);
+            conv2d(&g, &x, &k, &mut y1);
+            conv2d_direct(&g, &x, &k, &mut y2);
+            assert!(
+                close(&y1, &y2),
+                "forward, stride {stride} padding {padding}"
+            );
+            let (mut d1, mut d2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            conv2d_input_grad(&g, &wv, &k, &mut d1);
+            conv2d_input_grad_direct(&g, &wv, &k, &mut d2);
+            assert!(close(&d1, &d2), "input gradient");
+            let (mut k1, mut k2) = (vec![0.0; k.len()], vec![0.0; k.len()]);
+            conv2d_kernel_grad(&g, &x, &wv, &mut k1);
+            conv2d_kernel_grad_direct(&g, &x, &wv, &mut k2);
+            assert!(close(&k1, &k2), "kernel gradient");
         }
     }
 
