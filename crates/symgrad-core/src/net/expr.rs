@@ -14,7 +14,11 @@
 //! sqrt(var + 1e-5)`, with variables for the statistics, see
 //! [`BatchNorm`](super::BatchNorm)) and `batchnorm(a, gamma, beta)` (the
 //! same `⊙ gamma + beta`, `gamma` and `beta` declared parameters of `a`'s
-//! shape). There is no implicit multiplication.
+//! shape). Images (NCHW per sample, `[C, H, W]`): `conv2d(x, K)` and
+//! `conv2d(x, K, b)` with `stride = s` and `padding = p` (1 and 0 unless
+//! given), `maxpool(x, k)`, `avgpool(x, k)` (k×k windows, stride k) and
+//! `flatten(x)`; `v[t]` selects along the first axis (`t` a constant).
+//! There is no implicit multiplication.
 //! The recursion is capped at [`MAX_DEPTH`] levels.
 
 use super::{Defined, Implicit};
@@ -42,6 +46,10 @@ pub(super) fn is_reserved(name: &str) -> bool {
             | "mse"
             | "dropout"
             | "batchnorm"
+            | "conv2d"
+            | "maxpool"
+            | "avgpool"
+            | "flatten"
             | "pi"
             | "π"
             | "e"
@@ -202,7 +210,7 @@ impl<'a> Parser<'a> {
     }
 
     fn power(&mut self) -> Result<Item> {
-        let mut base = self.primary()?;
+        let mut base = self.indexed()?;
         if let Tok::Sup(n) = self.peek().kind {
             let t = self.peek();
             self.pos += 1;
@@ -222,6 +230,27 @@ impl<'a> Parser<'a> {
         let span = join(base.span, e.span);
         let r = self.graph.try_pow(base.node, e.node);
         self.built(r, span)
+    }
+
+    /// A primary followed by constant indices, `v[t]`: each selects along
+    /// the first axis of what it follows.
+    fn indexed(&mut self) -> Result<Item> {
+        let mut base = self.primary()?;
+        while self.peek().kind == Tok::LBracket {
+            let open = self.peek().span;
+            self.pos += 1;
+            let index = self.sum()?;
+            let close = self.peek().clone();
+            if close.kind != Tok::RBracket {
+                return Err(syntax(open, "unclosed '[' opened here"));
+            }
+            self.pos += 1;
+            let at = self.count(&index, "an index")?;
+            let span = join(base.span, close.span);
+            let r = self.graph.try_select(base.node, 0, at);
+            base = self.built(r, span)?;
+        }
+        Ok(base)
     }
 
     fn primary(&mut self) -> Result<Item> {
@@ -297,18 +326,30 @@ impl<'a> Parser<'a> {
         self.deeper(open)?;
         self.pos += 1;
         let mut args = Vec::new();
-        // `axis = k`, the keyword form of a reduction's axis.
+        // `axis = k`, the keyword form of a reduction's axis; `stride = s`
+        // and `padding = p` of a convolution.
         let mut axis_kw: Option<(Item, Span)> = None;
+        let mut conv_kw: Vec<(&str, Item, Span)> = Vec::new();
         if self.peek().kind != Tok::RParen {
             loop {
                 let t = self.peek().clone();
                 let keyword = t.kind == Tok::Ident
-                    && self.text(t.span) == "axis"
                     && self.tokens.get(self.pos + 1).map(|n| &n.kind) == Some(&Tok::Eq);
-                if keyword {
+                let word = self.text(t.span);
+                if keyword && word == "axis" {
                     self.pos += 2;
                     let item = self.sum()?;
                     axis_kw = Some((item, t.span));
+                } else if keyword && matches!(word, "stride" | "padding") {
+                    self.pos += 2;
+                    let item = self.sum()?;
+                    if name != "conv2d" {
+                        return Err(syntax(
+                            t.span,
+                            format!("'{word} =' goes with conv2d(...), not with {name}(...)"),
+                        ));
+                    }
+                    conv_kw.push((word, item, t.span));
                 } else {
                     args.push(self.sum()?);
                 }
@@ -424,6 +465,48 @@ impl<'a> Parser<'a> {
                 let scale = self.graph.constant(scale);
                 self.implicit
                     .dropout(self.graph, args[0].node, (p.to_f64(), scale), span)
+            }
+            "conv2d" => {
+                // conv2d(x, K) or conv2d(x, K, b), stride and padding by keyword.
+                if !(2..=3).contains(&args.len()) {
+                    return Err(syntax(
+                        span,
+                        format!(
+                            "conv2d takes 2 arguments, conv2d(x, K), or 3, conv2d(x, K, b) \
+                             (then stride = s, padding = p if not 1 and 0), found {}",
+                            args.len()
+                        ),
+                    ));
+                }
+                let mut conv = crate::graph::conv::Conv {
+                    stride: 1,
+                    padding: 0,
+                };
+                for (word, item, _) in &conv_kw {
+                    let n = self.count(item, &format!("the {word}"))?;
+                    match *word {
+                        "stride" => conv.stride = n,
+                        _ => conv.padding = n,
+                    }
+                }
+                match args.get(2) {
+                    Some(b) => self
+                        .graph
+                        .try_conv2d_bias(args[0].node, args[1].node, b.node, conv),
+                    None => self.graph.try_conv2d(args[0].node, args[1].node, conv),
+                }
+            }
+            "maxpool" | "avgpool" => {
+                arity(2)?;
+                let k = self.count(&args[1], "a pooling window")?;
+                match name {
+                    "maxpool" => self.graph.try_maxpool(args[0].node, k),
+                    _ => self.graph.try_avgpool(args[0].node, k),
+                }
+            }
+            "flatten" => {
+                arity(1)?;
+                self.graph.try_flatten(args[0].node)
             }
             "batchnorm" => {
                 let affine = match args.len() {
@@ -554,6 +637,17 @@ impl<'a> Parser<'a> {
     }
 
     /// An axis argument: a non-negative integer literal.
+    /// A constant non-negative integer (an index, a stride, a window).
+    fn count(&self, item: &Item, what: &str) -> Result<u32> {
+        match self.graph.as_const(item.node).and_then(|n| n.as_int()) {
+            Some(k) if (0..=i64::from(u32::MAX)).contains(&k) => Ok(k as u32),
+            _ => Err(syntax(
+                item.span,
+                format!("{what} must be a non-negative integer constant"),
+            )),
+        }
+    }
+
     fn axis(&self, item: &Item) -> Result<Axis> {
         match self.graph.as_const(item.node).and_then(|n| n.as_int()) {
             Some(k) if (0..=i64::from(u32::MAX)).contains(&k) => Ok(Axis::Dim(k as u32)),

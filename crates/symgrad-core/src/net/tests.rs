@@ -96,9 +96,17 @@ fn gradient_of_a_small_network_matches_by_hand() {
 
 #[test]
 fn one_hot_labels() {
-    let src = "input x[2]\nloss = sum(x[0])\n";
-    // `x[0]` is not indexing: '[' after an operand is a syntax error.
-    assert_eq!(err(src).kind(), ErrorKind::Syntax);
+    // `x[1]` selects along the first axis (the contract's constant
+    // indexing, issue 9); it is not a label column.
+    let net = parse_network("input x[2]\nloss = 3 * x[1]\n").unwrap();
+    let values = [Tensor::new([2], vec![5.0, 7.0])];
+    let got = crate::eval::TensorProgram::compile(&net.graph, &[net.decls[0].node], &[net.loss])
+        .unwrap()
+        .run(&values)
+        .unwrap();
+    assert_eq!(got[0].item(), 21.0);
+    assert_eq!(err("input x[2]\nloss = x[2]\n").kind(), ErrorKind::Shape);
+    assert_eq!(err("input x[2]\nloss = x[0\n").kind(), ErrorKind::Syntax);
     let net = parse_network("input x[2]\ntarget y[3]\nloss = sum(y) * sum(x)\n").unwrap();
     let data = batch::read_csv(&net, "a,b,label\n1,2,2\n").unwrap();
     assert_eq!(data.rows[0][1].data, [0.0, 0.0, 1.0]);

@@ -1,0 +1,75 @@
+//! A `network!` struct with convolution, pooling, flatten and indexing
+//! (issue 9) and the same file loaded at run time (`NetworkModel`, the
+//! plans the interpreter runs) agree step by step on the loss, the
+//! gradient and the prediction, through the `Model` trait; and training
+//! on them lowers the loss.
+
+#![deny(warnings)]
+
+use symgrad::nn::{Model, NetworkModel};
+use symgrad::workloads::SplitMix64;
+
+symgrad::network!(Images, "tests/nets/images.sg");
+
+/// `m` random samples of `x[2, 5, 5]` and one-hot `y[3]`, stacked.
+fn batch(seed: u64, m: usize) -> Vec<Vec<f64>> {
+    let mut rng = SplitMix64(seed);
+    let x = (0..50 * m).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let mut y = vec![0.0; 3 * m];
+    for k in 0..m {
+        y[k * 3 + (rng.next_u64() % 3) as usize] = 1.0;
+    }
+    vec![x, y]
+}
+
+#[track_caller]
+fn close(what: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{what}[{k}]: {g} vs {w}"
+        );
+    }
+}
+
+fn step<M: Model>(model: &mut M, data: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
+    let slices: Vec<&[f64]> = data.iter().map(Vec::as_slice).collect();
+    let mut grad = vec![Vec::new(); model.param_names().len()];
+    let loss = model.loss_and_gradient(&slices, &mut grad);
+    for (param, g) in model.params_mut().into_iter().zip(&grad) {
+        for (w, d) in param.iter_mut().zip(g) {
+            *w -= 0.1 * d;
+        }
+    }
+    (loss, grad)
+}
+
+#[test]
+fn the_compiled_convolutional_struct_trains_as_the_interpreted_model() {
+    let mut compiled = Images::init(3);
+    let mut interpreted = NetworkModel::from_source(Images::SOURCE, 3).unwrap();
+    assert_eq!(compiled.param_shapes(), interpreted.param_shapes());
+    assert_eq!(compiled.param_shapes()[0], vec![3, 2, 3, 3]);
+    let data = batch(7, 6);
+    let mut first = None;
+    let mut last = 0.0;
+    for _ in 0..20 {
+        let (lc, gc) = step(&mut compiled, &data);
+        let (li, gi) = step(&mut interpreted, &data);
+        close("loss", &[lc], &[li]);
+        for (k, (a, b)) in gc.iter().zip(&gi).enumerate() {
+            close(&format!("gradient {k}"), a, b);
+        }
+        assert!(gc.iter().flatten().any(|&d| d != 0.0));
+        first.get_or_insert(lc);
+        last = lc;
+    }
+    assert!(last < first.unwrap(), "{last} after {first:?}");
+    let inputs = [data[0].as_slice()];
+    let (mut pc, mut pi) = (Vec::new(), Vec::new());
+    compiled.predict(&inputs, &mut pc);
+    interpreted.predict(&inputs, &mut pi);
+    assert_eq!(pc.len(), 6 * 3);
+    close("prediction", &pc, &pi);
+}
