@@ -150,6 +150,8 @@ fn recurrences_and_steps_are_read_into_the_tree() {
         .map(|id| at(src, file.exprs.get(id).span))
         .collect();
     assert_eq!(indexed, ["v[t]", "h[t-1]"]);
+    // `net expand` keeps them as written (they are no shorthand).
+    assert_eq!(shorthand::expand(src).unwrap(), src);
     // The graph builder says plainly that it does not build them yet.
     let e = parse_network(src).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Syntax);
@@ -311,6 +313,11 @@ fn bad_blocks_ranges_and_reads_are_spanned() {
             "an index is a step number",
         ),
         (format!("{h0}p = (v)[0]\n"), "(v)[0]", "only a name"),
+        (
+            format!("h = 1\n{h0}"),
+            "h",
+            "'h' is defined here and as the indexed equation h[0] on line 3",
+        ),
         ("input v[2]\nloss = sum(v[0)\n".into(), ")", "expected ']'"),
         ("input v[2]\nloss = v[0\n".into(), "[", "unclosed '['"),
         ("input v[2]\nloss = v[]\n".into(), "]", "expected an index"),

@@ -55,6 +55,31 @@ pub(super) fn check(src: &str, file: &File) -> Result<()> {
         }
         steps.push((lo, hi, span));
     }
+    // A family's name is its own: no declaration or plain equation has it.
+    for stmt in &all {
+        let name = match &stmt.kind {
+            StmtKind::Decl(d) => &d.name,
+            StmtKind::Equation(e) => &e.name,
+            _ => continue,
+        };
+        if let Some(steps) = families.get(name.name.as_str()) {
+            let (a, b, at) = steps[0];
+            let steps = if b == a + 1 {
+                format!("{a}")
+            } else {
+                format!("{a}..{b}")
+            };
+            return Err(syntax(
+                name.span,
+                format!(
+                    "'{0}' is defined here and as the indexed equation {0}[{steps}] on \
+                     line {1}; rename one",
+                    name.name,
+                    line_of(src, at)
+                ),
+            ));
+        }
+    }
     for stmt in &all {
         let (value, own) = match &stmt.kind {
             StmtKind::Equation(e) => (e.value, None),
