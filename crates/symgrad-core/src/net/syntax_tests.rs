@@ -331,6 +331,16 @@ fn bad_blocks_ranges_and_reads_are_spanned() {
             "[-1]",
             "indexed equation is",
         ),
+        (
+            "input v[2]\nh[9223372036854775807] = 2\n".into(),
+            "9223372036854775807",
+            "a step is a non-negative integer",
+        ),
+        (
+            format!("{h0}h[t] = h[t-1] for t in 1..9223372036854775807\n"),
+            "9223372036854775807",
+            "non-negative integers",
+        ),
     ];
     for (src, under, message) in &cases {
         let e = tree_err(src);

@@ -175,6 +175,10 @@ pub enum BlockKind {
     Residual,
 }
 
+/// The largest step number (steps and range bounds), far beyond any
+/// network, so that step arithmetic cannot overflow.
+pub const MAX_STEP: i64 = 1 << 40;
+
 /// The activations `dense` and `end` accept.
 pub const ACTIVATIONS: [&str; 7] = [
     "sigmoid", "tanh", "relu", "softplus", "softmax", "identity", "linear",
@@ -397,8 +401,11 @@ impl Reader<'_> {
         let (value, end) = self.equation_value(tokens, offset + 5)?;
         match index.kind {
             Tok::Num(n) => {
-                let Some(step) = n.as_int().filter(|&s| s >= 0) else {
-                    return Err(syntax(index.span, "a step is a non-negative integer"));
+                let Some(step) = n.as_int().filter(|s| (0..=MAX_STEP).contains(s)) else {
+                    return Err(syntax(
+                        index.span,
+                        format!("a step is a non-negative integer, at most {MAX_STEP}"),
+                    ));
                 };
                 if let Some(t) = tokens.get(end).filter(|t| t.kind == Tok::Ident) {
                     return Err(syntax(
@@ -478,7 +485,7 @@ impl Reader<'_> {
             match kind(k) {
                 Some(Tok::Num(n)) => n
                     .as_int()
-                    .filter(|&b| (0..=1 << 40).contains(&b))
+                    .filter(|b| (0..=MAX_STEP).contains(b))
                     .ok_or_else(|| {
                         syntax(
                             tokens[pos + k].span,

@@ -10,7 +10,7 @@
 //! Whether an index fits an input's first axis needs shapes and is the
 //! graph builder's business.
 
-use super::{line_of, syntax, File, Recurrence, Stmt, StmtKind};
+use super::{line_of, syntax, File, Recurrence, Stmt, StmtKind, MAX_STEP};
 use crate::error::{Result, Span};
 use crate::parse::ast::{BinOp, ExprArena, ExprId, ExprKind};
 use rustc_hash::FxHashMap;
@@ -109,7 +109,7 @@ fn flatten<'f>(stmts: &'f [Stmt], out: &mut Vec<&'f Stmt>) {
 fn index_form(exprs: &ExprArena, index: ExprId) -> Result<Index<'_>> {
     let e = exprs.get(index);
     let int = |id: ExprId| match exprs.get(id).kind {
-        ExprKind::Num(n) => n.as_int().filter(|&k| k.abs() <= 1 << 40),
+        ExprKind::Num(n) => n.as_int().filter(|&k| k.abs() <= MAX_STEP),
         _ => None,
     };
     let form = match &e.kind {
