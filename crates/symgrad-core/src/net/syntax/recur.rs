@@ -10,7 +10,7 @@
 //! Whether an index fits an input's first axis needs shapes and is the
 //! graph builder's business.
 
-use super::{line_of, syntax, File, Recurrence, Stmt, StmtKind, MAX_STEP};
+use super::{line_of, syntax, text_of, File, Recurrence, Stmt, StmtKind, MAX_STEP};
 use crate::error::{Result, Span};
 use crate::parse::ast::{BinOp, ExprArena, ExprId, ExprKind};
 use rustc_hash::FxHashMap;
@@ -89,7 +89,7 @@ pub(super) fn check(src: &str, file: &File) -> Result<()> {
         };
         for id in file.exprs.subtree(value) {
             if let ExprKind::Index { base, index } = &file.exprs.get(id).kind {
-                read(&file.exprs, &families, own, id, *base, *index)?;
+                read(src, &file.exprs, &families, own, id, *base, *index)?;
             }
         }
     }
@@ -141,6 +141,7 @@ fn index_form(exprs: &ExprArena, index: ExprId) -> Result<Index<'_>> {
 /// Checks the read `base[index]` (node `at`) in the equation `own` (a
 /// recurrence) or elsewhere (`None`).
 fn read(
+    src: &str,
     exprs: &ExprArena,
     families: &FxHashMap<&str, Steps>,
     own: Option<&Recurrence>,
@@ -190,8 +191,9 @@ fn read(
             return Err(syntax(
                 span,
                 format!(
-                    "'{name}[...]' reads {what} of '{name}', which is not defined yet: \
+                    "'{}' reads {what} of '{name}', which is not defined yet: \
                      step {t} of a recurrence reads only earlier steps, such as {name}[{t}-1]",
+                    text_of(src, span),
                     t = r.var.name
                 ),
             ));
