@@ -514,3 +514,37 @@ fn path_enumeration_draws_the_same_masks_and_refuses_batchnorm() {
         close(&format!("{p} abs_sum"), &a["abs_sum"], &b["abs_sum"]);
     }
 }
+
+#[test]
+fn bad_recurrences_and_blocks_give_spanned_errors_and_status_2() {
+    // The forms of issue 9 are read and checked: their errors are spanned.
+    bad_file(
+        "input x[784]; target y[10]\nresidual\n  dense 30 relu\nloss quadratic\n",
+        "unclosed 'residual' block",
+        "residual",
+    );
+    bad_file(
+        "input v[8, 8]\nh[0] = tanh(v[0])\nh[t] = tanh(v[t] + h[t-1]) for t in 5..2\nloss = sum(h[7])\n",
+        "the range 5..2 is empty",
+        "5..2",
+    );
+    bad_file(
+        "input v[8, 8]\nh[t] = tanh(v[t] + h[t-1]) for t in 1..8\nloss = sum(h[7])\n",
+        "this reads h[0] at t = 1, which no equation defines",
+        "h[t-1]",
+    );
+    // What is read but not built yet says so, spanned.
+    bad_file(
+        "input v[8, 8]\nh[0] = tanh(v[0])\nh[t] = tanh(v[t] + h[t-1]) for t in 1..8\nloss = sum(h[7])\n",
+        "not built yet",
+        "h[0] = tanh(v[0])",
+    );
+    // `net expand` reads the whole file and reports the same way.
+    let path = temp("unclosed.sg", "input x[4]\nresidual\n  dense 4 relu\n");
+    let (out, err, code) = net(&["expand", path.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("unclosed 'residual' block"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("^^^^^^^^"), "{err}");
+}

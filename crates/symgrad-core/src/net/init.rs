@@ -21,11 +21,12 @@
 //! from the run's seed and the parameter's name; `uniform(a, b)` draws from
 //! `[a, b)` with 53 random bits and `normal` uses the Box–Muller transform.
 
-use super::{formula_at, name_span, syntax, text};
+use super::constant_formula;
+use super::syntax::{syntax, Ident};
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Program, Tensor};
 use crate::graph::Shape;
-use crate::parse::lexer::{Tok, Token};
+use crate::parse::ast::{ExprArena, ExprId};
 use crate::workloads::SplitMix64;
 
 /// How a parameter gets its initial value.
@@ -77,91 +78,37 @@ impl Init {
 pub(super) use symgrad_runtime::random::stream;
 use symgrad_runtime::random::{normals, uniforms};
 
-/// A random initializer, from `~` (`toks[0]`) to the end of the statement
-/// (the last token, a separator or the end of input).
-pub(super) fn random(src: &str, toks: &[Token]) -> Result<Init> {
-    let tilde = toks[0].span;
-    const KNOWN: &str = "normal(mean, std), uniform(a, b), xavier or he";
-    let Some(name_tok) = toks.get(1).filter(|t| t.kind == Tok::Ident) else {
-        let at = toks.get(1).map_or(tilde, |t| t.span);
-        return Err(syntax(
-            at,
-            format!("expected a distribution after '~': {KNOWN}"),
-        ));
+/// The initializer `~ dist(args)` of the tree (`call`: the span from the
+/// distribution's name to its `)`; the parser has checked the name and the
+/// number of arguments): the arguments evaluated as constant formulas and
+/// checked.
+pub(super) fn random(
+    src: &str,
+    exprs: &ExprArena,
+    dist: &Ident,
+    args: &[ExprId],
+    call: Span,
+) -> Result<Init> {
+    let name = dist.name.as_str();
+    let arity = if matches!(name, "normal" | "uniform") {
+        2
+    } else {
+        0
     };
-    let name = text(src, name_tok);
-    let arity = match name {
-        "normal" | "uniform" => 2,
-        "xavier" | "he" => 0,
-        _ => {
-            return Err(Error::at(
-                ErrorKind::UnknownFunction,
-                name_tok.span,
-                format!("unknown distribution '{name}': expected {KNOWN}"),
-            ))
-        }
-    };
-    // The arguments: spans of the source between top-level commas.
-    let mut args: Vec<Span> = Vec::new();
-    let mut k = 2;
-    let mut call = name_tok.span;
-    if toks.get(k).map(|t| &t.kind) == Some(&Tok::LParen) {
-        let open = toks[k].span;
-        k += 1;
-        let mut depth = 0usize;
-        // The current argument's span, once it has a token.
-        let mut arg: Option<Span> = None;
-        loop {
-            let Some(t) = toks.get(k) else {
-                return Err(syntax(open, "unclosed '(' opened here"));
-            };
-            k += 1;
-            match t.kind {
-                Tok::Sep | Tok::Eof => return Err(syntax(open, "unclosed '(' opened here")),
-                Tok::LParen => depth += 1,
-                Tok::RParen if depth > 0 => depth -= 1,
-                Tok::RParen | Tok::Comma if depth == 0 => {
-                    let done = t.kind == Tok::RParen;
-                    match arg.take() {
-                        Some(a) => args.push(a),
-                        None if done && args.is_empty() => {}
-                        None => return Err(syntax(t.span, "expected an argument")),
-                    }
-                    if done {
-                        call = Span::new(name_tok.span.start, t.span.end);
-                        break;
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            arg = Some(arg.map_or(t.span, |a| Span::new(a.start, t.span.end)));
-        }
-    }
-    if let Some(t) = toks
-        .get(k)
-        .filter(|t| !matches!(t.kind, Tok::Sep | Tok::Eof))
-    {
-        return Err(syntax(
-            t.span,
-            format!("expected the end of the line after the initializer '{name}'"),
-        ));
-    }
     if args.len() != arity {
-        let takes = match arity {
-            0 => format!("'{name}' takes no arguments (it reads the fans from the shape)"),
-            _ => format!("'{name}' takes {arity} arguments"),
-        };
-        return Err(syntax(call, format!("{takes}, found {}", args.len())));
+        return Err(syntax(
+            call,
+            format!("'{name}' takes {arity} arguments, found {}", args.len()),
+        ));
     }
     let values = args
         .iter()
-        .map(|&s| constant(src, s, name))
+        .map(|&a| constant(src, exprs, a, name))
         .collect::<Result<Vec<f64>>>()?;
     let invalid = |k: usize, what: &str| {
         Error::at(
             ErrorKind::InvalidValue,
-            args[k],
+            exprs.get(args[k]).span,
             format!("{name}(...): {what}, found {}", values[k]),
         )
     };
@@ -194,18 +141,23 @@ pub(super) fn random(src: &str, toks: &[Token]) -> Result<Init> {
     })
 }
 
-/// The value of the constant formula at `span` of `src`.
-fn constant(src: &str, span: Span, dist: &str) -> Result<f64> {
-    let f = formula_at(src, span.start, span.end)?;
-    if let Some(&v) = f.vars.first() {
-        let name = f.graph.var_name(v).unwrap_or("");
+/// The value of the constant formula at `root`.
+fn constant(src: &str, exprs: &ExprArena, root: ExprId, dist: &str) -> Result<f64> {
+    let span = exprs.get(root).span;
+    let super::ConstantFormula {
+        graph,
+        output,
+        vars,
+    } = constant_formula(src, exprs, root)?;
+    if let Some(&(v, at)) = vars.first() {
+        let name = graph.var_name(v).unwrap_or("");
         return Err(Error::at(
             ErrorKind::UnknownVariable,
-            name_span(src, span.start, span.end, name),
+            at,
             format!("the arguments of {dist}(...) must be constants, but '{name}' is a name"),
         ));
     }
-    let program = Program::compile(&f.graph, &[], &[f.output])
+    let program = Program::compile(&graph, &[], &[output])
         .map_err(|e| Error::at(e.kind(), span, e.message()))?;
     Ok(program.run(&[])[0])
 }

@@ -23,18 +23,29 @@
 //!   rewrite: the batch's in training mode, the running ones in inference
 //!   mode);
 //! - the layer shorthand `dense N activation` and `loss quadratic` expands
-//!   to declarations and equations before anything else is read
-//!   ([`shorthand`]; errors still point into the file as written).
+//!   to declarations and equations ([`shorthand`]; errors still point into
+//!   the file as written);
+//! - indexed equations `h[0] = ...`, recurrences `h[t] = ... for t in 1..8`,
+//!   constant indexing `v[0]` and `residual ... end` blocks are read and
+//!   checked, but not built yet (issue 9): the builder refuses them with a
+//!   spanned error saying so.
 //!
-//! Equations are parsed by a compact precedence parser of their own (in
-//! `expr.rs`) over the formula lexer's tokens, rather than by the formula
-//! parser itself: `@` is the matrix product at the precedence of `*`, names
-//! are looked up among the declarations and the other equations, and every
-//! operator is built with the graph's `try_` builders so that a shape error
-//! becomes a spanned error (`cannot multiply [30, 784] by [10]`). Unlike the
-//! formula parser it has no implicit multiplication and no superscript
-//! chains beyond one power, and it recurses (with the same depth cap,
-//! [`MAX_DEPTH`](crate::parse::MAX_DEPTH)).
+//! A file is read once into a tree ([`syntax::parse_file`]: statements and
+//! one arena of expression trees, spans on every node), the shorthand is
+//! expanded tree to tree ([`shorthand::expand_file`]), and the graph is
+//! built from the expanded tree (`build` here, equations lowered in
+//! `lower.rs`). Equations and formulas share one expression grammar
+//! ([`crate::parse`]): network equations are its network dialect, with `@`
+//! at the precedence of `*`, postfix indexing and keyword arguments, the
+//! formula syntax's superscripts, `**`, `·` and `−`, the same depth cap
+//! ([`MAX_DEPTH`](crate::parse::MAX_DEPTH)), and no implicit
+//! multiplication (`2x` is an error here: a tensor equation's products are
+//! better written out, and a space between names is too easily a typo).
+//! Names are looked up among the declarations and the other equations,
+//! and every operator is built with the graph's `try_` builders so that a
+//! shape error becomes a spanned error (`cannot multiply [30, 784] by
+//! [10]`). Initializers (`= 0.1*i`, `~ normal(0, 1/sqrt(784))`) are in the
+//! formula syntax itself.
 //!
 //! Errors are typed and spanned, never panics: an unknown name is
 //! [`UnknownVariable`](ErrorKind::UnknownVariable), a shape mismatch
@@ -48,20 +59,21 @@ pub mod batch;
 pub mod batched;
 pub mod dropout;
 pub mod explain;
-mod expr;
 mod init;
+mod lower;
 pub mod params;
 pub mod paths;
 pub mod shorthand;
+pub mod syntax;
 
 pub use init::{fans, Init};
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Program, Tensor};
-use crate::formula::Formula;
 use crate::graph::{Graph, NodeId, Shape};
-use crate::parse::lexer::{lex, Tok, Token};
+use crate::parse::ast::{ExprArena, ExprId};
 use rustc_hash::FxHashMap;
+use syntax::{File, StmtKind};
 
 /// The most entries a declared tensor may have (2^27, 1 GiB of `f64`).
 pub const MAX_ENTRIES: usize = 1 << 27;
@@ -248,34 +260,6 @@ fn syntax(span: Span, message: impl Into<String>) -> Error {
     Error::at(ErrorKind::Syntax, span, message)
 }
 
-/// The text of a token.
-fn text<'s>(src: &'s str, t: &Token) -> &'s str {
-    src.get(t.span.start..t.span.end).unwrap_or("")
-}
-
-/// The statements of a token list (which ends with `Eof`): each slice holds
-/// at least one token before its terminating separator or `Eof`, which it
-/// includes.
-pub(crate) fn statements(tokens: &[Token]) -> Vec<&[Token]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (k, t) in tokens.iter().enumerate() {
-        if matches!(t.kind, Tok::Sep | Tok::Eof) {
-            if k > start {
-                out.push(&tokens[start..=k]);
-            }
-            start = k + 1;
-        }
-    }
-    out
-}
-
-/// The span of a statement without its separator.
-fn statement_span(stmt: &[Token]) -> Span {
-    let last = stmt.len().saturating_sub(2);
-    Span::new(stmt[0].span.start, stmt[last].span.end)
-}
-
 /// Where a name was defined.
 #[derive(Clone, Copy)]
 pub(crate) struct Defined {
@@ -284,97 +268,72 @@ pub(crate) struct Defined {
     param: bool,
 }
 
-/// Parses a network file.
+/// Parses a network file: reads it into its tree ([`syntax::parse_file`]),
+/// expands the layer shorthand tree to tree ([`shorthand::expand_file`])
+/// and builds the graph from the expanded tree.
 ///
-/// The layer shorthand is expanded first ([`shorthand::expand`]); every span,
-/// in errors and in the result, points into `src` as written.
+/// Every span, in errors and in the result, points into `src` as written
+/// (at the shorthand line for what the shorthand generated).
 ///
 /// # Errors
 /// A spanned error (see the module documentation) for anything the file
 /// gets wrong; [`Error::render`] shows it against `src`.
 pub fn parse_network(src: &str) -> Result<Network> {
-    let expansion = shorthand::expand_mapped(src)?;
-    let mut net = build(&expansion).map_err(|e| expansion.error(e))?;
-    for d in &mut net.decls {
-        d.span = expansion.span(d.span);
-    }
-    for e in &mut net.equations {
-        e.span = expansion.span(e.span);
-    }
-    for b in &mut net.batchnorms {
-        b.span = expansion.span(b.span);
-    }
-    Ok(net)
+    let file = syntax::parse_file(src)?;
+    let file = shorthand::expand_file(src, file)?;
+    build(src, &file)
 }
 
 /// An equation read but not built yet.
 struct Pending<'t> {
     name: &'t str,
     span: Span,
-    /// The tokens after `=`, with the terminator.
-    rhs: &'t [Token],
+    value: ExprId,
 }
 
-/// Reads the expanded text of a file (spans in errors are into that text).
-fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
-    let src: &str = &expansion.text;
-    let tokens = lex(src);
+/// Builds the graph of an expanded tree.
+fn build(src: &str, file: &File) -> Result<Network> {
     let mut graph = Graph::new();
     let mut first_seen: FxHashMap<&str, Span> = FxHashMap::default();
     let mut names: FxHashMap<String, Defined> = FxHashMap::default();
     let mut decls = Vec::new();
     let mut pending: Vec<Pending<'_>> = Vec::new();
-    for stmt in statements(&tokens) {
-        if let Some(bad) = stmt.iter().find_map(|t| match &t.kind {
-            Tok::Bad(m) if text(src, t) != "~" => Some(syntax(t.span, m.clone())),
-            _ => None,
-        }) {
-            return Err(bad);
-        }
-        let first = &stmt[0];
-        if first.kind != Tok::Ident {
-            return Err(syntax(
-                first.span,
-                format!(
-                    "expected a declaration or 'name = ...', found '{}'",
-                    text(src, first)
-                ),
-            ));
-        }
-        let keyword = text(src, first);
-        let role = match keyword {
-            "input" => Some(Role::Input),
-            "target" => Some(Role::Target),
-            "param" => Some(Role::Param),
-            _ => None,
-        };
-        if let (Some(role), Some(second)) = (role, stmt.get(1)) {
-            if second.kind == Tok::Ident {
-                let decl = declaration(src, stmt, role, &mut graph)?;
-                define(&mut first_seen, expansion, text(src, second), decl.span)?;
+    for stmt in &file.stmts {
+        match &stmt.kind {
+            StmtKind::Decl(d) => {
+                let decl = declaration(src, &file.exprs, d, &mut graph)?;
+                define(src, &mut first_seen, &d.name.name, decl.span)?;
                 names.insert(
                     decl.name.clone(),
                     Defined {
                         node: decl.node,
-                        param: role == Role::Param,
+                        param: decl.role == Role::Param,
                     },
                 );
                 decls.push(decl);
-                continue;
+            }
+            StmtKind::Equation(e) => {
+                define(src, &mut first_seen, &e.name.name, e.name.span)?;
+                pending.push(Pending {
+                    name: &e.name.name,
+                    span: e.name.span,
+                    value: e.value,
+                });
+            }
+            StmtKind::Step(_) | StmtKind::Recurrence(_) => {
+                return Err(syntax(
+                    stmt.span,
+                    "indexed equations and recurrences ('h[0] = ...', 'h[t] = ... for t in \
+                     1..8') are read and checked but not built yet (issue 9)",
+                ))
+            }
+            StmtKind::Layer(_) | StmtKind::Block(_) => {
+                return Err(syntax(
+                    stmt.span,
+                    "internal error: layer shorthand left unexpanded",
+                ))
             }
         }
-        if stmt.get(1).map(|t| &t.kind) != Some(&Tok::Eq) {
-            return Err(syntax(
-                first.span,
-                format!("expected a declaration or '{keyword} = ...'"),
-            ));
-        }
-        define(&mut first_seen, expansion, keyword, first.span)?;
-        pending.push(Pending {
-            name: keyword,
-            span: first.span,
-            rhs: &stmt[2..],
-        });
     }
     let mut equations = Vec::with_capacity(pending.len());
     let mut implicit = Implicit {
@@ -383,9 +342,16 @@ fn build(expansion: &shorthand::Expansion<'_>) -> Result<Network> {
         batchnorms: Vec::new(),
         dropouts: Vec::new(),
     };
-    for k in topological_order(src, &pending)? {
+    for k in topological_order(&file.exprs, &pending)? {
         let p = &pending[k];
-        let node = expr::Parser::new(src, p.rhs, &mut graph, &names, &mut implicit).statement()?;
+        let node = lower::Lowering {
+            src,
+            exprs: &file.exprs,
+            graph: &mut graph,
+            names: &names,
+            implicit: &mut implicit,
+        }
+        .equation(p.value)?;
         names.insert(p.name.to_string(), Defined { node, param: false });
         equations.push(Equation {
             name: p.name.to_string(),
@@ -512,8 +478,8 @@ impl Implicit {
 
 /// Records the definition of `name`, refusing a second one and reserved names.
 fn define<'s>(
+    src: &str,
     first_seen: &mut FxHashMap<&'s str, Span>,
-    expansion: &shorthand::Expansion<'_>,
     name: &'s str,
     span: Span,
 ) -> Result<()> {
@@ -522,11 +488,11 @@ fn define<'s>(
             span,
             format!(
                 "'{name}' is defined twice (first on line {})",
-                expansion.line_of(*prev)
+                syntax::line_of(src, *prev)
             ),
         ));
     }
-    if expr::is_reserved(name) {
+    if lower::is_reserved(name) {
         return Err(syntax(
             span,
             format!("cannot define '{name}': it is a function or constant name"),
@@ -539,23 +505,20 @@ fn define<'s>(
 /// The order in which to build the equations: each after those it uses
 /// (a depth-first post-order from the equations in file order, on an
 /// explicit stack), or a spanned error naming a cycle.
-fn topological_order(src: &str, pending: &[Pending<'_>]) -> Result<Vec<usize>> {
+fn topological_order(exprs: &ExprArena, pending: &[Pending<'_>]) -> Result<Vec<usize>> {
     let index: FxHashMap<&str, usize> = pending
         .iter()
         .enumerate()
         .map(|(k, p)| (p.name, k))
         .collect();
-    // The equations each one uses: names not followed by '(' (a call).
+    // The equations each one uses (names not called).
     let uses: Vec<Vec<usize>> = pending
         .iter()
         .map(|p| {
-            p.rhs
-                .iter()
-                .enumerate()
-                .filter(|(k, t)| {
-                    t.kind == Tok::Ident && p.rhs.get(k + 1).map(|n| &n.kind) != Some(&Tok::LParen)
-                })
-                .filter_map(|(_, t)| index.get(text(src, t)).copied())
+            exprs
+                .names(p.value)
+                .into_iter()
+                .filter_map(|(_, name)| index.get(name).copied())
                 .collect()
         })
         .collect();
@@ -605,128 +568,88 @@ fn topological_order(src: &str, pending: &[Pending<'_>]) -> Result<Vec<usize>> {
     Ok(order)
 }
 
-/// Reads the shape `[a, b, ...]` of the declaration `stmt`, at `stmt[2]`
-/// (no brackets: a scalar); returns it and the index of the token after it.
-pub(crate) fn read_shape(stmt: &[Token], name: &str) -> Result<(Shape, usize)> {
-    let mut k = 2;
-    let mut dims = Vec::new();
-    if stmt.get(k).map(|t| &t.kind) == Some(&Tok::LBracket) {
-        k += 1;
-        loop {
-            let Some(t) = stmt.get(k) else {
-                return Err(syntax(statement_span(stmt), "unclosed '[' in a shape"));
-            };
-            let n = match t.kind {
-                Tok::Num(n) => n.to_f64(),
-                _ => f64::NAN,
-            };
-            if !(n >= 1.0 && n.fract() == 0.0 && n < 1e12) {
-                return Err(syntax(t.span, "expected a positive integer dimension"));
-            }
-            dims.push(n as usize);
-            k += 1;
-            match stmt.get(k).map(|t| (&t.kind, t.span)) {
-                Some((Tok::Comma, _)) => k += 1,
-                Some((Tok::RBracket, _)) => {
-                    k += 1;
-                    break;
-                }
-                Some((_, span)) => return Err(syntax(span, "expected ',' or ']' in a shape")),
-                None => return Err(syntax(statement_span(stmt), "unclosed '[' in a shape")),
-            }
-        }
-    }
-    let numel = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-    if numel.is_none_or(|n| n > MAX_ENTRIES) {
-        return Err(syntax(
-            Span::new(stmt[2].span.start, stmt[k - 1].span.end),
-            format!("'{name}' would have more than {MAX_ENTRIES} entries"),
-        ));
-    }
-    Ok((Shape::new(dims), k))
-}
-
-/// `input x[784]`, `target y[10]`, `param W[30, 784] = formula`,
-/// `param W[30, 784] ~ normal(0, 0.1)`.
-fn declaration(src: &str, stmt: &[Token], role: Role, graph: &mut Graph) -> Result<Decl> {
-    let name_tok = &stmt[1];
-    let name = text(src, name_tok).to_string();
-    let (shape, k) = read_shape(stmt, &name)?;
+/// The tensor variable and initial value of a declaration of the tree.
+fn declaration(src: &str, exprs: &ExprArena, d: &syntax::Decl, graph: &mut Graph) -> Result<Decl> {
+    let name = d.name.name.clone();
+    syntax::check_entries(&d.dims, d.shape_span, &name)?;
+    let shape = Shape::new(d.dims.clone());
     let node = graph
         .try_tensor_var(&name, shape.clone())
-        .map_err(|e| Error::at(e.kind(), name_tok.span, e.message()))?;
-    let rest = &stmt[k];
-    let init = match role {
-        Role::Input | Role::Target | Role::Mask => {
-            if !matches!(rest.kind, Tok::Sep | Tok::Eof) {
-                return Err(syntax(
-                    rest.span,
-                    format!("expected the end of the line after the shape of '{name}'"),
-                ));
-            }
-            None
+        .map_err(|e| Error::at(e.kind(), d.name.span, e.message()))?;
+    let init = match &d.init {
+        None => None,
+        Some(syntax::InitSyntax::Random { dist, args, call }) => {
+            Some(init::random(src, exprs, dist, args, *call)?)
         }
-        Role::Param => {
-            if text(src, rest) == "~" {
-                Some(init::random(src, &stmt[k..])?)
-            } else if rest.kind == Tok::Eq {
-                let end = stmt.last().map_or(src.len(), |t| t.span.start);
-                let start = rest.span.end;
-                Some(Init::Value(initial_value(src, start, end, &shape)?))
-            } else {
-                return Err(syntax(
-                    rest.span,
-                    format!(
-                        "expected '= <formula in i, j>' or '~ normal(mean, std)', \
-                         '~ uniform(a, b)', '~ xavier', '~ he' to initialize '{name}'"
-                    ),
-                ));
-            }
-        }
+        Some(syntax::InitSyntax::Formula { value, span }) => Some(Init::Value(initial_value(
+            src, exprs, *value, *span, &shape,
+        )?)),
     };
     Ok(Decl {
         name,
-        role,
+        role: d.role,
         shape,
         node,
-        span: name_tok.span,
+        span: d.name.span,
         init,
         dropout: None,
     })
 }
 
-/// Parses the formula `src[start..end]`, with error spans into `src`.
-fn formula_at(src: &str, start: usize, end: usize) -> Result<Formula> {
-    let body = src.get(start..end).unwrap_or("");
-    crate::parse(body).map_err(|e| match e.span() {
-        Some(s) => Error::at(
-            e.kind(),
-            Span::new(s.start + start, s.end + start),
-            e.message(),
-        ),
-        None => Error::at(e.kind(), Span::new(start, end), e.message()),
+/// A formula of an initializer built on its own: a scalar graph whose
+/// names (other than the constants) are its variables.
+pub(crate) struct ConstantFormula {
+    pub(crate) graph: Graph,
+    pub(crate) output: NodeId,
+    /// Each variable with the span of its first use.
+    pub(crate) vars: Vec<(NodeId, Span)>,
+}
+
+/// The formula (formula syntax) at `root` as a [`ConstantFormula`].
+pub(crate) fn constant_formula(
+    src: &str,
+    exprs: &ExprArena,
+    root: ExprId,
+) -> Result<ConstantFormula> {
+    let mut graph = Graph::new();
+    let mut vars: Vec<(NodeId, Span)> = Vec::new();
+    let mut resolve = |g: &mut Graph, name: &str, at: Span| {
+        if let Some(c) = crate::parse::constant(name) {
+            return g.named(c);
+        }
+        let node = g.var(name);
+        if !vars.iter().any(|&(v, _)| v == node) {
+            vars.push((node, at));
+        }
+        node
+    };
+    let output = crate::parse::lower(src, exprs, root, &mut graph, &mut resolve)?;
+    Ok(ConstantFormula {
+        graph,
+        output,
+        vars,
     })
 }
 
-/// Where the variable `name` first occurs in `src[start..end]`.
-fn name_span(src: &str, start: usize, end: usize, name: &str) -> Span {
-    let body = src.get(start..end).unwrap_or("");
-    lex(body)
-        .into_iter()
-        .find(|t| t.kind == Tok::Ident && body.get(t.span.start..t.span.end) == Some(name))
-        .map_or(Span::new(start, end), |t| {
-            Span::new(start + t.span.start, start + t.span.end)
-        })
-}
-
-/// Evaluates the index formula `src[start..end]` at every entry of `shape`.
-fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<Tensor> {
-    let f = formula_at(src, start, end)?;
+/// Evaluates the index formula at `root` (its text at `span`) at every
+/// entry of `shape`.
+fn initial_value(
+    src: &str,
+    exprs: &ExprArena,
+    root: ExprId,
+    span: Span,
+    shape: &Shape,
+) -> Result<Tensor> {
+    let ConstantFormula {
+        graph,
+        output,
+        vars,
+    } = constant_formula(src, exprs, root)?;
     let rank = shape.rank();
     // Which index each variable of the formula takes.
     let mut which = Vec::new();
-    for &v in &f.vars {
-        let name = f.graph.var_name(v).unwrap_or("");
+    for &(v, at) in &vars {
+        let name = graph.var_name(v).unwrap_or("");
         let axis = match name {
             "i" if rank >= 1 => 0,
             "j" if rank >= 2 => 1,
@@ -738,7 +661,7 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
                 };
                 return Err(Error::at(
                     ErrorKind::UnknownVariable,
-                    name_span(src, start, end, name),
+                    at,
                     format!("unknown name '{name}' in an initializer, which may use {allowed}"),
                 ));
             }
@@ -747,12 +670,13 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
     }
     if rank > 2 {
         return Err(syntax(
-            Span::new(start, end),
+            span,
             "index formulas initialize scalars, vectors and matrices only",
         ));
     }
-    let program = Program::compile(&f.graph, &f.vars, &[f.output])
-        .map_err(|e| Error::at(e.kind(), Span::new(start, end), e.message()))?;
+    let inputs: Vec<NodeId> = vars.iter().map(|&(v, _)| v).collect();
+    let program = Program::compile(&graph, &inputs, &[output])
+        .map_err(|e| Error::at(e.kind(), span, e.message()))?;
     let dims = shape.dims();
     let cols = if rank == 2 { dims[1] } else { 1 };
     let mut data = Vec::with_capacity(shape.numel());
@@ -769,5 +693,7 @@ fn initial_value(src: &str, start: usize, end: usize, shape: &Shape) -> Result<T
 
 #[cfg(test)]
 mod lang_tests;
+#[cfg(test)]
+mod syntax_tests;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! The layer shorthand of network files, expanded source to source.
+//! The layer shorthand of network files, expanded tree to tree.
 //!
 //! ```text
 //! input x[784]; target y[10]
@@ -8,10 +8,9 @@
 //! ```
 //!
 //! Layer `k` (the `k`-th `dense` line, from 1), `dense N activation` with an
-//! input `v` of length `n`, becomes
+//! input `v` of length `n`, becomes the statements
 //!
 //! ```text
-//! # dense N activation
 //! param Wk[N, n] ~ normal(0, 1/sqrt(n))
 //! param bk[N] ~ normal(0, 1)
 //! zk = Wk @ v + bk
@@ -31,139 +30,73 @@
 //! (the categorical `-sum(y * log(aL))`, for a softmax output) and
 //! `loss = mse(aL, y)` (`mean((aL - y)^2)`).
 //!
-//! Every other line is copied unchanged, comments included, so shorthand
-//! and equations mix: an equation may use `a1`, and a `dense` layer after it
-//! still takes the last layer output. The names a layer defines (`Wk`, `bk`,
-//! `zk`, `ak`, and `loss`) must not be defined by the file itself.
+//! Every other statement is kept as it is, so shorthand and equations mix:
+//! an equation may use `a1`, and a `dense` layer after it still takes the
+//! last layer output. The names a layer defines (`Wk`, `bk`, `zk`, `ak`, and
+//! `loss`) must not be defined by the file itself.
 //!
-//! [`parse_network`](super::parse_network) reads the expansion; spans inside
-//! a generated line map back to the shorthand line it came from, and spans
-//! elsewhere to the same text in the original file.
+//! [`expand_file`] replaces each shorthand statement by the statements it
+//! stands for, marked [`Origin::Shorthand`] with the shorthand line's span
+//! on each of their nodes, so that errors about them point at the line as
+//! written. [`print`] writes the expanded tree as a network file: the
+//! file's own statements, comments and spacing as written, each shorthand
+//! line replaced by a comment quoting it and the statements it expands to.
+//!
+//! A `residual ... end` block is refused here with a spanned error: the
+//! block shorthand is not written yet (issue 9).
 
-use super::{read_shape, statement_span, statements, syntax, text};
-use crate::error::{Error, Result, Span};
-use crate::graph::Shape;
-use crate::parse::lexer::{lex, Tok, Token};
+use super::syntax::{
+    self, check_entries, line_of, syntax, text_of, Decl, Equation, File, Ident, InitSyntax,
+    LayerKind, Origin, Stmt, StmtKind,
+};
+use super::Role;
+use crate::error::{Result, Span};
+use crate::num::Num;
+use crate::parse::ast::{BinOp, ExprArena, ExprId};
 use rustc_hash::FxHashMap;
-use std::borrow::Cow;
 
-/// The activations `dense` accepts.
-const ACTIVATIONS: [&str; 7] = [
-    "sigmoid", "tanh", "relu", "softplus", "softmax", "identity", "linear",
-];
-
-/// Expands the layer shorthand of a network file into declarations and
-/// equations (see the module documentation). A file without shorthand comes
-/// back unchanged.
+/// Expands the layer shorthand of a network file and prints the result as
+/// a network file (see the module documentation). A file without shorthand
+/// comes back unchanged.
 ///
 /// # Errors
-/// A spanned error for a malformed shorthand line, a layer without an input
+/// A spanned error for a file that does not parse, a layer without an input
 /// vector before it, a `loss` shorthand without a layer or a target before
-/// it or whose target does not fit, and a name the shorthand would define
-/// that the file defines too.
+/// it or whose target does not fit, a name the shorthand would define that
+/// the file defines too, and a block.
 pub fn expand(src: &str) -> Result<String> {
-    expand_mapped(src).map(|e| e.text.into_owned())
-}
-
-/// A piece of the expansion: copied from the original, or generated from
-/// one shorthand statement.
-#[derive(Clone, Copy, Debug)]
-struct Segment {
-    /// Where it starts in the expansion.
-    out: usize,
-    /// Where its source starts in the original, and how long that is.
-    orig: usize,
-    orig_len: usize,
-    generated: bool,
-}
-
-/// An expanded file and the map from its offsets back to the original.
-pub(crate) struct Expansion<'a> {
-    pub(crate) text: Cow<'a, str>,
-    src: &'a str,
-    /// In order of `out`, covering the expansion from 0.
-    segments: Vec<Segment>,
-}
-
-impl Expansion<'_> {
-    /// The offset in the original of offset `at` of the expansion: the same
-    /// text when it was copied, the start (or, for `end`, the end) of the
-    /// shorthand statement when it was generated.
-    fn offset(&self, at: usize, end: bool) -> usize {
-        let k = self.segments.partition_point(|s| s.out <= at).max(1) - 1;
-        let Some(s) = self.segments.get(k) else {
-            return at;
-        };
-        if s.generated {
-            s.orig + if end { s.orig_len } else { 0 }
-        } else {
-            s.orig + (at - s.out.min(at)).min(s.orig_len)
-        }
-    }
-
-    /// A span of the expansion as a span of the original: a span that starts
-    /// in generated text covers the whole shorthand statement.
-    pub(crate) fn span(&self, s: Span) -> Span {
-        let start = self.offset(s.start, false);
-        let k = self.segments.partition_point(|g| g.out <= s.start).max(1) - 1;
-        if self.segments.get(k).is_some_and(|g| g.generated) {
-            return Span::new(start, self.offset(s.start, true));
-        }
-        Span::new(start, self.offset(s.end, true).max(start))
-    }
-
-    /// `e` with its span mapped into the original.
-    pub(crate) fn error(&self, e: Error) -> Error {
-        match e.span() {
-            Some(s) => Error::at(e.kind(), self.span(s), e.message()),
-            None => e,
-        }
-    }
-
-    /// The line (from 1) of the original where span `s` of the expansion is.
-    pub(crate) fn line_of(&self, s: Span) -> usize {
-        line(self.src, self.span(s))
-    }
-}
-
-fn line(src: &str, s: Span) -> usize {
-    src.get(..s.start).map_or(0, |p| p.matches('\n').count()) + 1
+    let file = syntax::parse_file(src)?;
+    let expanded = expand_file(src, file)?;
+    Ok(print(src, &expanded))
 }
 
 /// A vector a layer can take: an input or a layer's output.
 struct Source {
     name: String,
-    /// Its shape, or why it could not be read.
-    shape: Result<Shape>,
+    /// Its dimensions.
+    dims: Vec<usize>,
     /// Whether a `dense` line made it.
     layer: bool,
 }
 
 impl Source {
-    fn declared(src: &str, stmt: &[Token]) -> Source {
-        let name = text(src, &stmt[1]).to_string();
-        let shape = read_shape(stmt, &name).map(|(s, _)| s);
-        Source {
-            name,
-            shape,
-            layer: false,
-        }
-    }
-
     /// Its length, or an error at `at` when it is not a vector.
     fn len(&self, at: Span, what: &str) -> Result<usize> {
-        match &self.shape {
-            Ok(s) if s.rank() == 1 => Ok(s.numel()),
-            Ok(s) => Err(syntax(
+        match self.dims[..] {
+            [n] => Ok(n),
+            _ => Err(syntax(
                 at,
-                format!("{what} needs a vector, but '{}' has shape {s}", self.name),
+                format!(
+                    "{what} needs a vector, but '{}' has shape {}",
+                    self.name,
+                    crate::graph::Shape::new(self.dims.clone())
+                ),
             )),
-            Err(e) => Err(e.clone()),
         }
     }
 }
 
-/// What the shorthand tracks while reading the file top-down.
+/// What the expansion tracks while reading the file top-down.
 struct State<'s> {
     src: &'s str,
     /// The names the file defines, and where.
@@ -173,6 +106,82 @@ struct State<'s> {
     /// The most recent target.
     target: Option<Source>,
     layers: usize,
+    exprs: ExprArena,
+    out: Vec<Stmt>,
+}
+
+/// The name a statement defines, if any.
+fn defines(stmt: &Stmt) -> Option<&Ident> {
+    match &stmt.kind {
+        StmtKind::Decl(d) => Some(&d.name),
+        StmtKind::Equation(e) => Some(&e.name),
+        StmtKind::Step(s) => Some(&s.name),
+        StmtKind::Recurrence(r) => Some(&r.name),
+        StmtKind::Layer(_) | StmtKind::Block(_) => None,
+    }
+}
+
+/// Replaces each shorthand statement of `file` by the statements it stands
+/// for (see the module documentation); `src` is the file's text.
+///
+/// # Errors
+/// As [`expand`], for a file already parsed.
+pub fn expand_file(src: &str, file: File) -> Result<File> {
+    let mut defined = FxHashMap::default();
+    for stmt in &file.stmts {
+        if let Some(name) = defines(stmt) {
+            defined.entry(name.name.clone()).or_insert(name.span);
+        }
+    }
+    let mut state = State {
+        src,
+        defined,
+        current: None,
+        target: None,
+        layers: 0,
+        exprs: file.exprs,
+        out: Vec::with_capacity(file.stmts.len()),
+    };
+    for stmt in file.stmts {
+        match &stmt.kind {
+            StmtKind::Decl(d) if d.role == Role::Input => {
+                state.current = Some(Source {
+                    name: d.name.name.clone(),
+                    dims: d.dims.clone(),
+                    layer: false,
+                });
+            }
+            StmtKind::Decl(d) if d.role == Role::Target => {
+                state.target = Some(Source {
+                    name: d.name.name.clone(),
+                    dims: d.dims.clone(),
+                    layer: false,
+                });
+            }
+            StmtKind::Layer(layer) => {
+                match &layer.kind {
+                    LayerKind::Dense { width, activation } => {
+                        state.dense(stmt.span, *width, &activation.name)?
+                    }
+                    LayerKind::Loss { kind } => state.loss(stmt.span, &kind.name)?,
+                }
+                continue;
+            }
+            StmtKind::Block(b) => {
+                return Err(syntax(
+                    b.open,
+                    "'residual' blocks are read but not expanded yet (issue 9): \
+                     write the block's equations, with the skip connection as an addition",
+                ))
+            }
+            _ => {}
+        }
+        state.out.push(stmt);
+    }
+    Ok(File {
+        stmts: state.out,
+        exprs: state.exprs,
+    })
 }
 
 impl State<'_> {
@@ -187,7 +196,7 @@ impl State<'_> {
                         "{what} defines {}, but '{name}' is already defined on line {}; \
                          rename it",
                         names.join(", "),
-                        line(self.src, prev)
+                        line_of(self.src, prev)
                     ),
                 ));
             }
@@ -198,94 +207,122 @@ impl State<'_> {
         Ok(())
     }
 
-    /// `dense N activation`.
-    fn dense(&mut self, stmt: &[Token]) -> Result<String> {
-        let src = self.src;
-        let span = statement_span(stmt);
-        let width = match stmt[1].kind {
-            Tok::Num(n) => Some(n.to_f64()).filter(|n| *n >= 1.0 && n.fract() == 0.0 && *n < 1e12),
-            _ => None,
-        };
-        let Some(width) = width.map(|n| n as usize) else {
-            return Err(syntax(
-                stmt[1].span,
-                "expected the layer's width, a positive integer: 'dense N activation' \
-                 (e.g. 'dense 30 sigmoid')",
-            ));
-        };
-        let act = &stmt[2];
-        if act.kind != Tok::Ident || !ACTIVATIONS.contains(&text(src, act)) {
-            return Err(syntax(
-                act.span,
-                format!(
-                    "expected an activation after 'dense {width}': {}",
-                    ACTIVATIONS.join(", ")
-                ),
-            ));
+    fn push(&mut self, kind: StmtKind, line: Span) {
+        self.out.push(Stmt {
+            kind,
+            span: line,
+            origin: Origin::Shorthand(line),
+        });
+    }
+
+    fn ident(name: &str, line: Span) -> Ident {
+        Ident {
+            name: name.to_string(),
+            span: line,
         }
-        end_of_statement(stmt, 3)?;
+    }
+
+    /// `param name[dims] ~ normal(mean, std)`, with `std` an expression.
+    fn normal_param(
+        &mut self,
+        name: &str,
+        dims: Vec<usize>,
+        std: ExprId,
+        line: Span,
+    ) -> Result<()> {
+        check_entries(&dims, line, name)?;
+        let mean = self.exprs.num(Num::int(0), line);
+        self.push(
+            StmtKind::Decl(Decl {
+                role: Role::Param,
+                name: Self::ident(name, line),
+                dims,
+                shape_span: line,
+                init: Some(InitSyntax::Random {
+                    dist: Self::ident("normal", line),
+                    args: vec![mean, std],
+                    call: line,
+                }),
+            }),
+            line,
+        );
+        Ok(())
+    }
+
+    fn equation(&mut self, name: &str, value: ExprId, line: Span) {
+        self.push(
+            StmtKind::Equation(Equation {
+                name: Self::ident(name, line),
+                value,
+            }),
+            line,
+        );
+    }
+
+    /// `dense N activation` at `line`.
+    fn dense(&mut self, line: Span, width: usize, act: &str) -> Result<()> {
         let Some(input) = &self.current else {
             return Err(syntax(
-                span,
+                line,
                 "'dense' needs an input vector above it: declare 'input x[n]' first",
             ));
         };
-        let n = input.len(span, "a dense layer")?;
+        let n = input.len(line, "a dense layer")?;
         let v = input.name.clone();
         self.layers += 1;
         let k = self.layers;
         let names = ["W", "b", "z", "a"].map(|p| format!("{p}{k}"));
-        self.claim(&names, span, &format!("layer {k} ('dense')"))?;
-        let act = text(src, act);
+        self.claim(&names, line, &format!("layer {k} ('dense')"))?;
+        let [w, b, z, a] = names;
+        // W ~ normal(0, 1/sqrt(n)), b ~ normal(0, 1).
+        let e = &mut self.exprs;
+        let one = e.num(Num::int(1), line);
+        let fan_in = e.num(Num::int(n as i64), line);
+        let root = e.call("sqrt", vec![fan_in], line);
+        let std = e.binary(BinOp::Div, one, root, line);
+        self.normal_param(&w, vec![width, n], std, line)?;
+        let one = self.exprs.num(Num::int(1), line);
+        self.normal_param(&b, vec![width], one, line)?;
+        // z = W @ v + b; a = activation(z).
+        let e = &mut self.exprs;
+        let (wn, vn, bn) = (e.name(&w, line), e.name(&v, line), e.name(&b, line));
+        let product = e.binary(BinOp::MatMul, wn, vn, line);
+        let sum = e.binary(BinOp::Add, product, bn, line);
+        self.equation(&z, sum, line);
+        let zn = self.exprs.name(&z, line);
         let out = match act {
-            "identity" | "linear" => format!("z{k}"),
-            _ => format!("{act}(z{k})"),
+            "identity" | "linear" => zn,
+            _ => self.exprs.call(act, vec![zn], line),
         };
+        self.equation(&a, out, line);
         self.current = Some(Source {
-            name: format!("a{k}"),
-            shape: Ok(Shape::new(vec![width])),
+            name: a,
+            dims: vec![width],
             layer: true,
         });
-        Ok(format!(
-            "# {}\nparam W{k}[{width}, {n}] ~ normal(0, 1/sqrt({n}))\n\
-             param b{k}[{width}] ~ normal(0, 1)\nz{k} = W{k} @ {v} + b{k}\na{k} = {out}",
-            text_of(src, span)
-        ))
+        Ok(())
     }
 
-    /// `loss quadratic|cross_entropy|mse`.
-    fn loss(&mut self, stmt: &[Token]) -> Result<String> {
-        let src = self.src;
-        let span = statement_span(stmt);
-        let kind = text(src, &stmt[1]);
-        if !matches!(kind, "quadratic" | "cross_entropy" | "mse") {
-            return Err(syntax(
-                stmt[1].span,
-                format!(
-                    "unknown loss '{kind}': expected 'loss quadratic', 'loss cross_entropy', \
-                     'loss mse' or an equation 'loss = ...'"
-                ),
-            ));
-        }
-        end_of_statement(stmt, 2)?;
+    /// `loss quadratic|cross_entropy|mse` at `line`.
+    fn loss(&mut self, line: Span, kind: &str) -> Result<()> {
         let what = format!("'loss {kind}'");
         let Some(out) = self.current.as_ref().filter(|c| c.layer) else {
             return Err(syntax(
-                span,
+                line,
                 format!("{what} needs a 'dense' layer above it, whose output it scores"),
             ));
         };
         let Some(target) = &self.target else {
             return Err(syntax(
-                span,
+                line,
                 format!("{what} needs a 'target y[n]' declaration above it"),
             ));
         };
-        let width = out.len(span, &what)?;
-        let n = target.len(span, &what)?;
+        let width = out.len(line, &what)?;
+        let n = target.len(line, &what)?;
         if n != width {
             return Err(syntax(
-                span,
+                line,
                 format!(
                     "{what}: the last layer's output '{}' has {width} entries, \
                      but the target '{}' has {n}",
@@ -294,113 +331,83 @@ impl State<'_> {
             ));
         }
         let (a, y) = (out.name.clone(), target.name.clone());
-        self.claim(&["loss".to_string()], span, &what)?;
-        let body = match kind {
-            "quadratic" => format!("sum(({a} - {y})^2) / 2"),
-            _ => format!("{kind}({a}, {y})"),
+        self.claim(&["loss".to_string()], line, &what)?;
+        let e = &mut self.exprs;
+        let (an, yn) = (e.name(&a, line), e.name(&y, line));
+        let value = match kind {
+            // sum((a - y)^2) / 2
+            "quadratic" => {
+                let d = e.binary(BinOp::Sub, an, yn, line);
+                let two = e.num(Num::int(2), line);
+                let sq = e.binary(BinOp::Pow, d, two, line);
+                let s = e.call("sum", vec![sq], line);
+                let two = e.num(Num::int(2), line);
+                e.binary(BinOp::Div, s, two, line)
+            }
+            _ => e.call(kind, vec![an, yn], line),
         };
-        Ok(format!("# {}\nloss = {body}", text_of(src, span)))
+        self.equation("loss", value, line);
+        Ok(())
     }
 }
 
-fn text_of(src: &str, s: Span) -> &str {
-    src.get(s.start..s.end).unwrap_or("")
-}
-
-/// Refuses tokens after `stmt[k]`'s position but before the terminator.
-fn end_of_statement(stmt: &[Token], k: usize) -> Result<()> {
-    match stmt.get(k) {
-        Some(t) if !matches!(t.kind, Tok::Sep | Tok::Eof) => Err(syntax(
-            t.span,
-            "expected the end of the line after the layer shorthand",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The name a statement defines, if any: a declaration's or an equation's.
-fn defines<'s>(src: &'s str, stmt: &[Token]) -> Option<(&'s str, Span)> {
-    let (first, second) = (&stmt[0], stmt.get(1)?);
-    let keyword = text(src, first);
-    match (&first.kind, &second.kind) {
-        (Tok::Ident, Tok::Ident) if matches!(keyword, "input" | "target" | "param") => {
-            Some((text(src, second), second.span))
+/// A statement the shorthand generated, as a line of a network file.
+fn print_stmt(exprs: &ExprArena, stmt: &Stmt) -> String {
+    match &stmt.kind {
+        StmtKind::Decl(d) => {
+            let role = match d.role {
+                Role::Input => "input",
+                Role::Target => "target",
+                Role::Param | Role::Mask => "param",
+            };
+            let mut line = format!("{role} {}", d.name.name);
+            if !d.dims.is_empty() {
+                let dims: Vec<String> = d.dims.iter().map(usize::to_string).collect();
+                line.push_str(&format!("[{}]", dims.join(", ")));
+            }
+            match &d.init {
+                Some(InitSyntax::Formula { value, .. }) => {
+                    line.push_str(&format!(" = {}", exprs.print(*value, false)));
+                }
+                Some(InitSyntax::Random { dist, args, .. }) => {
+                    line.push_str(&format!(" ~ {}", dist.name));
+                    if !args.is_empty() {
+                        let args: Vec<String> =
+                            args.iter().map(|a| exprs.print(*a, false)).collect();
+                        line.push_str(&format!("({})", args.join(", ")));
+                    }
+                }
+                None => {}
+            }
+            line
         }
-        (Tok::Ident, Tok::Eq) => Some((keyword, first.span)),
-        _ => None,
+        StmtKind::Equation(e) => format!("{} = {}", e.name.name, exprs.print(e.value, true)),
+        // The shorthand generates declarations and equations only.
+        _ => String::new(),
     }
 }
 
-/// [`expand`], with the map from the expansion back to `src`.
-pub(crate) fn expand_mapped(src: &str) -> Result<Expansion<'_>> {
-    let tokens = lex(src);
-    let stmts = statements(&tokens);
-    let mut defined = FxHashMap::default();
-    for stmt in &stmts {
-        if let Some((name, span)) = defines(src, stmt) {
-            defined.entry(name.to_string()).or_insert(span);
-        }
-    }
-    let mut state = State {
-        src,
-        defined,
-        current: None,
-        target: None,
-        layers: 0,
-    };
-    let mut out = String::new();
-    let mut segments = Vec::new();
+/// The expanded tree `file` of the text `src` as a network file: the
+/// file's own statements as written (with their comments and spacing) and,
+/// for each shorthand line, a comment quoting it followed by the
+/// statements it expands to, one per line.
+pub fn print(src: &str, file: &File) -> String {
+    let mut out = String::with_capacity(src.len() * 2);
+    // How much of `src` is copied or replaced.
     let mut copied = 0;
-    for stmt in &stmts {
-        let (first, second) = (&stmt[0], &stmt[1]);
-        if first.kind != Tok::Ident {
+    for stmt in &file.stmts {
+        let Origin::Shorthand(line) = stmt.origin else {
             continue;
-        }
-        let generated = match (text(src, first), &second.kind) {
-            ("input", Tok::Ident) => {
-                state.current = Some(Source::declared(src, stmt));
-                continue;
-            }
-            ("target", Tok::Ident) => {
-                state.target = Some(Source::declared(src, stmt));
-                continue;
-            }
-            ("dense", kind) if *kind != Tok::Eq => state.dense(stmt)?,
-            ("loss", Tok::Ident) => state.loss(stmt)?,
-            _ => continue,
         };
-        let span = statement_span(stmt);
-        segments.push(Segment {
-            out: out.len(),
-            orig: copied,
-            orig_len: span.start - copied,
-            generated: false,
-        });
-        out.push_str(text_of(src, Span::new(copied, span.start)));
-        segments.push(Segment {
-            out: out.len(),
-            orig: span.start,
-            orig_len: span.end - span.start,
-            generated: true,
-        });
-        out.push_str(&generated);
-        copied = span.end;
+        if line.start >= copied {
+            out.push_str(text_of(src, Span::new(copied, line.start)));
+            out.push_str("# ");
+            out.push_str(text_of(src, line));
+            copied = line.end;
+        }
+        out.push('\n');
+        out.push_str(&print_stmt(&file.exprs, stmt));
     }
-    segments.push(Segment {
-        out: out.len(),
-        orig: copied,
-        orig_len: src.len() - copied,
-        generated: false,
-    });
-    let text = if copied == 0 {
-        Cow::Borrowed(src)
-    } else {
-        out.push_str(text_of(src, Span::new(copied, src.len())));
-        Cow::Owned(out)
-    };
-    Ok(Expansion {
-        text,
-        src,
-        segments,
-    })
+    out.push_str(text_of(src, Span::new(copied, src.len())));
+    out
 }

@@ -40,6 +40,9 @@ pub(crate) enum Tok {
     RBracket,
     /// A run of superscript digits with an optional leading sign, as a power.
     Sup(Num),
+    /// `..`, the range of a recurrence in network files (a stray
+    /// character in formulas, whose lexer never makes it).
+    DotDot,
     /// A newline or `;`: the end of a statement.
     Sep,
     Eof,
@@ -147,11 +150,25 @@ fn consumed<'a>(i: &'a str, rest: &str) -> &'a str {
 
 /// The next token of `i` (which starts after trivia) and the rest. The first
 /// character decides which parser runs, so no token pays for failed attempts.
-fn token(i: &str) -> (Tok, &str) {
+fn token(i: &str, ranges: bool) -> (Tok, &str) {
     let one: Res<'_, char> = anychar(i);
     let Ok((after, c)) = one else {
         return (Tok::Eof, i);
     };
+    if ranges {
+        // `1..8`: the integers of a range, not `1.` and `.8`.
+        if let Some(rest) = i.strip_prefix("..") {
+            return (Tok::DotDot, rest);
+        }
+        let digits = i.len() - i.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 && i[digits..].starts_with("..") {
+            let kind = decimal(&i[..digits]).map_or_else(
+                || Tok::Bad(format!("invalid number '{}'", &i[..digits])),
+                Tok::Num,
+            );
+            return (kind, &i[digits..]);
+        }
+    }
     if c.is_ascii_digit() || (c == '.' && i.as_bytes().get(1).is_some_and(u8::is_ascii_digit)) {
         if let Ok((rest, _)) = number(i) {
             let text = consumed(i, rest);
@@ -220,13 +237,23 @@ fn token(i: &str) -> (Tok, &str) {
 
 /// Every token of `src`, ending with exactly one [`Tok::Eof`].
 pub(crate) fn lex(src: &str) -> Vec<Token> {
+    lex_with(src, false)
+}
+
+/// [`lex`] for network files: `..` is a token ([`Tok::DotDot`]) and an
+/// integer right before it is not read as a decimal (`1..8`).
+pub(crate) fn lex_network(src: &str) -> Vec<Token> {
+    lex_with(src, true)
+}
+
+fn lex_with(src: &str, ranges: bool) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut rest = src;
     loop {
         let after_trivia = skip_trivia(rest);
         let space_before = after_trivia.len() != rest.len();
         let start = src.len() - after_trivia.len();
-        let (kind, next) = token(after_trivia);
+        let (kind, next) = token(after_trivia, ranges);
         let end = src.len() - next.len();
         let done = kind == Tok::Eof;
         tokens.push(Token {

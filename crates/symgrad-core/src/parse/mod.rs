@@ -1,19 +1,28 @@
-//! The formula parser: text in the formula syntax (see the "formula syntax"
-//! contract in DESIGN.md) becomes a [`Formula`] whose graph keeps the
-//! structure the text gave it.
+//! The formula parser and the one expression grammar: text in the formula
+//! syntax (see the "formula syntax" contract in DESIGN.md) becomes a
+//! [`Formula`] whose graph keeps the structure the text gave it, and the
+//! equations of network files are read by the same grammar.
 //!
-//! Lexing uses nom's character parsers; the grammar is an operator-precedence
-//! loop with explicit stacks, so no input, however long or deeply nested, can
-//! overflow the stack. Nesting past [`MAX_DEPTH`] is a
-//! [`TooDeep`](crate::ErrorKind::TooDeep) error instead.
+//! Lexing uses nom's character parsers (`lexer.rs`). The grammar
+//! (`parser.rs`) is an operator-precedence loop with explicit stacks, so no
+//! input, however long or deeply nested, can overflow the stack; nesting
+//! past [`MAX_DEPTH`] is a [`TooDeep`](crate::ErrorKind::TooDeep) error
+//! instead. It builds an expression tree ([`ast`]) in one of two dialects,
+//! formulas and network equations; `formula.rs` reads a formula's
+//! statements and lowers each tree into the graph, and `net` lowers the
+//! network dialect's trees into tensor nodes.
 //!
 //! Precedence, loosest first: `+ -`; `* / · ×` and implicit multiplication
 //! (left-associative); unary minus; `^` and `**` (right-associative, and the
 //! exponent may carry a sign: `x^-2`); postfix superscripts (`x²`), which apply
 //! to the operand just before them.
 
+pub mod ast;
+mod formula;
 pub(crate) mod lexer;
-mod parser;
+pub(crate) mod parser;
+
+pub(crate) use formula::{constant, expression_at, lower};
 
 #[cfg(test)]
 mod tests;
@@ -45,5 +54,5 @@ pub const MAX_DEPTH: usize = 256;
 /// [`TooDeep`](crate::ErrorKind::TooDeep) error spanned on the byte range of
 /// `src` it is about; [`Error::render`](crate::Error::render) shows it.
 pub fn parse(src: &str) -> Result<Formula> {
-    parser::Parser::new(src).formula()
+    formula::Parser::new(src).formula()
 }

@@ -1,18 +1,37 @@
-//! The statement and expression parser: an operator-precedence loop over the
-//! tokens with explicit stacks, building graph nodes as operators reduce.
+//! The one expression grammar: an operator-precedence loop over the tokens
+//! with explicit stacks that builds an expression tree ([`super::ast`]) for
+//! formulas and for the equations of network files alike.
 //!
-//! There is no recursion anywhere: each open parenthesis or call is a
-//! [`Frame`] on a vector, and each pending operator an entry in its frame. The
-//! nesting depth (open frames, pending unary minus and pending powers) is still
-//! capped at [`MAX_DEPTH`](super::MAX_DEPTH), because graphs that deep are not
-//! meant, and later passes that do recurse can rely on the cap.
+//! There is no recursion anywhere: each open parenthesis, call or index is
+//! a [`Frame`] on a vector, and each pending operator an entry in its frame.
+//! The nesting depth (open frames, pending unary minus and pending powers)
+//! is capped at [`MAX_DEPTH`](super::MAX_DEPTH), because graphs that deep
+//! are not meant, and later passes that do recurse can rely on the cap.
+//!
+//! The two [`Dialect`]s share precedence, associativity, superscripts, the
+//! depth check and the messages; they differ where the languages do:
+//!
+//! - formulas multiply implicitly (`2x`, `x y`, `(a)(b)`), call only the
+//!   names of [`crate::graph::BUILTINS`] (a builtin's arity is checked when
+//!   the tree is lowered), and `@`, `[`, `]` are stray characters;
+//! - network equations have `@` (the matrix product, at the precedence of
+//!   `*`), postfix indexing `v[t]`, keyword arguments `sum(a, axis = 1)`,
+//!   and call any name followed by `(` (the network builder knows its
+//!   functions); there is no implicit multiplication, and at the top level
+//!   the word `for` ends the expression (a recurrence's range follows).
 
-use super::lexer::{lex, Tok, Token};
+use super::ast::{BinOp, ExprArena, ExprId, ExprKind, Keyword};
+use super::lexer::{Tok, Token};
 use super::MAX_DEPTH;
 use crate::error::{Error, ErrorKind, Result, Span};
-use crate::formula::{Binding, Formula};
-use crate::graph::{Builtin, Graph, NamedConst, NodeId};
-use rustc_hash::FxHashMap;
+use crate::graph::Builtin;
+
+/// Which language an expression is in (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Formula,
+    Network,
+}
 
 /// Binding strength; higher binds tighter.
 type Prec = u8;
@@ -22,22 +41,11 @@ const PREC_PRODUCT: Prec = 2;
 const PREC_NEG: Prec = 3;
 const PREC_POW: Prec = 4;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-}
-
-impl BinOp {
-    fn prec(self) -> Prec {
-        match self {
-            BinOp::Add | BinOp::Sub => PREC_SUM,
-            BinOp::Mul | BinOp::Div => PREC_PRODUCT,
-            BinOp::Pow => PREC_POW,
-        }
+fn prec(op: BinOp) -> Prec {
+    match op {
+        BinOp::Add | BinOp::Sub => PREC_SUM,
+        BinOp::Mul | BinOp::Div | BinOp::MatMul => PREC_PRODUCT,
+        BinOp::Pow => PREC_POW,
     }
 }
 
@@ -51,7 +59,7 @@ enum Pending {
 impl Pending {
     fn prec(self) -> Prec {
         match self {
-            Pending::Bin(op, _) => op.prec(),
+            Pending::Bin(op, _) => prec(op),
             Pending::Neg(_) => PREC_NEG,
         }
     }
@@ -68,18 +76,6 @@ impl Pending {
     }
 }
 
-/// What a function call computes: one of the names of the one list,
-/// [`crate::graph::BUILTINS`].
-type Callee = Builtin;
-
-fn constant(name: &str) -> Option<NamedConst> {
-    match name {
-        "pi" | "π" => Some(NamedConst::Pi),
-        "e" => Some(NamedConst::E),
-        _ => None,
-    }
-}
-
 #[derive(Debug)]
 enum FrameKind {
     /// The statement's expression itself.
@@ -88,14 +84,20 @@ enum FrameKind {
     Group { open: Span },
     /// `name( ... )`.
     Call {
-        callee: Callee,
         name: Span,
         open: Span,
-        args: Vec<NodeId>,
+        /// The most arguments the callee takes (formulas: a builtin's).
+        max_args: usize,
+        args: Vec<ExprId>,
+        keywords: Vec<Keyword>,
+        /// The keyword of the argument being read, if it has one.
+        keyword: Option<(Box<str>, Span)>,
         /// Where the first argument-level implicit product between
         /// space-separated factors is, for "missing ','" messages.
         gap: Option<Span>,
     },
+    /// `base[ ... ]`, with the span of the `[`.
+    Index { open: Span, base: ExprId },
 }
 
 /// One level of parentheses: its pending operators and finished operands.
@@ -103,7 +105,7 @@ enum FrameKind {
 struct Frame {
     kind: FrameKind,
     ops: Vec<Pending>,
-    operands: Vec<NodeId>,
+    operands: Vec<ExprId>,
 }
 
 impl Frame {
@@ -117,63 +119,70 @@ impl Frame {
 
     fn open_paren(&self) -> Option<Span> {
         match self.kind {
-            FrameKind::Top => None,
+            FrameKind::Top | FrameKind::Index { .. } => None,
             FrameKind::Group { open } | FrameKind::Call { open, .. } => Some(open),
         }
     }
 }
 
-fn syntax(span: Span, message: impl Into<String>) -> Error {
+pub(crate) fn syntax(span: Span, message: impl Into<String>) -> Error {
     Error::at(ErrorKind::Syntax, span, message)
 }
 
 /// An error for states the loop never reaches on any input (kept as an error
 /// rather than a panic so that a bug cannot crash a caller).
-fn internal(span: Span) -> Error {
+pub(crate) fn internal(span: Span) -> Error {
     syntax(span, "internal parser error: operand stack out of step")
 }
 
-pub(super) struct Parser<'s> {
-    src: &'s str,
-    tokens: Vec<Token>,
-    pos: usize,
+fn join(a: Span, b: Span) -> Span {
+    Span::new(a.start, b.end)
+}
+
+/// Reads expressions from a token list into an arena.
+pub(crate) struct ExprParser<'a> {
+    src: &'a str,
+    tokens: &'a [Token],
+    /// The next token.
+    pub(crate) pos: usize,
     eof: Token,
-    graph: Graph,
-    vars: Vec<NodeId>,
-    bound: FxHashMap<String, NodeId>,
-    bindings: Vec<Binding>,
-    /// Open frames plus pending unary minus and powers in the current statement.
+    dialect: Dialect,
+    pub(crate) arena: &'a mut ExprArena,
+    /// Open frames plus pending unary minus and powers in the current expression.
     depth: usize,
 }
 
-impl<'s> Parser<'s> {
-    pub(super) fn new(src: &'s str) -> Parser<'s> {
-        Parser {
+impl<'a> ExprParser<'a> {
+    pub(crate) fn new(
+        src: &'a str,
+        tokens: &'a [Token],
+        dialect: Dialect,
+        arena: &'a mut ExprArena,
+    ) -> ExprParser<'a> {
+        ExprParser {
             src,
-            tokens: lex(src),
+            tokens,
             pos: 0,
             eof: Token {
                 kind: Tok::Eof,
                 span: Span::point(src.len()),
                 space_before: false,
             },
-            graph: Graph::new(),
-            vars: Vec::new(),
-            bound: FxHashMap::default(),
-            bindings: Vec::new(),
+            dialect,
+            arena,
             depth: 0,
         }
     }
 
-    fn peek_at(&self, pos: usize) -> &Token {
+    pub(crate) fn peek_at(&self, pos: usize) -> &Token {
         self.tokens.get(pos).unwrap_or(&self.eof)
     }
 
-    fn peek(&self) -> &Token {
+    pub(crate) fn peek(&self) -> &Token {
         self.peek_at(self.pos)
     }
 
-    fn text(&self, span: Span) -> &'s str {
+    fn text(&self, span: Span) -> &'a str {
         self.src.get(span.start..span.end).unwrap_or("")
     }
 
@@ -187,110 +196,18 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Parses every statement and returns the formula.
-    pub(super) fn formula(mut self) -> Result<Formula> {
-        // The output node, and the span of the statement when it was a bare
-        // expression (which only the last statement may be).
-        let mut output: Option<(NodeId, Option<Span>)> = None;
-        loop {
-            while self.peek().kind == Tok::Sep {
-                self.pos += 1;
-            }
-            let first = self.peek().clone();
-            if first.kind == Tok::Eof {
-                break;
-            }
-            if let Some((_, Some(bare))) = output {
-                return Err(syntax(
-                    bare,
-                    "expected 'name = ...': every statement before the last must bind a name",
-                ));
-            }
-            let binding = match (&first.kind, &self.peek_at(self.pos + 1).kind) {
-                (Tok::Ident, Tok::Eq) => {
-                    let name = self.text(first.span);
-                    self.check_binding_name(name, first.span)?;
-                    self.pos += 2;
-                    Some(name)
-                }
-                _ => None,
-            };
-            let intro = binding.map(|_| self.peek_at(self.pos - 1).clone());
-            let node = self.expression(intro)?;
-            let end = self.peek_at(self.pos.saturating_sub(1)).span.end;
-            match binding {
-                Some(name) => {
-                    if self.graph.var_node(name).is_some() {
-                        return Err(syntax(
-                            first.span,
-                            format!("cannot bind '{name}': its own expression uses '{name}' as a variable"),
-                        ));
-                    }
-                    self.bound.insert(name.to_string(), node);
-                    self.bindings.push(Binding {
-                        name: name.to_string(),
-                        node,
-                        span: first.span,
-                    });
-                    output = Some((node, None));
-                }
-                None => output = Some((node, Some(Span::new(first.span.start, end)))),
-            }
-        }
-        let Some((output, _)) = output else {
-            return Err(syntax(Span::point(0), "empty formula"));
-        };
-        // Only the variables the output depends on are variables of f: one
-        // that appears only in an unused binding is not.
-        let reached = self.graph.reachable_mask(&[output]);
-        self.vars.retain(|v| reached[v.index()]);
-        Ok(Formula {
-            graph: self.graph,
-            output,
-            vars: self.vars,
-            bindings: self.bindings,
-        })
-    }
-
-    fn check_binding_name(&self, name: &str, span: Span) -> Result<()> {
-        let problem = if Callee::from_name(name).is_some() {
-            "it is a function name"
-        } else if constant(name).is_some() {
-            "it is a constant"
-        } else if self.bound.contains_key(name) {
-            "it is already bound"
-        } else if self.graph.var_node(name).is_some() {
-            "it is already used as a variable above"
-        } else {
-            return Ok(());
-        };
-        Err(syntax(span, format!("cannot bind '{name}': {problem}")))
-    }
-
-    /// The node a name stands for when it is not called.
-    fn name_node(&mut self, name: &str) -> NodeId {
-        if let Some(c) = constant(name) {
-            return self.graph.named(c);
-        }
-        if let Some(&node) = self.bound.get(name) {
-            return node;
-        }
-        let known = self.graph.var_names().len();
-        let node = self.graph.var(name);
-        if self.graph.var_names().len() > known {
-            self.vars.push(node);
-        }
-        node
-    }
-
     fn deeper(&mut self, at: Span) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
+            let what = match self.dialect {
+                Dialect::Formula => "the formula",
+                Dialect::Network => "the equation",
+            };
             return Err(Error::at(
                 ErrorKind::TooDeep,
                 at,
                 format!(
-                    "the formula nests deeper than {MAX_DEPTH} levels \
+                    "{what} nests deeper than {MAX_DEPTH} levels \
                      (parentheses, function calls, unary minus and powers)"
                 ),
             ));
@@ -298,9 +215,20 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
-    /// Parses one statement's expression, up to (not including) the `;`,
-    /// newline or end of input. `intro` is the `=` before it, if any.
-    fn expression(&mut self, intro: Option<Token>) -> Result<NodeId> {
+    fn push(&mut self, kind: ExprKind, span: Span) -> ExprId {
+        self.arena.push(kind, span)
+    }
+
+    fn span_of(&self, id: ExprId) -> Span {
+        self.arena.get(id).span
+    }
+
+    /// Parses one expression from the current token, up to (not including)
+    /// the `;`, newline or end of input that ends it (or, in network
+    /// equations, a top-level `for`). `intro` is the token before it (the
+    /// `=` of a binding), for messages.
+    pub(crate) fn expression(&mut self, intro: Option<Token>) -> Result<ExprId> {
+        let network = self.dialect == Dialect::Network;
         self.depth = 0;
         let mut cur = Frame::new(FrameKind::Top);
         let mut outer: Vec<Frame> = Vec::new();
@@ -311,23 +239,46 @@ impl<'s> Parser<'s> {
             if let Tok::Bad(message) = &tok.kind {
                 return Err(syntax(tok.span, message.clone()));
             }
-            if matches!(tok.kind, Tok::At | Tok::LBracket | Tok::RBracket) {
+            let stray = match tok.kind {
+                Tok::At | Tok::LBracket | Tok::RBracket => !network,
+                Tok::DotDot => true,
+                _ => false,
+            };
+            if stray {
                 // Tokens of network files only: in a formula they are stray
                 // characters, reported as the lexer reports any other.
-                let c = self.text(tok.span);
-                return Err(syntax(tok.span, format!("unexpected character '{c}'")));
+                let c = self.text(tok.span).chars().next().unwrap_or('?');
+                let at = Span::new(tok.span.start, tok.span.start + c.len_utf8());
+                return Err(syntax(at, format!("unexpected character '{c}'")));
             }
             if expect_operand {
                 match tok.kind {
                     Tok::Num(n) => {
-                        let node = self.graph.constant(n);
+                        let node = self.push(ExprKind::Num(n), tok.span);
                         cur.operands.push(node);
                         expect_operand = false;
                     }
                     Tok::Ident => {
                         let name = self.text(tok.span);
                         let next = self.peek_at(self.pos + 1).clone();
-                        if let Some(callee) = Callee::from_name(name) {
+                        let in_call_argument = matches!(cur.kind, FrameKind::Call { .. })
+                            && prev
+                                .as_ref()
+                                .is_some_and(|p| matches!(p.kind, Tok::LParen | Tok::Comma));
+                        if network && in_call_argument && next.kind == Tok::Eq {
+                            // `name = value` as a call's argument: a keyword.
+                            if let FrameKind::Call { keyword, .. } = &mut cur.kind {
+                                *keyword = Some((name.into(), tok.span));
+                            }
+                            self.pos += 2;
+                            prev = Some(next);
+                            continue;
+                        }
+                        let callee = match self.dialect {
+                            Dialect::Formula => Builtin::from_name(name).map(|b| b.arity().1),
+                            Dialect::Network => (next.kind == Tok::LParen).then_some(usize::MAX),
+                        };
+                        if let Some(max_args) = callee {
                             if next.kind != Tok::LParen {
                                 return Err(syntax(
                                     next.span,
@@ -336,10 +287,12 @@ impl<'s> Parser<'s> {
                             }
                             self.deeper(next.span)?;
                             let call = Frame::new(FrameKind::Call {
-                                callee,
                                 name: tok.span,
                                 open: next.span,
+                                max_args,
                                 args: Vec::new(),
+                                keywords: Vec::new(),
+                                keyword: None,
                                 gap: None,
                             });
                             outer.push(std::mem::replace(&mut cur, call));
@@ -349,7 +302,7 @@ impl<'s> Parser<'s> {
                         } else if next.kind == Tok::LParen && !next.space_before {
                             return Err(self.unknown_function(name, tok.span));
                         } else {
-                            let node = self.name_node(name);
+                            let node = self.push(ExprKind::Name(name.into()), tok.span);
                             cur.operands.push(node);
                             expect_operand = false;
                         }
@@ -366,10 +319,21 @@ impl<'s> Parser<'s> {
                     // Unary plus is the operand itself.
                     Tok::Plus => {}
                     Tok::RParen if prev.as_ref().is_some_and(|p| p.kind == Tok::LParen) => {
-                        if let FrameKind::Call { callee, name, .. } = cur.kind {
-                            return Err(self.arity_error(callee, name, tok.span, 0));
+                        match &cur.kind {
+                            FrameKind::Call { name, .. } => {
+                                // `f()`: a call without arguments, which the
+                                // lowering refuses with the callee's arity.
+                                let name = *name;
+                                let node = self.finish_call(cur, name, tok.span)?;
+                                cur = outer.pop().ok_or_else(|| internal(tok.span))?;
+                                self.depth = self.depth.saturating_sub(1);
+                                cur.operands.push(node);
+                                expect_operand = false;
+                            }
+                            _ => {
+                                return Err(syntax(tok.span, "expected an expression inside '()'"))
+                            }
                         }
-                        return Err(syntax(tok.span, "expected an expression inside '()'"));
                     }
                     _ => return Err(self.expected_operand(prev.as_ref(), &tok, &cur)),
                 }
@@ -378,19 +342,20 @@ impl<'s> Parser<'s> {
                 continue;
             }
             match tok.kind {
-                Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Caret => {
+                Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Caret | Tok::At => {
                     let op = match tok.kind {
                         Tok::Plus => BinOp::Add,
                         Tok::Minus => BinOp::Sub,
                         Tok::Star => BinOp::Mul,
                         Tok::Slash => BinOp::Div,
+                        Tok::At => BinOp::MatMul,
                         _ => BinOp::Pow,
                     };
                     if op == BinOp::Pow {
                         // Right-associative: nothing pending binds tighter than `^`.
                         self.deeper(tok.span)?;
                     } else {
-                        self.reduce(&mut cur, op.prec())?;
+                        self.reduce(&mut cur, prec(op))?;
                     }
                     cur.ops.push(Pending::Bin(op, tok.span));
                     expect_operand = true;
@@ -405,27 +370,68 @@ impl<'s> Parser<'s> {
                     // A superscript applies to the operand just before it, so
                     // `-x²` is `-(x²)` and `2^3²` is `2^(3²)`.
                     let base = cur.operands.pop().ok_or_else(|| internal(tok.span))?;
-                    let exponent = self.graph.constant(n);
-                    let node = self.graph.pow(base, exponent);
+                    let exponent = self.push(ExprKind::Num(n), tok.span);
+                    let span = join(self.span_of(base), tok.span);
+                    let node = self.push(
+                        ExprKind::Binary {
+                            op: BinOp::Pow,
+                            op_span: tok.span,
+                            lhs: base,
+                            rhs: exponent,
+                        },
+                        span,
+                    );
                     cur.operands.push(node);
                 }
                 Tok::RParen => {
                     self.reduce(&mut cur, 0)?;
                     let value = cur.operands.pop().ok_or_else(|| internal(tok.span))?;
-                    let node = match cur.kind {
+                    let node = match &mut cur.kind {
                         FrameKind::Top => return Err(syntax(tok.span, "unexpected ')'")),
-                        FrameKind::Group { .. } => value,
-                        FrameKind::Call {
-                            callee,
-                            name,
-                            mut args,
-                            gap,
-                            ..
-                        } => {
-                            args.push(value);
-                            self.call(callee, name, tok.span, &args, gap)?
+                        FrameKind::Index { open, .. } => {
+                            return Err(syntax(
+                                tok.span,
+                                format!(
+                                    "expected ']' to close the '[' at column {}, found ')'",
+                                    self.column(*open)
+                                ),
+                            ))
+                        }
+                        FrameKind::Group { open } => {
+                            let span = join(*open, tok.span);
+                            self.push(ExprKind::Paren(value), span)
+                        }
+                        FrameKind::Call { .. } => {
+                            self.argument(&mut cur, value);
+                            let FrameKind::Call { name, .. } = cur.kind else {
+                                return Err(internal(tok.span));
+                            };
+                            self.finish_call(cur, name, tok.span)?
                         }
                     };
+                    cur = outer.pop().ok_or_else(|| internal(tok.span))?;
+                    self.depth = self.depth.saturating_sub(1);
+                    cur.operands.push(node);
+                }
+                Tok::LBracket => {
+                    // `base[`: indexing the operand just read.
+                    let base = cur.operands.pop().ok_or_else(|| internal(tok.span))?;
+                    self.deeper(tok.span)?;
+                    let index = Frame::new(FrameKind::Index {
+                        open: tok.span,
+                        base,
+                    });
+                    outer.push(std::mem::replace(&mut cur, index));
+                    expect_operand = true;
+                }
+                Tok::RBracket => {
+                    let FrameKind::Index { base, .. } = cur.kind else {
+                        return Err(syntax(tok.span, "unexpected ']'"));
+                    };
+                    self.reduce(&mut cur, 0)?;
+                    let index = cur.operands.pop().ok_or_else(|| internal(tok.span))?;
+                    let span = join(self.span_of(base), tok.span);
+                    let node = self.push(ExprKind::Index { base, index }, span);
                     cur = outer.pop().ok_or_else(|| internal(tok.span))?;
                     self.depth = self.depth.saturating_sub(1);
                     cur.operands.push(node);
@@ -434,9 +440,7 @@ impl<'s> Parser<'s> {
                     FrameKind::Call { .. } => {
                         self.reduce(&mut cur, 0)?;
                         let value = cur.operands.pop().ok_or_else(|| internal(tok.span))?;
-                        if let FrameKind::Call { args, .. } = &mut cur.kind {
-                            args.push(value);
-                        }
+                        self.argument(&mut cur, value);
                         expect_operand = true;
                     }
                     FrameKind::Group { .. } => {
@@ -445,13 +449,39 @@ impl<'s> Parser<'s> {
                             "expected ')': ',' only separates function arguments",
                         ));
                     }
+                    FrameKind::Index { .. } => {
+                        return Err(syntax(tok.span, "expected ']': an index is one number"));
+                    }
                     FrameKind::Top => return Err(syntax(tok.span, "unexpected ','")),
                 },
+                Tok::Ident
+                    if network
+                        && matches!(cur.kind, FrameKind::Top)
+                        && self.text(tok.span) == "for" =>
+                {
+                    // A recurrence's range follows: the statement reads it.
+                    self.reduce(&mut cur, 0)?;
+                    return cur.operands.pop().ok_or_else(|| internal(tok.span));
+                }
+                Tok::Num(_) | Tok::Ident | Tok::LParen if network => {
+                    if tok.space_before && matches!(cur.kind, FrameKind::Call { .. }) {
+                        let gap = prev.as_ref().map_or(tok.span, |p| Span::point(p.span.end));
+                        return Err(syntax(gap, "missing ',' between arguments"));
+                    }
+                    return Err(syntax(
+                        tok.span,
+                        format!(
+                            "expected an operator or the end of the line, found {} \
+                             (network files have no implicit multiplication)",
+                            self.describe(&tok)
+                        ),
+                    ));
+                }
                 Tok::Num(_) | Tok::Ident | Tok::LParen => {
                     // Implicit multiplication, at the precedence of `*`. The
                     // token is read again as the right factor.
                     let in_pair_call =
-                        matches!(cur.kind, FrameKind::Call { callee, .. } if callee.arity().1 >= 2);
+                        matches!(cur.kind, FrameKind::Call { max_args, .. } if max_args >= 2);
                     let gap = prev.as_ref().map_or(tok.span, |p| Span::point(p.span.end));
                     if matches!(tok.kind, Tok::Num(_)) {
                         if in_pair_call && tok.space_before {
@@ -484,6 +514,9 @@ impl<'s> Parser<'s> {
                     if let Some(open) = cur.open_paren() {
                         return Err(syntax(open, "unclosed '(' opened here"));
                     }
+                    if let FrameKind::Index { open, .. } = cur.kind {
+                        return Err(syntax(open, "unclosed '[' opened here"));
+                    }
                     self.reduce(&mut cur, 0)?;
                     return cur.operands.pop().ok_or_else(|| internal(tok.span));
                 }
@@ -493,13 +526,54 @@ impl<'s> Parser<'s> {
                         "unexpected '=': a binding 'name = ...' starts a statement",
                     ));
                 }
-                Tok::Bad(_) | Tok::At | Tok::LBracket | Tok::RBracket => {
-                    return Err(internal(tok.span))
-                }
+                Tok::Bad(_) | Tok::DotDot => return Err(internal(tok.span)),
             }
             self.pos += 1;
             prev = Some(tok);
         }
+    }
+
+    /// The column (from 1) of a span's start on its line.
+    fn column(&self, s: Span) -> usize {
+        let before = self.src.get(..s.start).unwrap_or("");
+        before.chars().rev().take_while(|&c| c != '\n').count() + 1
+    }
+
+    /// Records a finished argument of the call frame `cur`.
+    fn argument(&mut self, cur: &mut Frame, value: ExprId) {
+        if let FrameKind::Call {
+            args,
+            keywords,
+            keyword,
+            ..
+        } = &mut cur.kind
+        {
+            match keyword.take() {
+                Some((name, span)) => keywords.push(Keyword { name, span, value }),
+                None => args.push(value),
+            }
+        }
+    }
+
+    /// The call node of a finished call frame.
+    fn finish_call(&mut self, frame: Frame, name: Span, close: Span) -> Result<ExprId> {
+        let FrameKind::Call {
+            args,
+            keywords,
+            gap,
+            ..
+        } = frame.kind
+        else {
+            return Err(internal(close));
+        };
+        let kind = ExprKind::Call {
+            name: self.text(name).into(),
+            name_span: name,
+            args,
+            keywords,
+            gap,
+        };
+        Ok(self.push(kind, join(name, close)))
     }
 
     /// Applies pending operators of `frame` that bind at least as tightly as
@@ -512,25 +586,22 @@ impl<'s> Parser<'s> {
             frame.ops.pop();
             let b = frame.operands.pop().ok_or_else(|| internal(top.span()))?;
             let node = match top {
-                Pending::Neg(_) => self.graph.neg(b),
-                Pending::Bin(op, span) => {
-                    let a = frame.operands.pop().ok_or_else(|| internal(span))?;
-                    match op {
-                        BinOp::Add => self.graph.add(a, b),
-                        BinOp::Sub => self.graph.sub(a, b),
-                        BinOp::Mul => self.graph.mul(a, b),
-                        BinOp::Div => {
-                            if self.graph.as_const(b).is_some_and(|n| n.is_zero()) {
-                                return Err(Error::at(
-                                    ErrorKind::InvalidValue,
-                                    span,
-                                    "division by zero: the divisor is the constant 0",
-                                ));
-                            }
-                            self.graph.div(a, b)
-                        }
-                        BinOp::Pow => self.graph.pow(a, b),
-                    }
+                Pending::Neg(span) => {
+                    let whole = join(span, self.span_of(b));
+                    self.push(ExprKind::Neg(b), whole)
+                }
+                Pending::Bin(op, op_span) => {
+                    let a = frame.operands.pop().ok_or_else(|| internal(op_span))?;
+                    let whole = join(self.span_of(a), self.span_of(b));
+                    self.push(
+                        ExprKind::Binary {
+                            op,
+                            op_span,
+                            lhs: a,
+                            rhs: b,
+                        },
+                        whole,
+                    )
                 }
             };
             if top.nests() {
@@ -539,35 +610,6 @@ impl<'s> Parser<'s> {
             frame.operands.push(node);
         }
         Ok(())
-    }
-
-    fn call(
-        &mut self,
-        callee: Callee,
-        name: Span,
-        close: Span,
-        args: &[NodeId],
-        gap: Option<Span>,
-    ) -> Result<NodeId> {
-        if let Some(node) = callee.build(&mut self.graph, args) {
-            return Ok(node);
-        }
-        if let (Some(gap), true) = (gap, args.len() < callee.arity().1) {
-            return Err(syntax(gap, "missing ',' between arguments"));
-        }
-        Err(self.arity_error(callee, name, close, args.len()))
-    }
-
-    fn arity_error(&self, callee: Callee, name: Span, close: Span, found: usize) -> Error {
-        let expected = match callee.arity() {
-            (1, 1) => "1 argument".to_string(),
-            (lo, hi) if lo == hi => format!("{lo} arguments"),
-            (lo, hi) => format!("{lo} or {hi} arguments"),
-        };
-        syntax(
-            Span::new(name.start, close.end),
-            format!("{} takes {expected}, found {found}", self.text(name)),
-        )
     }
 
     /// `name(` where `name` is no function: suggest the product it may mean.
@@ -615,8 +657,11 @@ impl<'s> Parser<'s> {
     fn expected_operand(&self, prev: Option<&Token>, found: &Token, cur: &Frame) -> Error {
         let what = self.describe(found);
         let message = match prev.map(|p| (&p.kind, self.text(p.span))) {
+            Some((Tok::Eq, _)) if matches!(cur.kind, FrameKind::Call { .. }) => {
+                "expected a value after '='".to_string()
+            }
             Some((Tok::Eq, _)) => "expected an expression after '='".to_string(),
-            Some((Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash, op)) => {
+            Some((Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::At, op)) => {
                 format!("expected an operand after '{op}'")
             }
             Some((Tok::Caret, op)) => format!("expected an exponent after '{op}'"),
@@ -624,6 +669,7 @@ impl<'s> Parser<'s> {
                 "expected an argument after '('".to_string()
             }
             Some((Tok::LParen, _)) => "expected an expression after '('".to_string(),
+            Some((Tok::LBracket, _)) => "expected an index after '['".to_string(),
             Some((Tok::Comma, _)) => "expected an argument after ','".to_string(),
             _ if found.kind == Tok::Eq => "expected a name before '='".to_string(),
             _ if found.kind == Tok::RParen && cur.open_paren().is_none() => {

@@ -1,33 +1,35 @@
-//! The equation parser of network files: precedence climbing over the
-//! formula lexer's tokens, building tensor nodes with the `try_` builders.
+//! Network equations from their tree to tensor nodes: the network dialect
+//! of the one expression grammar ([`crate::parse::ast`]) lowered with the
+//! graph's `try_` builders, so that every shape error carries the span of
+//! the expression it is about (`cannot multiply [30, 784] by [10]` under
+//! `W @ x`).
 //!
-//! Precedence, loosest first: `+ -`; `* / @` (left-associative); unary
-//! minus; `^` (right-associative, the exponent may carry a sign) and a
-//! postfix superscript power. Calls: the elementwise functions of the
-//! formula syntax (`sigmoid`, `exp`, `log`/`ln`, ...), `sum(a)` and
-//! `mean(a)` over all entries or `sum(a, k)` over axis `k`, `max(a)` (a
-//! reduction) and `max(a, b)`/`min(a, b)` (elementwise), `pow(a, b)`,
-//! `softmax`, `logsumexp`, `transpose`, `cross_entropy(p, y)`
-//! (`-sum(y * log(p))`) and `mse(a, y)` (`mean((a - y)^2)`), `dropout(a, p)`
+//! Names are resolved among the declarations and the equations built so
+//! far (`pi`/`π` and `e` are the constants). Calls: the elementwise
+//! functions of the formula syntax (`sigmoid`, `exp`, `log`/`ln`, ...),
+//! `sum(a)` and `mean(a)` over all entries or `sum(a, k)` /
+//! `sum(a, axis = k)` over axis `k`, `max(a)` (a reduction) and
+//! `max(a, b)`/`min(a, b)` (elementwise), `pow(a, b)`, `softmax`,
+//! `logsumexp`, `transpose`, `cross_entropy(p, y)` (`-sum(y * log(p))`)
+//! and `mse(a, y)` (`mean((a - y)^2)`), `dropout(a, p)`
 //! (`a * mask * (1/(1 - p))`, the mask a per-sample data tensor the call
-//! declares, `p` a constant in `[0, 1)`), `batchnorm(a)` (`(a - mean) /
-//! sqrt(var + 1e-5)`, with variables for the statistics, see
-//! [`BatchNorm`](super::BatchNorm)) and `batchnorm(a, gamma, beta)` (the
-//! same `⊙ gamma + beta`, `gamma` and `beta` declared parameters of `a`'s
-//! shape). Images (NCHW per sample, `[C, H, W]`): `conv2d(x, K)` and
+//! declares, `p` a constant in `[0, 1)`), `batchnorm(a)`
+//! (`(a - mean) / sqrt(var + 1e-5)`, with variables for the statistics,
+//! see [`BatchNorm`](super::BatchNorm)) and `batchnorm(a, gamma, beta)`
+//! (the same `⊙ gamma + beta`, `gamma` and `beta` declared parameters of
+//! `a`'s shape).
+//!
+//! Images (NCHW per sample, `[C, H, W]`): `conv2d(x, K)` and
 //! `conv2d(x, K, b)` with `stride = s` and `padding = p` (1 and 0 unless
 //! given), `maxpool(x, k)`, `avgpool(x, k)` (k×k windows, stride k) and
-//! `flatten(x)`; `v[t]` selects along the first axis (`t` a constant).
-//! There is no implicit multiplication.
-//! The recursion is capped at [`MAX_DEPTH`] levels.
+//! `flatten(x)`; `v[t]` with a constant `t` selects along the first axis.
 
 use super::{Defined, Implicit};
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::Program;
 use crate::graph::{Axis, Func, Graph, NamedConst, NodeId, Op};
 use crate::num::Num;
-use crate::parse::lexer::{Tok, Token};
-use crate::parse::MAX_DEPTH;
+use crate::parse::ast::{BinOp, ExprArena, ExprId, ExprKind, Keyword};
 use rustc_hash::FxHashMap;
 
 /// Names that are functions or constants and so cannot be defined.
@@ -67,77 +69,18 @@ struct Item {
     span: Span,
 }
 
-fn join(a: Span, b: Span) -> Span {
-    Span::new(a.start, b.end)
+/// Lowers equations of one file into its graph.
+pub(super) struct Lowering<'a> {
+    pub(super) src: &'a str,
+    pub(super) exprs: &'a ExprArena,
+    pub(super) graph: &'a mut Graph,
+    pub(super) names: &'a FxHashMap<String, Defined>,
+    pub(super) implicit: &'a mut Implicit,
 }
 
-pub(super) struct Parser<'a> {
-    src: &'a str,
-    /// The statement's tokens after `=`, ending with a separator or end of input.
-    tokens: &'a [Token],
-    pos: usize,
-    graph: &'a mut Graph,
-    names: &'a FxHashMap<String, Defined>,
-    implicit: &'a mut Implicit,
-    depth: usize,
-}
-
-impl<'a> Parser<'a> {
-    pub(super) fn new(
-        src: &'a str,
-        tokens: &'a [Token],
-        graph: &'a mut Graph,
-        names: &'a FxHashMap<String, Defined>,
-        implicit: &'a mut Implicit,
-    ) -> Parser<'a> {
-        Parser {
-            src,
-            tokens,
-            pos: 0,
-            graph,
-            names,
-            implicit,
-            depth: 0,
-        }
-    }
-
-    fn peek(&self) -> &'a Token {
-        let last = self.tokens.len() - 1;
-        &self.tokens[self.pos.min(last)]
-    }
-
-    fn text(&self, span: Span) -> &'a str {
+impl Lowering<'_> {
+    fn text(&self, span: Span) -> &str {
         self.src.get(span.start..span.end).unwrap_or("")
-    }
-
-    /// The whole statement: one expression, then the end of the line.
-    pub(super) fn statement(mut self) -> Result<NodeId> {
-        let item = self.sum()?;
-        let t = self.peek();
-        match t.kind {
-            Tok::Sep | Tok::Eof => Ok(item.node),
-            Tok::RParen => Err(syntax(t.span, "unexpected ')'")),
-            _ => Err(syntax(
-                t.span,
-                format!(
-                    "expected an operator or the end of the line, found '{}' \
-                     (network files have no implicit multiplication)",
-                    self.text(t.span)
-                ),
-            )),
-        }
-    }
-
-    fn deeper(&mut self, at: Span) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(Error::at(
-                ErrorKind::TooDeep,
-                at,
-                format!("the equation nests deeper than {MAX_DEPTH} levels"),
-            ));
-        }
-        Ok(())
     }
 
     /// Wraps a builder's shape error with the span of the expression.
@@ -148,222 +91,115 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn sum(&mut self) -> Result<Item> {
-        let mut a = self.product()?;
-        loop {
-            let op = match self.peek().kind {
-                Tok::Plus => Op::Add,
-                Tok::Minus => Op::Sub,
-                _ => return Ok(a),
+    /// The node of the expression at `root`, its operands built first (in
+    /// increasing id order, the order of the text).
+    pub(super) fn equation(&mut self, root: ExprId) -> Result<NodeId> {
+        let mut built: FxHashMap<ExprId, Item> = FxHashMap::default();
+        for id in self.exprs.subtree(root) {
+            let e = self.exprs.get(id);
+            let span = e.span;
+            let get = |k: &ExprId| {
+                built
+                    .get(k)
+                    .copied()
+                    .ok_or_else(|| crate::parse::parser::internal(span))
             };
-            self.pos += 1;
-            let b = self.product()?;
-            let span = join(a.span, b.span);
-            let r = if op == Op::Add {
-                self.graph.try_add(a.node, b.node)
-            } else {
-                self.graph.try_sub(a.node, b.node)
-            };
-            a = self.built(r, span)?;
-        }
-    }
-
-    fn product(&mut self) -> Result<Item> {
-        let mut a = self.unary()?;
-        loop {
-            let kind = self.peek().kind.clone();
-            if !matches!(kind, Tok::Star | Tok::Slash | Tok::At) {
-                return Ok(a);
-            }
-            self.pos += 1;
-            let b = self.unary()?;
-            let span = join(a.span, b.span);
-            let r = match kind {
-                Tok::Star => self.graph.try_mul(a.node, b.node),
-                Tok::Slash => self.graph.try_div(a.node, b.node),
-                _ => self.graph.try_matmul(a.node, b.node),
-            };
-            a = self.built(r, span)?;
-        }
-    }
-
-    fn unary(&mut self) -> Result<Item> {
-        let t = self.peek();
-        match t.kind {
-            Tok::Minus => {
-                self.deeper(t.span)?;
-                self.pos += 1;
-                let a = self.unary()?;
-                self.depth -= 1;
-                let node = self.graph.neg(a.node);
-                Ok(Item {
-                    node,
-                    span: join(t.span, a.span),
-                })
-            }
-            Tok::Plus => {
-                self.pos += 1;
-                self.unary()
-            }
-            _ => self.power(),
-        }
-    }
-
-    fn power(&mut self) -> Result<Item> {
-        let mut base = self.indexed()?;
-        if let Tok::Sup(n) = self.peek().kind {
-            let t = self.peek();
-            self.pos += 1;
-            let e = self.graph.constant(n);
-            let span = join(base.span, t.span);
-            let r = self.graph.try_pow(base.node, e);
-            base = self.built(r, span)?;
-        }
-        let t = self.peek();
-        if t.kind != Tok::Caret {
-            return Ok(base);
-        }
-        self.deeper(t.span)?;
-        self.pos += 1;
-        let e = self.unary()?;
-        self.depth -= 1;
-        let span = join(base.span, e.span);
-        let r = self.graph.try_pow(base.node, e.node);
-        self.built(r, span)
-    }
-
-    /// A primary followed by constant indices, `v[t]`: each selects along
-    /// the first axis of what it follows.
-    fn indexed(&mut self) -> Result<Item> {
-        let mut base = self.primary()?;
-        while self.peek().kind == Tok::LBracket {
-            let open = self.peek().span;
-            self.pos += 1;
-            let index = self.sum()?;
-            let close = self.peek().clone();
-            if close.kind != Tok::RBracket {
-                return Err(syntax(open, "unclosed '[' opened here"));
-            }
-            self.pos += 1;
-            let at = self.count(&index, "an index")?;
-            let span = join(base.span, close.span);
-            let r = self.graph.try_select(base.node, 0, at);
-            base = self.built(r, span)?;
-        }
-        Ok(base)
-    }
-
-    fn primary(&mut self) -> Result<Item> {
-        let t = self.peek();
-        match t.kind {
-            Tok::Num(n) => {
-                self.pos += 1;
-                let node = self.graph.constant(n);
-                Ok(Item { node, span: t.span })
-            }
-            Tok::LParen => {
-                self.deeper(t.span)?;
-                self.pos += 1;
-                let inner = self.sum()?;
-                let close = self.peek();
-                if close.kind != Tok::RParen {
-                    return Err(syntax(t.span, "unclosed '(' opened here"));
-                }
-                self.pos += 1;
-                self.depth -= 1;
-                Ok(Item {
-                    node: inner.node,
-                    span: join(t.span, close.span),
-                })
-            }
-            Tok::Ident => {
-                let name = self.text(t.span);
-                self.pos += 1;
-                if self.peek().kind == Tok::LParen {
-                    return self.call(name, t.span);
-                }
-                match name {
-                    "pi" | "π" => {
-                        let node = self.graph.named(NamedConst::Pi);
-                        return Ok(Item { node, span: t.span });
+            let item = match &e.kind {
+                ExprKind::Num(n) => Item {
+                    node: self.graph.constant(*n),
+                    span,
+                },
+                ExprKind::Name(name) => self.name(name, span)?,
+                ExprKind::Neg(a) => {
+                    let a = get(a)?;
+                    Item {
+                        node: self.graph.neg(a.node),
+                        span,
                     }
-                    "e" if !self.names.contains_key("e") => {
-                        let node = self.graph.named(NamedConst::E);
-                        return Ok(Item { node, span: t.span });
-                    }
-                    _ => {}
                 }
-                match self.names.get(name) {
-                    Some(d) => Ok(Item {
-                        node: d.node,
-                        span: t.span,
-                    }),
-                    None if is_reserved(name) => Err(syntax(
-                        t.span,
-                        format!("expected '(' after the function name '{name}'"),
-                    )),
-                    None => Err(Error::at(
-                        ErrorKind::UnknownVariable,
-                        t.span,
-                        format!(
-                            "unknown name '{name}': declare it (input, target, param) \
-                             or define it by an equation"
-                        ),
-                    )),
+                ExprKind::Paren(a) => Item {
+                    node: get(a)?.node,
+                    span,
+                },
+                ExprKind::Binary { op, lhs, rhs, .. } => {
+                    let (a, b) = (get(lhs)?.node, get(rhs)?.node);
+                    let r = match op {
+                        BinOp::Add => self.graph.try_add(a, b),
+                        BinOp::Sub => self.graph.try_sub(a, b),
+                        BinOp::Mul => self.graph.try_mul(a, b),
+                        BinOp::Div => self.graph.try_div(a, b),
+                        BinOp::Pow => self.graph.try_pow(a, b),
+                        BinOp::MatMul => self.graph.try_matmul(a, b),
+                    };
+                    self.built(r, span)?
                 }
+                ExprKind::Call {
+                    name,
+                    name_span,
+                    args,
+                    keywords,
+                    ..
+                } => {
+                    let args = args.iter().map(get).collect::<Result<Vec<_>>>()?;
+                    let keywords = keywords
+                        .iter()
+                        .map(|k| Ok((k, get(&k.value)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    self.call(name, *name_span, span, &args, &keywords)?
+                }
+                ExprKind::Index { base, index } => {
+                    let (base, index) = (get(base)?, get(index)?);
+                    let at = self.count(&index, "an index")?;
+                    let r = self.graph.try_select(base.node, 0, at);
+                    self.built(r, span)?
+                }
+            };
+            built.insert(id, item);
+        }
+        built
+            .get(&root)
+            .map(|i| i.node)
+            .ok_or_else(|| crate::parse::parser::internal(self.exprs.get(root).span))
+    }
+
+    fn name(&mut self, name: &str, span: Span) -> Result<Item> {
+        match name {
+            "pi" | "π" => {
+                let node = self.graph.named(NamedConst::Pi);
+                return Ok(Item { node, span });
             }
-            Tok::Sep | Tok::Eof => Err(syntax(t.span, "expected an expression")),
-            _ => Err(syntax(
-                t.span,
-                format!("expected an expression, found '{}'", self.text(t.span)),
+            "e" if !self.names.contains_key("e") => {
+                let node = self.graph.named(NamedConst::E);
+                return Ok(Item { node, span });
+            }
+            _ => {}
+        }
+        match self.names.get(name) {
+            Some(d) => Ok(Item { node: d.node, span }),
+            None if is_reserved(name) => Err(syntax(
+                span,
+                format!("expected '(' after the function name '{name}'"),
+            )),
+            None => Err(Error::at(
+                ErrorKind::UnknownVariable,
+                span,
+                format!(
+                    "unknown name '{name}': declare it (input, target, param) \
+                     or define it by an equation"
+                ),
             )),
         }
     }
 
-    /// `name(args)`, with the `(` next.
-    fn call(&mut self, name: &str, name_span: Span) -> Result<Item> {
-        let open = self.peek().span;
-        self.deeper(open)?;
-        self.pos += 1;
-        let mut args = Vec::new();
-        // `axis = k`, the keyword form of a reduction's axis; `stride = s`
-        // and `padding = p` of a convolution.
-        let mut axis_kw: Option<(Item, Span)> = None;
-        let mut conv_kw: Vec<(&str, Item, Span)> = Vec::new();
-        if self.peek().kind != Tok::RParen {
-            loop {
-                let t = self.peek().clone();
-                let keyword = t.kind == Tok::Ident
-                    && self.tokens.get(self.pos + 1).map(|n| &n.kind) == Some(&Tok::Eq);
-                let word = self.text(t.span);
-                if keyword && word == "axis" {
-                    self.pos += 2;
-                    let item = self.sum()?;
-                    axis_kw = Some((item, t.span));
-                } else if keyword && matches!(word, "stride" | "padding") {
-                    self.pos += 2;
-                    let item = self.sum()?;
-                    if name != "conv2d" {
-                        return Err(syntax(
-                            t.span,
-                            format!("'{word} =' goes with conv2d(...), not with {name}(...)"),
-                        ));
-                    }
-                    conv_kw.push((word, item, t.span));
-                } else {
-                    args.push(self.sum()?);
-                }
-                match self.peek().kind {
-                    Tok::Comma => self.pos += 1,
-                    Tok::RParen => break,
-                    _ => return Err(syntax(open, "unclosed '(' opened here")),
-                }
-            }
-        }
-        let close = self.peek().span;
-        self.pos += 1;
-        self.depth -= 1;
-        let span = join(name_span, close);
+    /// `name(args, keywords)` over `span`.
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        span: Span,
+        args: &[Item],
+        keywords: &[(&Keyword, Item)],
+    ) -> Result<Item> {
         let arity = |n: usize| -> Result<()> {
             if args.len() == n {
                 Ok(())
@@ -378,6 +214,33 @@ impl<'a> Parser<'a> {
                 ))
             }
         };
+        // `axis = k`, the keyword form of a reduction's axis; `stride = s`
+        // and `padding = p` of a convolution.
+        let mut axis_kw: Option<(Item, Span)> = None;
+        let mut conv = crate::graph::conv::Conv {
+            stride: 1,
+            padding: 0,
+        };
+        for (k, item) in keywords {
+            if name == "conv2d" && matches!(&*k.name, "stride" | "padding") {
+                let n = self.count(item, &format!("the {}", k.name))?;
+                match &*k.name {
+                    "stride" => conv.stride = n,
+                    _ => conv.padding = n,
+                }
+                continue;
+            }
+            if &*k.name != "axis" {
+                return Err(syntax(
+                    k.span,
+                    format!("{name}(...) takes no argument '{} = ...'", k.name),
+                ));
+            }
+            if axis_kw.is_some() {
+                return Err(syntax(k.span, "'axis =' is given twice"));
+            }
+            axis_kw = Some((*item, k.span));
+        }
         // A reduction: `sum(a)`, `sum(a, k)`, `sum(a, axis = k)`, and the same
         // for `mean`; `max(a)` and `max(a, axis = k)` (`max(a, b)` is the
         // elementwise larger).
@@ -467,7 +330,7 @@ impl<'a> Parser<'a> {
                     .dropout(self.graph, args[0].node, (p.to_f64(), scale), span)
             }
             "conv2d" => {
-                // conv2d(x, K) or conv2d(x, K, b), stride and padding by keyword.
+                // conv2d(x, K) or conv2d(x, K, b); stride and padding by keyword.
                 if !(2..=3).contains(&args.len()) {
                     return Err(syntax(
                         span,
@@ -477,17 +340,6 @@ impl<'a> Parser<'a> {
                             args.len()
                         ),
                     ));
-                }
-                let mut conv = crate::graph::conv::Conv {
-                    stride: 1,
-                    padding: 0,
-                };
-                for (word, item, _) in &conv_kw {
-                    let n = self.count(item, &format!("the {word}"))?;
-                    match *word {
-                        "stride" => conv.stride = n,
-                        _ => conv.padding = n,
-                    }
                 }
                 match args.get(2) {
                     Some(b) => self
@@ -511,7 +363,7 @@ impl<'a> Parser<'a> {
             "batchnorm" => {
                 let affine = match args.len() {
                     1 => None,
-                    3 => Some(self.affine(&args, span)?),
+                    3 => Some(self.affine(args, span)?),
                     n => {
                         return Err(syntax(
                             span,
