@@ -533,11 +533,17 @@ fn bad_recurrences_and_blocks_give_spanned_errors_and_status_2() {
         "this reads h[0] at t = 1, which no equation defines",
         "h[t-1]",
     );
-    // What is read but not built yet says so, spanned.
+    // A shape error inside a recurrence points at the expression as written.
     bad_file(
-        "input v[8, 8]\nh[0] = tanh(v[0])\nh[t] = tanh(v[t] + h[t-1]) for t in 1..8\nloss = sum(h[7])\n",
-        "not built yet",
-        "h[0] = tanh(v[0])",
+        "input v[8, 8]\nh[0] = tanh(v[0])\nh[t] = tanh(v[t] + sum(h[t-1], 0) @ v) for t in 1..8\nloss = sum(h[7])\n",
+        "cannot multiply [] by [8, 8]",
+        "sum(h[t-1], 0) @ v",
+    );
+    // What is read but not expanded yet says so, spanned.
+    bad_file(
+        "input x[4]\ntarget y[4]\nresidual\n  dense 4 relu\nend relu\nloss = sum(y)\n",
+        "not expanded yet",
+        "residual",
     );
     // `net expand` reads the whole file and reports the same way.
     let path = temp("unclosed.sg", "input x[4]\nresidual\n  dense 4 relu\n");

@@ -76,6 +76,54 @@ pub(super) struct Lowering<'a> {
     pub(super) graph: &'a mut Graph,
     pub(super) names: &'a FxHashMap<String, Defined>,
     pub(super) implicit: &'a mut Implicit,
+    /// The indexed families (`h` of `h[0] = ...`); `h[k]` reads a step.
+    pub(super) families: &'a rustc_hash::FxHashSet<&'a str>,
+    /// In one step of a recurrence: its variable and value (`t = 3`).
+    pub(super) step: Option<(&'a str, i64)>,
+}
+
+/// The step `(family, k)` that the expression at `id` reads, if it is
+/// `h[k]` with `h` an indexed family and `k` a step number or `t ± c`
+/// (`t` the recurrence's variable at `step`).
+pub(super) fn step_read<'e>(
+    exprs: &'e ExprArena,
+    id: ExprId,
+    families: &rustc_hash::FxHashSet<&str>,
+    step: Option<(&str, i64)>,
+) -> Option<(&'e str, i64)> {
+    let ExprKind::Index { base, index } = &exprs.get(id).kind else {
+        return None;
+    };
+    let ExprKind::Name(family) = &exprs.get(*base).kind else {
+        return None;
+    };
+    if !families.contains(&**family) {
+        return None;
+    }
+    Some((family, step_value(exprs, *index, step)?))
+}
+
+/// The value of an index expression: a number, the recurrence's variable,
+/// or a sum or difference of them (what the syntax checks allow).
+fn step_value(exprs: &ExprArena, id: ExprId, step: Option<(&str, i64)>) -> Option<i64> {
+    match &exprs.get(id).kind {
+        ExprKind::Num(n) => n.as_int(),
+        ExprKind::Name(v) => step.filter(|(var, _)| **v == **var).map(|(_, t)| t),
+        ExprKind::Paren(a) => step_value(exprs, *a, step),
+        ExprKind::Neg(a) => step_value(exprs, *a, step).map(|x| -x),
+        ExprKind::Binary { op, lhs, rhs, .. } => {
+            let (a, b) = (
+                step_value(exprs, *lhs, step)?,
+                step_value(exprs, *rhs, step)?,
+            );
+            match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 impl Lowering<'_> {
@@ -109,6 +157,31 @@ impl Lowering<'_> {
                     node: self.graph.constant(*n),
                     span,
                 },
+                // The recurrence's variable is the step's number.
+                ExprKind::Name(name) if self.step.is_some_and(|(v, _)| v == &**name) => Item {
+                    node: self.graph.int(self.step.map_or(0, |(_, t)| t)),
+                    span,
+                },
+                // A family is only read through an index (below); its name
+                // alone stands for nothing.
+                ExprKind::Name(name) if self.families.contains(&**name) => {
+                    let is_base = |e: &crate::parse::ast::Expr| matches!(&e.kind, ExprKind::Index { base, .. } if *base == id);
+                    if !self
+                        .exprs
+                        .subtree(root)
+                        .into_iter()
+                        .any(|u| is_base(self.exprs.get(u)))
+                    {
+                        return Err(syntax(
+                            span,
+                            format!("'{name}' is an indexed family: read one step, {name}[k]"),
+                        ));
+                    }
+                    Item {
+                        node: self.graph.int(0),
+                        span,
+                    }
+                }
                 ExprKind::Name(name) => self.name(name, span)?,
                 ExprKind::Neg(a) => {
                     let a = get(a)?;
@@ -146,6 +219,21 @@ impl Lowering<'_> {
                         .map(|k| Ok((k, get(&k.value)?)))
                         .collect::<Result<Vec<_>>>()?;
                     self.call(name, *name_span, span, &args, &keywords)?
+                }
+                ExprKind::Index { .. }
+                    if step_read(self.exprs, id, self.families, self.step).is_some() =>
+                {
+                    let (family, k) =
+                        step_read(self.exprs, id, self.families, self.step).unwrap_or_default();
+                    match self.names.get(&format!("{family}[{k}]")) {
+                        Some(d) => Item { node: d.node, span },
+                        None => {
+                            return Err(syntax(
+                                span,
+                                format!("this reads {family}[{k}], which no equation defines"),
+                            ))
+                        }
+                    }
                 }
                 ExprKind::Index { base, index } => {
                     let (base, index) = (get(base)?, get(index)?);

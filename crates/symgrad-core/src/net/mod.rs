@@ -25,10 +25,14 @@
 //! - the layer shorthand `dense N activation` and `loss quadratic` expands
 //!   to declarations and equations ([`shorthand`]; errors still point into
 //!   the file as written);
-//! - indexed equations `h[0] = ...`, recurrences `h[t] = ... for t in 1..8`,
-//!   constant indexing `v[0]` and `residual ... end` blocks are read and
-//!   checked, but not built yet (issue 9): the builder refuses them with a
-//!   spanned error saying so.
+//! - indexed equations `h[0] = ...` and recurrences `h[t] = ... for t in
+//!   1..8` are unrolled: each step is an equation of its own (`h[3]`), in
+//!   which `t` is the step's number and `h[t-1]` the step before, so the
+//!   weights are shared by every step and reverse mode sums each weight's
+//!   gradient over the steps (backpropagation through time); `v[t]` with a
+//!   constant (or `t`) selects along `v`'s first axis;
+//! - `residual ... end` blocks are read and checked, but not expanded yet
+//!   (issue 9): a spanned error says so.
 //!
 //! A file is read once into a tree ([`syntax::parse_file`]: statements and
 //! one arena of expression trees, spans on every node), the shorthand is
@@ -284,11 +288,13 @@ pub fn parse_network(src: &str) -> Result<Network> {
     build(src, &file)
 }
 
-/// An equation read but not built yet.
+/// An equation read but not built yet: a plain one, a step `h[3]`, or one
+/// step of a recurrence with its variable's value (`t = 3`).
 struct Pending<'t> {
-    name: &'t str,
+    name: String,
     span: Span,
     value: ExprId,
+    step: Option<(&'t str, i64)>,
 }
 
 /// Builds the graph of an expanded tree.
@@ -298,6 +304,8 @@ fn build(src: &str, file: &File) -> Result<Network> {
     let mut names: FxHashMap<String, Defined> = FxHashMap::default();
     let mut decls = Vec::new();
     let mut pending: Vec<Pending<'_>> = Vec::new();
+    // The names of indexed families (`h` of `h[0]`, `h[t]`).
+    let mut families: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     for stmt in &file.stmts {
         match &stmt.kind {
             StmtKind::Decl(d) => {
@@ -315,17 +323,33 @@ fn build(src: &str, file: &File) -> Result<Network> {
             StmtKind::Equation(e) => {
                 define(src, &mut first_seen, &e.name.name, e.name.span)?;
                 pending.push(Pending {
-                    name: &e.name.name,
+                    name: e.name.name.to_string(),
                     span: e.name.span,
                     value: e.value,
+                    step: None,
                 });
             }
-            StmtKind::Step(_) | StmtKind::Recurrence(_) => {
-                return Err(syntax(
-                    stmt.span,
-                    "indexed equations and recurrences ('h[0] = ...', 'h[t] = ... for t in \
-                     1..8') are read and checked but not built yet (issue 9)",
-                ))
+            // The syntax checks have made sure that every step is defined
+            // once and every read is of a step defined somewhere.
+            StmtKind::Step(st) => {
+                families.insert(&st.name.name);
+                pending.push(Pending {
+                    name: format!("{}[{}]", st.name.name, st.step),
+                    span: stmt.span,
+                    value: st.value,
+                    step: None,
+                });
+            }
+            StmtKind::Recurrence(r) => {
+                families.insert(&r.name.name);
+                for t in r.start..r.end {
+                    pending.push(Pending {
+                        name: format!("{}[{t}]", r.name.name),
+                        span: stmt.span,
+                        value: r.value,
+                        step: Some((&r.var.name, t)),
+                    });
+                }
             }
             StmtKind::Layer(_) | StmtKind::Block(_) => {
                 return Err(syntax(
@@ -342,7 +366,7 @@ fn build(src: &str, file: &File) -> Result<Network> {
         batchnorms: Vec::new(),
         dropouts: Vec::new(),
     };
-    for k in topological_order(&file.exprs, &pending)? {
+    for k in topological_order(&file.exprs, &pending, &families)? {
         let p = &pending[k];
         let node = lower::Lowering {
             src,
@@ -350,9 +374,11 @@ fn build(src: &str, file: &File) -> Result<Network> {
             graph: &mut graph,
             names: &names,
             implicit: &mut implicit,
+            families: &families,
+            step: p.step,
         }
         .equation(p.value)?;
-        names.insert(p.name.to_string(), Defined { node, param: false });
+        names.insert(p.name.clone(), Defined { node, param: false });
         equations.push(Equation {
             name: p.name.to_string(),
             node,
@@ -505,21 +531,34 @@ fn define<'s>(
 /// The order in which to build the equations: each after those it uses
 /// (a depth-first post-order from the equations in file order, on an
 /// explicit stack), or a spanned error naming a cycle.
-fn topological_order(exprs: &ExprArena, pending: &[Pending<'_>]) -> Result<Vec<usize>> {
+fn topological_order(
+    exprs: &ExprArena,
+    pending: &[Pending<'_>],
+    families: &rustc_hash::FxHashSet<&str>,
+) -> Result<Vec<usize>> {
     let index: FxHashMap<&str, usize> = pending
         .iter()
         .enumerate()
-        .map(|(k, p)| (p.name, k))
+        .map(|(k, p)| (p.name.as_str(), k))
         .collect();
-    // The equations each one uses (names not called).
+    // The equations each one uses (names not called; `h[t-1]` is the step
+    // it names).
     let uses: Vec<Vec<usize>> = pending
         .iter()
         .map(|p| {
-            exprs
+            let mut uses: Vec<usize> = exprs
                 .names(p.value)
                 .into_iter()
                 .filter_map(|(_, name)| index.get(name).copied())
-                .collect()
+                .collect();
+            for id in exprs.subtree(p.value) {
+                if let Some((family, step)) = lower::step_read(exprs, id, families, p.step) {
+                    if let Some(&k) = index.get(format!("{family}[{step}]").as_str()) {
+                        uses.push(k);
+                    }
+                }
+            }
+            uses
         })
         .collect();
     const NEW: u8 = 0;
@@ -555,7 +594,7 @@ fn topological_order(exprs: &ExprArena, pending: &[Pending<'_>]) -> Result<Vec<u
                     let first = (0..cycle.len()).min_by_key(|&k| cycle[k]).unwrap_or(0);
                     cycle.rotate_left(first);
                     cycle.push(cycle[0]);
-                    let path: Vec<&str> = cycle.iter().map(|&k| pending[k].name).collect();
+                    let path: Vec<&str> = cycle.iter().map(|&k| pending[k].name.as_str()).collect();
                     return Err(syntax(
                         pending[cycle[0]].span,
                         format!("equations form a cycle: {}", path.join(" -> ")),

@@ -152,11 +152,23 @@ fn recurrences_and_steps_are_read_into_the_tree() {
     assert_eq!(indexed, ["v[t]", "h[t-1]"]);
     // `net expand` keeps them as written (they are no shorthand).
     assert_eq!(shorthand::expand(src).unwrap(), src);
-    // The graph builder says plainly that it does not build them yet.
-    let e = parse_network(src).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Syntax);
-    assert!(e.message().contains("not built yet"), "{}", e.message());
-    assert_eq!(at(src, e.span().unwrap()), "h[0] = tanh(Win @ v[0] + b)");
+    // The graph builder unrolls them: one equation per step, h[0] to h[7],
+    // in order, and the prediction reads the last.
+    let declared = format!(
+        "{src}param Win[4, 8] = 0\nparam Wrec[4, 4] = 0\nparam b[4] = 0\n\
+         param Wout[10, 4] = 0\nparam c[10] = 0\n"
+    );
+    let net = parse_network(&declared).unwrap();
+    let steps: Vec<&str> = net
+        .equations
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| n.starts_with("h["))
+        .collect();
+    assert_eq!(
+        steps,
+        ["h[0]", "h[1]", "h[2]", "h[3]", "h[4]", "h[5]", "h[6]", "h[7]"]
+    );
     // Constant indexing in an ordinary equation is built: it selects along
     // the first axis; out of range it is a shape error under the index.
     let net = parse_network("input v[3, 2]\nloss = sum(v[1])\n").unwrap();
