@@ -187,7 +187,7 @@ impl NetworkModel {
         let mut state = Vec::new();
         let mut state_names = Vec::new();
         for bn in &network.batchnorms {
-            let n = network.graph.shape(bn.operand).numel();
+            let n = bn.stat_len(&network.graph);
             state.push(vec![0.0; n]);
             state.push(vec![1.0; n]);
             state_names.extend(bn.running_names());
@@ -358,12 +358,14 @@ impl Model for NetworkModel {
         let first_stat = 1 + self.params.len();
         for (k, pair) in self.state.chunks_exact_mut(2).enumerate() {
             let [mean, var] = pair else { continue };
+            // Each statistic averages m samples times the channel's positions.
+            let positions = self.network.batchnorms[k].positions(&self.network.graph);
             symgrad_runtime::update_running_stats(
                 mean,
                 var,
                 runner.output(first_stat + 2 * k),
                 runner.output(first_stat + 2 * k + 1),
-                m,
+                m * positions,
             );
         }
         runner.output(0)[0]

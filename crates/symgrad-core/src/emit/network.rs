@@ -156,7 +156,7 @@ pub fn network(
         .flat_map(|bn| bn.running_names())
         .collect();
     let state_inits = net.batchnorms.iter().flat_map(|bn| {
-        let n = net.graph.shape(bn.operand).numel();
+        let n = bn.stat_len(&net.graph);
         [
             quote!(::std::vec![0.0 as #ty; #n]),
             quote!(::std::vec![1.0 as #ty; #n]),
@@ -164,12 +164,14 @@ pub fn network(
     });
     let updates = stat_outs.chunks_exact(2).enumerate().map(|(k, pair)| {
         let (mean, var) = (&pair[0], &pair[1]);
+        // The entries each statistic averages: m samples times the positions.
+        let positions = Literal::usize_unsuffixed(net.batchnorms[k].positions(&net.graph));
         let (even, odd) = (2 * k, 2 * k + 1);
         quote! {
             {
                 let (__lo, __hi) = self.running.split_at_mut(#odd);
                 ::symgrad::__private::update_running_stats(
-                    &mut __lo[#even], &mut __hi[0], &__ws.#mean, &__ws.#var, __m,
+                    &mut __lo[#even], &mut __hi[0], &__ws.#mean, &__ws.#var, __m * #positions,
                 );
             }
         }

@@ -152,7 +152,7 @@ pub fn batch_in(net: &Network, mode: Mode) -> Result<Batched> {
     let mut running = Vec::new();
     if !training {
         for bn in &net.batchnorms {
-            let shape = src.shape(bn.operand).clone();
+            let shape = src.shape(bn.mean).clone();
             for (stat, name) in [bn.mean, bn.var].into_iter().zip(bn.running_names()) {
                 let node = g
                     .try_tensor_var(&name, shape.clone())
@@ -184,7 +184,8 @@ pub fn batch_in(net: &Network, mode: Mode) -> Result<Batched> {
             })?;
             let mean = new_id[bn.mean.index()];
             let a = (operand, batched[bn.operand.index()]);
-            let stat = statistic(&mut g, bn, v, a, mean, m, src.shape(bn.operand))
+            let shapes = (src.shape(bn.operand), src.shape(bn.mean));
+            let stat = statistic(&mut g, bn, v, a, mean, m, shapes)
                 .map_err(|e| Error::at(e.kind(), bn.span, e.message()))?;
             new_id[v.index()] = Some(stat);
             continue;
@@ -357,7 +358,7 @@ fn statistic(
     (a, a_batched): (NodeId, bool),
     mean: Option<NodeId>,
     m: usize,
-    shape: &Shape,
+    (shape, stat_shape): (&Shape, &Shape),
 ) -> Result<NodeId> {
     // An operand that does not depend on the data is the same in every sample.
     let a = if a_batched {
@@ -379,7 +380,15 @@ fn statistic(
     };
     let total = g.try_sum(summand, Axis::Dim(0))?;
     let w = g.var(WEIGHT);
-    g.try_mul(total, w)
+    if stat_shape == shape {
+        return g.try_mul(total, w);
+    }
+    // Per channel: also over the positions, `[C, H, W]` summed to `[C, 1, 1]`.
+    let positions = shape.numel() / stat_shape.numel().max(1);
+    let per_channel = g.try_sum_to(total, stat_shape)?;
+    let mean_of_sums = g.try_mul(per_channel, w)?;
+    let n = g.int(positions as i64);
+    g.try_div(mean_of_sums, n)
 }
 
 /// `[m] ++ shape`.

@@ -487,7 +487,11 @@ impl Lowering<'_> {
     /// declared parameters shaped like one feature vector of `a` (its
     /// shape, since each entry of `a` is a feature).
     fn affine(&self, args: &[Item], call: Span) -> Result<(NodeId, NodeId)> {
-        let feature = self.graph.shape(args[0].node).clone();
+        // An image [C, H, W] has one feature per channel (BatchNorm2d).
+        let feature = match self.graph.shape(args[0].node).dims() {
+            &[c, _, _] => crate::graph::Shape::new(vec![c]),
+            _ => self.graph.shape(args[0].node).clone(),
+        };
         for (item, what) in [(&args[1], "gamma"), (&args[2], "beta")] {
             let is_param = self.names.values().any(|d| d.param && d.node == item.node);
             if !is_param {

@@ -149,6 +149,17 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// How many entries of its operand each statistic averages per sample:
+    /// the positions `H·W` of an image's channel, 1 for per-entry batch norm.
+    pub fn positions(&self, g: &Graph) -> usize {
+        g.shape(self.operand).numel() / g.shape(self.mean).numel().max(1)
+    }
+
+    /// The number of entries of each statistic (and running statistic).
+    pub fn stat_len(&self, g: &Graph) -> usize {
+        g.shape(self.mean).numel()
+    }
+
     /// The names of its running mean and running variance, the state that
     /// inference mode reads and training updates.
     pub fn running_names(&self) -> [String; 2] {
@@ -478,9 +489,23 @@ impl Implicit {
         span: Span,
     ) -> Result<NodeId> {
         let name = self.fresh("batchnorm");
-        let shape = graph.shape(a).clone();
+        // An image [C, H, W] is normalized per channel, over the batch and
+        // the positions (PyTorch's BatchNorm2d): its statistics are
+        // [C, 1, 1]; any other shape per entry (BatchNorm1d).
+        let shape = match graph.shape(a).dims() {
+            &[c, _, _] => crate::graph::Shape::new(vec![c, 1, 1]),
+            _ => graph.shape(a).clone(),
+        };
         let mean = graph.try_tensor_var(&format!("{name}.mean"), shape.clone())?;
-        let var = graph.try_tensor_var(&format!("{name}.var"), shape)?;
+        let var = graph.try_tensor_var(&format!("{name}.var"), shape.clone())?;
+        // gamma and beta [C] line up with the channels.
+        let affine = match affine {
+            Some((gamma, beta)) if graph.shape(gamma).rank() == 1 && shape.rank() == 3 => Some((
+                graph.try_reshape(gamma, &shape)?,
+                graph.try_reshape(beta, &shape)?,
+            )),
+            other => other,
+        };
         let eps = graph.constant(crate::num::Num::from(BATCHNORM_EPS));
         let centered = graph.try_sub(a, mean)?;
         let spread = graph.try_add(var, eps)?;
@@ -707,10 +732,12 @@ fn initial_value(
         };
         which.push(axis);
     }
-    if rank > 2 {
+    // A constant (`= 0`) fills any shape; i and j index vectors and matrices.
+    if rank > 2 && !which.is_empty() {
         return Err(syntax(
             span,
-            "index formulas initialize scalars, vectors and matrices only",
+            "index formulas in i and j initialize vectors and matrices only; \
+             a constant (= 0) or a random initializer (~ he) fills any shape",
         ));
     }
     let inputs: Vec<NodeId> = vars.iter().map(|&(v, _)| v).collect();
