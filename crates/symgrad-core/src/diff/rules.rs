@@ -127,13 +127,48 @@ pub type Contributions = SmallVec<[(usize, NodeId); 2]>;
 /// The vector-Jacobian product of node `v` with its adjoint `v_bar` (shaped
 /// like `v`): what each operand's adjoint receives. Reverse mode's one rule.
 pub fn vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
+    vjp_factored(g, v, &[v_bar])
+}
+
+/// [`vjp`] with the adjoint given as the product of `v_bar`'s factors.
+///
+/// For a scalar `v`, each contribution is one product of those factors and
+/// the local partial's own factors (`v̄·σ(a)·σ(-a)` for a sigmoid, `v̄·b·c`
+/// for `a·b·c`), so that no node is built for a partial that only this
+/// product reads. Reverse mode passes the factors of an adjoint that is
+/// itself a product read by nothing else (see `reverse.rs`). Tensor nodes
+/// and broadcasting operations take the product first and follow their
+/// rules as before.
+pub fn vjp_factored(g: &mut Graph, v: NodeId, v_bar: &[NodeId]) -> Contributions {
     let op = g.op(v);
     if op.is_leaf() {
         return SmallVec::new();
     }
-    if op.is_tensor() {
-        return tensor_vjp(g, v, v_bar);
+    if op.is_tensor() || !g.is_scalar(v) {
+        let v_bar = product(g, v_bar);
+        return if op.is_tensor() {
+            tensor_vjp(g, v, v_bar)
+        } else {
+            elementwise_vjp(g, v, v_bar)
+        };
     }
+    // A scalar result has scalar operands (broadcasting never shrinks).
+    let lists = partial_factors(g, v);
+    let mut out = Contributions::new();
+    for (slot, factors) in lists.iter().enumerate() {
+        let mut all: Factors = v_bar.iter().copied().collect();
+        all.extend_from_slice(factors);
+        let contribution = product(g, &all);
+        if g.is_zero(contribution) {
+            continue;
+        }
+        out.push((slot, contribution));
+    }
+    out
+}
+
+/// The rule of [`vjp`] for elementwise operations on tensors.
+fn elementwise_vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
     let partials = local_derivatives(g, v).expect("elementwise operations have partials");
     let mut out = Contributions::new();
     for (slot, &d) in partials.iter().enumerate() {
@@ -147,6 +182,72 @@ pub fn vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
         out.push((slot, contribution));
     }
     out
+}
+
+/// The factors of a product of a few nodes.
+pub type Factors = SmallVec<[NodeId; 4]>;
+
+/// The local partials of an elementwise node, each as the factors of a
+/// product: the other operands of a product, `σ(a)` and `σ(-a)` for a
+/// sigmoid, `sec(a)` and `tan(a)` for a secant; one factor (the partial of
+/// [`local_derivatives`]) otherwise. The product of each list is that
+/// partial, node for node.
+fn partial_factors(g: &mut Graph, v: NodeId) -> SmallVec<[Factors; 2]> {
+    let op = g.op(v);
+    match op {
+        Op::Mul => {
+            let args: Factors = g.args(v).iter().copied().collect();
+            (0..args.len())
+                .map(|i| {
+                    let mut others = args.clone();
+                    others.remove(i);
+                    others
+                })
+                .collect()
+        }
+        Op::Func(f @ (Func::Sigmoid | Func::Sec)) => {
+            let a = g.args(v)[0];
+            let [x, y] = func_factors(g, f, v, a);
+            smallvec![smallvec![x, y]]
+        }
+        _ => local_derivatives(g, v)
+            .expect("elementwise operations have partials")
+            .into_iter()
+            .map(|d| smallvec![d])
+            .collect(),
+    }
+}
+
+/// The product of `factors`: exact ones dropped, 0 if one is exactly 0,
+/// two factors (or several constants, which fold) through [`Graph::mul`],
+/// and more as one n-ary product, in the order given.
+pub fn product(g: &mut Graph, factors: &[NodeId]) -> NodeId {
+    let mut kept: Factors = SmallVec::new();
+    let mut constants = 0;
+    for &f in factors {
+        if let Some(c) = g.as_const(f) {
+            if c.is_exact() && c.is_one() {
+                continue;
+            }
+            if c.is_exact() && c.is_zero() && g.is_scalar(f) {
+                return f;
+            }
+            constants += 1;
+        }
+        kept.push(f);
+    }
+    match kept.len() {
+        0 => g.int(1),
+        1 => kept[0],
+        n if n == 2 || constants > 1 || !kept.iter().all(|&f| g.is_scalar(f)) => {
+            let mut acc = kept[0];
+            for &f in &kept[1..] {
+                acc = g.mul(acc, f);
+            }
+            acc
+        }
+        _ => g.intern(Op::Mul, kept.into_iter().collect()),
+    }
 }
 
 /// The Jacobian-vector product of node `v` with its operands' tangents
@@ -398,6 +499,22 @@ fn product_of_others(g: &mut Graph, args: &[NodeId], i: usize) -> NodeId {
     acc.unwrap_or_else(|| g.int(1))
 }
 
+/// The two factors of `f'(a)` for the functions whose derivative is a
+/// product with `v = f(a)` in it (the sigmoid and the secant).
+fn func_factors(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> [NodeId; 2] {
+    match f {
+        // σ' = σ(a)·σ(-a) (= σ(1 - σ), whose 1 - σ loses all accuracy
+        // once σ(a) rounds near 1, e.g. a relative error of 1e-3 at a = 30)
+        Func::Sigmoid => {
+            let minus_a = g.neg(a);
+            [v, g.func(Func::Sigmoid, minus_a)]
+        }
+        // sec' = sec·tan
+        Func::Sec => [v, g.func(Func::Tan, a)],
+        _ => unreachable!("{f:?}' is not a product with f in it"),
+    }
+}
+
 /// `f'(a)` for `v = f(a)`, reusing `v` where the derivative is a function of the value.
 fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
     let one = g.int(1);
@@ -481,10 +598,9 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             let d = g.mul(three, v2);
             g.div(one, d)
         }
-        // sec' = sec·tan
-        Func::Sec => {
-            let t = g.func(Func::Tan, a);
-            g.mul(v, t)
+        Func::Sec | Func::Sigmoid => {
+            let [x, y] = func_factors(g, f, v, a);
+            g.mul(x, y)
         }
         // csc' = -csc·cot
         Func::Csc => {
@@ -510,13 +626,6 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             g.mul(c, e)
         }
         Func::Abs => g.func(Func::Sign, a),
-        // σ' = σ(a)·σ(-a) (= σ(1 - σ), whose 1 - σ loses all accuracy
-        // once σ(a) rounds near 1, e.g. a relative error of 1e-3 at a = 30)
-        Func::Sigmoid => {
-            let minus_a = g.neg(a);
-            let s = g.func(Func::Sigmoid, minus_a);
-            g.mul(v, s)
-        }
         Func::Relu => g.func(Func::Step, a),
         Func::Softplus => g.func(Func::Sigmoid, a),
         Func::Sign | Func::Step | Func::Floor | Func::Ceil => g.int(0),
