@@ -82,7 +82,7 @@ fn adjoint_factors(g: &Graph, v: NodeId, v_bar: NodeId, fresh: usize) -> Factors
         && g.args(v_bar).len() <= 2
         && g.is_scalar(v_bar);
     if flat {
-        g.args(v_bar).iter().copied().collect()
+        Factors::from_slice(g.args(v_bar))
     } else {
         smallvec![v_bar]
     }

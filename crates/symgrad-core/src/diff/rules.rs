@@ -43,9 +43,11 @@ pub type Partials = SmallVec<[NodeId; 2]>;
 /// Elementwise operations always have partials; tensor operations give an
 /// [`ErrorKind::NoRule`] error (their derivatives are in [`vjp`] and [`jvp`]).
 pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
-    let node = g.node(v).clone();
-    let args = &node.args;
-    Ok(match node.op {
+    // Copied out (a memcpy, cheaper than cloning the node), since the
+    // builders below need the graph mutably.
+    let op = g.op(v);
+    let args: &[NodeId] = &crate::graph::Args::from_slice(g.args(v));
+    Ok(match op {
         Op::Const(_) | Op::Named(_) | Op::Var(_) => SmallVec::new(),
         op if op.is_tensor() => {
             return Err(Error::new(
@@ -95,7 +97,7 @@ pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
             let (a, b) = (args[0], args[1]);
             // max: the derivative goes to b when b > a, else to a.
             // min: the derivative goes to b when b < a, else to a.
-            let diff = if node.op == Op::Max {
+            let diff = if op == Op::Max {
                 g.sub(b, a)
             } else {
                 g.sub(a, b)
@@ -153,18 +155,56 @@ pub fn vjp_factored(g: &mut Graph, v: NodeId, v_bar: &[NodeId]) -> Contributions
         };
     }
     // A scalar result has scalar operands (broadcasting never shrinks).
-    let lists = partial_factors(g, v);
+    // Each contribution is `v_bar`'s factors times the partial's: the other
+    // operands of a product, `σ(a)` and `σ(-a)` for a sigmoid, `sec(a)` and
+    // `tan(a)` for a secant, the partial of [`local_derivatives`] otherwise.
     let mut out = Contributions::new();
-    for (slot, factors) in lists.iter().enumerate() {
-        let mut all: Factors = v_bar.iter().copied().collect();
-        all.extend_from_slice(factors);
-        let contribution = product(g, &all);
-        if g.is_zero(contribution) {
-            continue;
+    let mut factors = Factors::new();
+    match op {
+        Op::Mul => {
+            for slot in 0..g.args(v).len() {
+                factors.clear();
+                factors.extend_from_slice(v_bar);
+                for (j, &a) in g.args(v).iter().enumerate() {
+                    if j != slot {
+                        factors.push(a);
+                    }
+                }
+                let c = product(g, &factors);
+                push_nonzero(g, &mut out, slot, c);
+            }
         }
-        out.push((slot, contribution));
+        Op::Func(f @ (Func::Sigmoid | Func::Sec)) => {
+            let a = g.args(v)[0];
+            factors.extend_from_slice(v_bar);
+            factors.extend_from_slice(&func_factors(g, f, v, a));
+            let c = product(g, &factors);
+            push_nonzero(g, &mut out, 0, c);
+        }
+        _ => {
+            let partials = local_derivatives(g, v).expect("elementwise operations have partials");
+            for (slot, &d) in partials.iter().enumerate() {
+                let c = if let [b] = *v_bar {
+                    g.mul(b, d)
+                } else {
+                    factors.clear();
+                    factors.extend_from_slice(v_bar);
+                    factors.push(d);
+                    product(g, &factors)
+                };
+                push_nonzero(g, &mut out, slot, c);
+            }
+        }
     }
     out
+}
+
+/// Records the contribution `c` to operand `slot`, unless it is zero.
+#[inline]
+fn push_nonzero(g: &Graph, out: &mut Contributions, slot: usize, c: NodeId) {
+    if !g.is_zero(c) {
+        out.push((slot, c));
+    }
 }
 
 /// The rule of [`vjp`] for elementwise operations on tensors.
@@ -187,41 +227,16 @@ fn elementwise_vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
 /// The factors of a product of a few nodes.
 pub type Factors = SmallVec<[NodeId; 4]>;
 
-/// The local partials of an elementwise node, each as the factors of a
-/// product: the other operands of a product, `σ(a)` and `σ(-a)` for a
-/// sigmoid, `sec(a)` and `tan(a)` for a secant; one factor (the partial of
-/// [`local_derivatives`]) otherwise. The product of each list is that
-/// partial, node for node.
-fn partial_factors(g: &mut Graph, v: NodeId) -> SmallVec<[Factors; 2]> {
-    let op = g.op(v);
-    match op {
-        Op::Mul => {
-            let args: Factors = g.args(v).iter().copied().collect();
-            (0..args.len())
-                .map(|i| {
-                    let mut others = args.clone();
-                    others.remove(i);
-                    others
-                })
-                .collect()
-        }
-        Op::Func(f @ (Func::Sigmoid | Func::Sec)) => {
-            let a = g.args(v)[0];
-            let [x, y] = func_factors(g, f, v, a);
-            smallvec![smallvec![x, y]]
-        }
-        _ => local_derivatives(g, v)
-            .expect("elementwise operations have partials")
-            .into_iter()
-            .map(|d| smallvec![d])
-            .collect(),
-    }
-}
-
 /// The product of `factors`: exact ones dropped, 0 if one is exactly 0,
 /// two factors (or several constants, which fold) through [`Graph::mul`],
 /// and more as one n-ary product, in the order given.
 pub fn product(g: &mut Graph, factors: &[NodeId]) -> NodeId {
+    match *factors {
+        [] => return g.int(1),
+        [a] => return a,
+        [a, b] => return g.mul(a, b),
+        _ => {}
+    }
     let mut kept: Factors = SmallVec::new();
     let mut constants = 0;
     for &f in factors {

@@ -46,11 +46,13 @@ pub(super) struct InternTable {
     leaves: Segment,
 }
 
-/// One open-addressing table with linear probing, at most half full.
+/// One open-addressing table with linear probing, at most three quarters full.
 #[derive(Clone, Debug, Default)]
 struct Segment {
     slots: Vec<u64>,
     len: usize,
+    /// `slots.len()` is `2^bits`.
+    bits: u32,
 }
 
 impl InternTable {
@@ -65,20 +67,22 @@ impl InternTable {
         new: NodeId,
         equal: impl Fn(NodeId) -> bool,
     ) -> Option<NodeId> {
-        let segment = match anchor {
-            None => &mut self.leaves,
+        let (segment, first_slots) = match anchor {
+            None => (&mut self.leaves, FIRST_SLOTS),
             Some(a) => {
                 let k = a.index() / ANCHORS_PER_SEGMENT;
                 if k >= self.segments.len() {
                     self.segments.resize_with(k + 1, Segment::default);
                 }
-                if k > 0 && self.segments[k].slots.is_empty() {
-                    self.segments[k].slots = vec![EMPTY; LARGE_FIRST_SLOTS];
-                }
-                &mut self.segments[k]
+                let first = if k == 0 {
+                    FIRST_SLOTS
+                } else {
+                    LARGE_FIRST_SLOTS
+                };
+                (&mut self.segments[k], first)
             }
         };
-        segment.find_or_insert(hash, new, equal)
+        segment.find_or_insert(hash, new, first_slots, equal)
     }
 
     /// Room for nodes anchored up to id `max_anchor`, so that the segment
@@ -102,13 +106,14 @@ impl Segment {
         &mut self,
         hash: u32,
         new: NodeId,
+        first_slots: usize,
         equal: impl Fn(NodeId) -> bool,
     ) -> Option<NodeId> {
-        if 2 * (self.len + 1) > self.slots.len() {
-            self.grow();
+        if 4 * (self.len + 1) > 3 * self.slots.len() {
+            self.grow(first_slots);
         }
         let mask = self.slots.len() - 1;
-        let mut i = home(hash, mask);
+        let mut i = home(hash, self.bits);
         loop {
             let slot = self.slots[i];
             if slot == EMPTY {
@@ -126,14 +131,16 @@ impl Segment {
         }
     }
 
-    /// Doubles the slots, placing every entry again from its stored hash.
+    /// Doubles the slots (or makes the first `first_slots`), placing every
+    /// entry again from its stored hash.
     #[cold]
-    fn grow(&mut self) {
-        let size = (2 * self.slots.len()).max(FIRST_SLOTS);
+    fn grow(&mut self, first_slots: usize) {
+        let size = (2 * self.slots.len()).max(first_slots);
         let old = std::mem::replace(&mut self.slots, vec![EMPTY; size]);
+        self.bits = size.trailing_zeros();
         let mask = size - 1;
         for slot in old.into_iter().filter(|&s| s != EMPTY) {
-            let mut i = home((slot >> 32) as u32, mask);
+            let mut i = home((slot >> 32) as u32, self.bits);
             while self.slots[i] != EMPTY {
                 i = (i + 1) & mask;
             }
@@ -142,18 +149,13 @@ impl Segment {
     }
 }
 
-/// The first slot to probe for `hash` in a segment of `mask + 1` slots: the
+/// The first slot to probe for `hash` in a segment of `2^bits` slots: the
 /// high bits of the hash times an odd constant, which depend on all of it.
 #[inline]
-fn home(hash: u32, mask: usize) -> usize {
+fn home(hash: u32, bits: u32) -> usize {
     let mixed = u64::from(hash.wrapping_mul(0x9E37_79B9)) << 32;
-    // `mask + 1` is a power of two; take that many of the top bits.
-    let bits = mask.count_ones();
-    if bits == 0 {
-        0
-    } else {
-        (mixed >> (64 - bits)) as usize
-    }
+    // A shift by 64 would overflow: shift in two steps.
+    ((mixed >> 1) >> (63 - bits)) as usize
 }
 
 #[inline]
