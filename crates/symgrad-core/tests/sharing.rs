@@ -135,3 +135,30 @@ fn random_dag_reverse_agrees_with_forward_and_grows_linearly() {
     let f = values(&h, &w.inputs, &fwd, &w.point);
     assert_close(&r, &f, 1e-9, "random DAG");
 }
+
+/// A product of many operands: each operand's adjoint is the shared prefix
+/// product before it times the shared suffix product after it, so the
+/// gradient has about 3k nodes, not k products of k - 1 operands.
+#[test]
+fn long_products_share_prefix_and_suffix_products() {
+    let k = 40;
+    let mut g = Graph::new();
+    let xs: Vec<NodeId> = (0..k).map(|i| g.var(&format!("x{i}"))).collect();
+    let f = g.intern(Op::Mul, xs.iter().copied().collect());
+    let before = g.len();
+    let (rev, _) = reverse::gradient(&mut g, f, &xs);
+    assert!(g.len() - before <= 3 * k, "{} new nodes", g.len() - before);
+    let operands: usize = g.reachable(&rev).iter().map(|&id| g.args(id).len()).sum();
+    assert!(operands <= 6 * k, "{operands} operand slots");
+    let point: Vec<f64> = (0..k).map(|i| 0.9 + 0.01 * i as f64).collect();
+    let r = values(&g, &xs, &rev, &point);
+    let expected: Vec<f64> = (0..k)
+        .map(|i| (0..k).filter(|&j| j != i).map(|j| point[j]).product())
+        .collect();
+    assert_close(&r, &expected, 1e-13, "long product");
+    let mut h = Graph::new();
+    let ys: Vec<NodeId> = (0..k).map(|i| h.var(&format!("x{i}"))).collect();
+    let f = h.intern(Op::Mul, ys.iter().copied().collect());
+    let (fwd, _) = diff::gradient(&mut h, f, &ys, Mode::Forward, Options::default()).unwrap();
+    assert_close(&r, &values(&h, &ys, &fwd, &point), 1e-13, "forward");
+}

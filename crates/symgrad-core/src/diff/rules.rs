@@ -161,6 +161,33 @@ pub fn vjp_factored(g: &mut Graph, v: NodeId, v_bar: &[NodeId]) -> Contributions
     let mut out = Contributions::new();
     let mut factors = Factors::new();
     match op {
+        // Past three operands, the others of slot i are the prefix product
+        // of the operands before it times the suffix product of those after
+        // it, both shared between slots: 3k nodes, not k products of k - 1.
+        Op::Mul if g.args(v).len() > 3 => {
+            let args = crate::graph::Args::from_slice(g.args(v));
+            let k = args.len();
+            let mut suffix = vec![None; k];
+            for i in (0..k - 1).rev() {
+                suffix[i] = Some(match suffix[i + 1] {
+                    None => args[i + 1],
+                    Some(s) => g.mul(args[i + 1], s),
+                });
+            }
+            let mut prefix: Option<NodeId> = None;
+            for (slot, &a) in args.iter().enumerate() {
+                factors.clear();
+                factors.extend_from_slice(v_bar);
+                factors.extend(prefix);
+                factors.extend(suffix[slot]);
+                let c = product(g, &factors);
+                push_nonzero(g, &mut out, slot, c);
+                prefix = Some(match prefix {
+                    None => a,
+                    Some(p) => g.mul(p, a),
+                });
+            }
+        }
         Op::Mul => {
             for slot in 0..g.args(v).len() {
                 factors.clear();
