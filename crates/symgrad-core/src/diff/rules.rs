@@ -43,9 +43,11 @@ pub type Partials = SmallVec<[NodeId; 2]>;
 /// Elementwise operations always have partials; tensor operations give an
 /// [`ErrorKind::NoRule`] error (their derivatives are in [`vjp`] and [`jvp`]).
 pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
-    let node = g.node(v).clone();
-    let args = &node.args;
-    Ok(match node.op {
+    // Copied out (a memcpy, cheaper than cloning the node), since the
+    // builders below need the graph mutably.
+    let op = g.op(v);
+    let args: &[NodeId] = &crate::graph::Args::from_slice(g.args(v));
+    Ok(match op {
         Op::Const(_) | Op::Named(_) | Op::Var(_) => SmallVec::new(),
         op if op.is_tensor() => {
             return Err(Error::new(
@@ -95,7 +97,7 @@ pub fn local_derivatives(g: &mut Graph, v: NodeId) -> Result<Partials> {
             let (a, b) = (args[0], args[1]);
             // max: the derivative goes to b when b > a, else to a.
             // min: the derivative goes to b when b < a, else to a.
-            let diff = if node.op == Op::Max {
+            let diff = if op == Op::Max {
                 g.sub(b, a)
             } else {
                 g.sub(a, b)
@@ -127,13 +129,113 @@ pub type Contributions = SmallVec<[(usize, NodeId); 2]>;
 /// The vector-Jacobian product of node `v` with its adjoint `v_bar` (shaped
 /// like `v`): what each operand's adjoint receives. Reverse mode's one rule.
 pub fn vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
+    vjp_factored(g, v, &[v_bar])
+}
+
+/// [`vjp`] with the adjoint given as the product of `v_bar`'s factors.
+///
+/// For a scalar `v`, each contribution is one product of those factors and
+/// the local partial's own factors (`v̄·σ(a)·σ(-a)` for a sigmoid, `v̄·b·c`
+/// for `a·b·c`), so that no node is built for a partial that only this
+/// product reads. Reverse mode passes the factors of an adjoint that is
+/// itself a product read by nothing else (see `reverse.rs`). Tensor nodes
+/// and broadcasting operations take the product first and follow their
+/// rules as before.
+pub fn vjp_factored(g: &mut Graph, v: NodeId, v_bar: &[NodeId]) -> Contributions {
     let op = g.op(v);
     if op.is_leaf() {
         return SmallVec::new();
     }
-    if op.is_tensor() {
-        return tensor_vjp(g, v, v_bar);
+    if op.is_tensor() || !g.is_scalar(v) {
+        let v_bar = product(g, v_bar);
+        return if op.is_tensor() {
+            tensor_vjp(g, v, v_bar)
+        } else {
+            elementwise_vjp(g, v, v_bar)
+        };
     }
+    // A scalar result has scalar operands (broadcasting never shrinks).
+    // Each contribution is `v_bar`'s factors times the partial's: the other
+    // operands of a product, `σ(a)` and `σ(-a)` for a sigmoid, `sec(a)` and
+    // `tan(a)` for a secant, the partial of [`local_derivatives`] otherwise.
+    let mut out = Contributions::new();
+    let mut factors = Factors::new();
+    match op {
+        // Past three operands, the others of slot i are the prefix product
+        // of the operands before it times the suffix product of those after
+        // it, both shared between slots: 3k nodes, not k products of k - 1.
+        Op::Mul if g.args(v).len() > 3 => {
+            let args = crate::graph::Args::from_slice(g.args(v));
+            let k = args.len();
+            let mut suffix = vec![None; k];
+            for i in (0..k - 1).rev() {
+                suffix[i] = Some(match suffix[i + 1] {
+                    None => args[i + 1],
+                    Some(s) => g.mul(args[i + 1], s),
+                });
+            }
+            let mut prefix: Option<NodeId> = None;
+            for (slot, &a) in args.iter().enumerate() {
+                factors.clear();
+                factors.extend_from_slice(v_bar);
+                factors.extend(prefix);
+                factors.extend(suffix[slot]);
+                let c = product(g, &factors);
+                push_nonzero(g, &mut out, slot, c);
+                prefix = Some(match prefix {
+                    None => a,
+                    Some(p) => g.mul(p, a),
+                });
+            }
+        }
+        Op::Mul => {
+            for slot in 0..g.args(v).len() {
+                factors.clear();
+                factors.extend_from_slice(v_bar);
+                for (j, &a) in g.args(v).iter().enumerate() {
+                    if j != slot {
+                        factors.push(a);
+                    }
+                }
+                let c = product(g, &factors);
+                push_nonzero(g, &mut out, slot, c);
+            }
+        }
+        Op::Func(f @ (Func::Sigmoid | Func::Sec)) => {
+            let a = g.args(v)[0];
+            factors.extend_from_slice(v_bar);
+            factors.extend_from_slice(&func_factors(g, f, v, a));
+            let c = product(g, &factors);
+            push_nonzero(g, &mut out, 0, c);
+        }
+        _ => {
+            let partials = local_derivatives(g, v).expect("elementwise operations have partials");
+            for (slot, &d) in partials.iter().enumerate() {
+                let c = if let [b] = *v_bar {
+                    g.mul(b, d)
+                } else {
+                    factors.clear();
+                    factors.extend_from_slice(v_bar);
+                    factors.push(d);
+                    product(g, &factors)
+                };
+                push_nonzero(g, &mut out, slot, c);
+            }
+        }
+    }
+    out
+}
+
+/// Records the contribution `c` to operand `slot`, unless it is zero.
+#[inline]
+fn push_nonzero(g: &Graph, out: &mut Contributions, slot: usize, c: NodeId) {
+    if !g.is_zero(c) {
+        out.push((slot, c));
+    }
+}
+
+/// The rule of [`vjp`] for elementwise operations on tensors.
+fn elementwise_vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
     let partials = local_derivatives(g, v).expect("elementwise operations have partials");
     let mut out = Contributions::new();
     for (slot, &d) in partials.iter().enumerate() {
@@ -147,6 +249,47 @@ pub fn vjp(g: &mut Graph, v: NodeId, v_bar: NodeId) -> Contributions {
         out.push((slot, contribution));
     }
     out
+}
+
+/// The factors of a product of a few nodes.
+pub type Factors = SmallVec<[NodeId; 4]>;
+
+/// The product of `factors`: exact ones dropped, 0 if one is exactly 0,
+/// two factors (or several constants, which fold) through [`Graph::mul`],
+/// and more as one n-ary product, in the order given.
+pub fn product(g: &mut Graph, factors: &[NodeId]) -> NodeId {
+    match *factors {
+        [] => return g.int(1),
+        [a] => return a,
+        [a, b] => return g.mul(a, b),
+        _ => {}
+    }
+    let mut kept: Factors = SmallVec::new();
+    let mut constants = 0;
+    for &f in factors {
+        if let Some(c) = g.as_const(f) {
+            if c.is_exact() && c.is_one() {
+                continue;
+            }
+            if c.is_exact() && c.is_zero() && g.is_scalar(f) {
+                return f;
+            }
+            constants += 1;
+        }
+        kept.push(f);
+    }
+    match kept.len() {
+        0 => g.int(1),
+        1 => kept[0],
+        n if n == 2 || constants > 1 || !kept.iter().all(|&f| g.is_scalar(f)) => {
+            let mut acc = kept[0];
+            for &f in &kept[1..] {
+                acc = g.mul(acc, f);
+            }
+            acc
+        }
+        _ => g.intern(Op::Mul, kept.into_iter().collect()),
+    }
 }
 
 /// The Jacobian-vector product of node `v` with its operands' tangents
@@ -471,6 +614,22 @@ fn product_of_others(g: &mut Graph, args: &[NodeId], i: usize) -> NodeId {
     acc.unwrap_or_else(|| g.int(1))
 }
 
+/// The two factors of `f'(a)` for the functions whose derivative is a
+/// product with `v = f(a)` in it (the sigmoid and the secant).
+fn func_factors(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> [NodeId; 2] {
+    match f {
+        // σ' = σ(a)·σ(-a) (= σ(1 - σ), whose 1 - σ loses all accuracy
+        // once σ(a) rounds near 1, e.g. a relative error of 1e-3 at a = 30)
+        Func::Sigmoid => {
+            let minus_a = g.neg(a);
+            [v, g.func(Func::Sigmoid, minus_a)]
+        }
+        // sec' = sec·tan
+        Func::Sec => [v, g.func(Func::Tan, a)],
+        _ => unreachable!("{f:?}' is not a product with f in it"),
+    }
+}
+
 /// `f'(a)` for `v = f(a)`, reusing `v` where the derivative is a function of the value.
 fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
     let one = g.int(1);
@@ -554,10 +713,9 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             let d = g.mul(three, v2);
             g.div(one, d)
         }
-        // sec' = sec·tan
-        Func::Sec => {
-            let t = g.func(Func::Tan, a);
-            g.mul(v, t)
+        Func::Sec | Func::Sigmoid => {
+            let [x, y] = func_factors(g, f, v, a);
+            g.mul(x, y)
         }
         // csc' = -csc·cot
         Func::Csc => {
@@ -583,13 +741,6 @@ fn func_derivative(g: &mut Graph, f: Func, v: NodeId, a: NodeId) -> NodeId {
             g.mul(c, e)
         }
         Func::Abs => g.func(Func::Sign, a),
-        // σ' = σ(a)·σ(-a) (= σ(1 - σ), whose 1 - σ loses all accuracy
-        // once σ(a) rounds near 1, e.g. a relative error of 1e-3 at a = 30)
-        Func::Sigmoid => {
-            let minus_a = g.neg(a);
-            let s = g.func(Func::Sigmoid, minus_a);
-            g.mul(v, s)
-        }
         Func::Relu => g.func(Func::Step, a),
         Func::Softplus => g.func(Func::Sigmoid, a),
         Func::Sign | Func::Step | Func::Floor | Func::Ceil => g.int(0),

@@ -8,6 +8,7 @@
 
 pub mod builtin;
 pub mod conv;
+mod intern;
 mod op;
 pub mod scalarize;
 mod shape;
@@ -20,7 +21,6 @@ pub use shape::{Shape, ShapeId};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::num::Num;
-use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use smallvec::{smallvec, SmallVec};
 use std::hash::BuildHasher;
@@ -72,9 +72,9 @@ pub struct Node {
 #[derive(Clone, Debug)]
 pub struct Graph {
     nodes: Vec<Node>,
-    /// Hash-consing: each node's id with its hash, so that growing the table
-    /// never has to read (and hash again) the nodes themselves.
-    memo: HashTable<(u32, NodeId)>,
+    /// Hash-consing: each node's id with its hash, grouped by the node's
+    /// newest operand so that a pass's lookups stay in cache (see `intern.rs`).
+    memo: intern::InternTable,
     var_names: Vec<String>,
     var_by_name: FxHashMap<String, NodeId>,
     /// The shape table: `shapes[id]` for a [`ShapeId`]; entry 0 is the scalar.
@@ -98,7 +98,7 @@ impl Graph {
     pub fn new() -> Graph {
         Graph {
             nodes: Vec::new(),
-            memo: HashTable::new(),
+            memo: intern::InternTable::default(),
             var_names: Vec::new(),
             var_by_name: FxHashMap::default(),
             shapes: vec![Shape::scalar()],
@@ -607,21 +607,19 @@ impl Graph {
             args.iter().all(|a| a.index() < self.nodes.len()),
             "operands must exist before their user"
         );
+        let anchor = args.iter().copied().max();
         let node = Node { op, args, shape };
-        // The table only keeps half the hash, and must hash the same way when
-        // it grows as when it looks up, so every use goes through `widen`.
-        let tag = short(FxBuildHasher.hash_one(&node));
-        let hash = widen(tag);
-        let nodes = &self.nodes;
-        if let Some(&(_, id)) = self
-            .memo
-            .find(hash, |&(h, id)| h == tag && nodes[id.index()] == node)
-        {
-            return id;
-        }
+        // The high half of the hash, which is where Fx hashing mixes best.
+        let hash = (FxBuildHasher.hash_one(&node) >> 32) as u32;
         let id = NodeId::from_index(self.nodes.len());
+        let nodes = &self.nodes;
+        if let Some(existing) = self
+            .memo
+            .find_or_insert(anchor, hash, id, |c| nodes[c.index()] == node)
+        {
+            return existing;
+        }
         self.nodes.push(node);
-        self.memo.insert_unique(hash, (tag, id), |&(h, _)| widen(h));
         id
     }
 
@@ -630,7 +628,7 @@ impl Graph {
     /// node) does not grow the tables step by step.
     pub fn reserve(&mut self, additional: usize) {
         self.nodes.reserve(additional);
-        self.memo.reserve(additional, |&(h, _)| widen(h));
+        self.memo.reserve_anchors(self.nodes.len() + additional);
     }
 
     /// The nodes that `outputs` depend on (including themselves), in
@@ -752,20 +750,6 @@ fn broadcast_message(op: Op, a: &Shape, b: &Shape) -> String {
         Op::Pow => format!("cannot raise {a} to the power {b}"),
         op => format!("cannot broadcast {a} with {b} in {}", op.label()),
     }
-}
-
-/// The part of a node's hash kept in the table: the high half, which is where
-/// Fx hashing mixes best. Entries stay 8 bytes, half the table's memory
-/// traffic of a full hash, which matters once graphs outgrow the caches.
-fn short(hash: u64) -> u32 {
-    (hash >> 32) as u32
-}
-
-/// A table hash rebuilt from the stored half. hashbrown takes its control
-/// byte from the top 7 bits and its bucket from the low bits, so both must
-/// be spread: multiply by an odd constant to fill the low half too.
-fn widen(h: u32) -> u64 {
-    (u64::from(h) << 32) | u64::from(h.wrapping_mul(0x9E37_79B9))
 }
 
 /// The value of `f(x)` when it is an exact rational (such as `sin(0) = 0`), or a
