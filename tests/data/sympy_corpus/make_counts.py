@@ -237,6 +237,35 @@ def main():
         fh.write("\n")
     print(json.dumps(summary, indent=1), file=sys.stderr)
     print(f"{time.time() - started:.0f} s", file=sys.stderr)
+    print(table(entries))
+
+
+def table(entries):
+    """The README's table: geometric means by category, then the worst cases."""
+    cats = ["optimization", "physics", "statistics", None]
+    lines = ["| formulas | first derivatives | symgrad | SymPy `simplify` | SymPy `diff` "
+             "| symgrad no longer than `simplify` | over 1.5x `simplify` |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for cat in cats:
+        es = [e for e in entries if cat is None or e["category"] == cat]
+        ds = [d for e in es for d in e["derivatives"]]
+        gm = {k: geometric_mean([1 + d[k] for d in ds])
+              for k in ["symgrad_ops", "sympy_simplify_ops", "sympy_diff_ops"]}
+        shorter = sum(1 for d in ds if d["symgrad_ops"] <= d["sympy_simplify_ops"])
+        over = sum(1 for d in ds if d["symgrad_ops"] > 1.5 * d["sympy_simplify_ops"])
+        label = f"{cat} ({len(es)})" if cat else f"**all ({len(es)})**"
+        lines.append(f"| {label} | {len(ds)} | {gm["symgrad_ops"]:.3f} | "
+                     f"{gm['sympy_simplify_ops']:.3f} | {gm['sympy_diff_ops']:.3f} | "
+                     f"{shorter} | {over} |")
+    rows = [(d["symgrad_ops"] / max(d["sympy_simplify_ops"], 1), e["name"], d)
+            for e in entries for d in e["derivatives"]]
+    rows.sort(key=lambda r: (-r[0], r[1], r[2]["wrt"]))
+    lines += ["", "| worst cases | symgrad | SymPy `simplify` | SymPy `diff` |",
+              "| --- | ---: | ---: | ---: |"]
+    for ratio, name, d in rows[:8]:
+        lines.append(f"| `{name}` ∂/∂{d['wrt']} | {d['symgrad_ops']} | "
+                     f"{d['sympy_simplify_ops']} | {d['sympy_diff_ops']} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
