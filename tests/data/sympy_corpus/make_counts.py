@@ -254,7 +254,7 @@ def table(entries):
         shorter = sum(1 for d in ds if d["symgrad_ops"] <= d["sympy_simplify_ops"])
         over = sum(1 for d in ds if d["symgrad_ops"] > 1.5 * d["sympy_simplify_ops"])
         label = f"{cat} ({len(es)})" if cat else f"**all ({len(es)})**"
-        lines.append(f"| {label} | {len(ds)} | {gm["symgrad_ops"]:.3f} | "
+        lines.append(f"| {label} | {len(ds)} | {gm['symgrad_ops']:.3f} | "
                      f"{gm['sympy_simplify_ops']:.3f} | {gm['sympy_diff_ops']:.3f} | "
                      f"{shorter} | {over} |")
     rows = [(d["symgrad_ops"] / max(d["sympy_simplify_ops"], 1), e["name"], d)
