@@ -106,7 +106,10 @@ fn the_corpus_has_at_least_100_formulas_with_their_sources() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| l.split(',').next().unwrap_or_default())
         .collect();
-    assert_eq!(in_csv, names, "rerun make_counts.py after editing corpus.csv");
+    assert_eq!(
+        in_csv, names,
+        "rerun make_counts.py after editing corpus.csv"
+    );
 }
 
 #[test]
@@ -170,7 +173,11 @@ fn the_counted_derivatives_are_what_symgrad_prints() {
     let r = reference();
     for f in formulas(&r) {
         let name = f["name"].as_str().expect("name");
-        let ours = printed(&diff(f["formula"].as_str().expect("formula"), "reverse", None));
+        let ours = printed(&diff(
+            f["formula"].as_str().expect("formula"),
+            "reverse",
+            None,
+        ));
         for d in f["derivatives"].as_array().expect("derivatives") {
             let wrt = d["wrt"].as_str().expect("wrt");
             assert_eq!(
@@ -200,7 +207,10 @@ fn derivatives_are_as_short_as_sympys_simplified_ones() {
             theirs_log += (1.0 + theirs).ln();
             n += 1;
             if ours > 1.5 * theirs {
-                too_long.insert((name.to_string(), d["wrt"].as_str().expect("wrt").to_string()));
+                too_long.insert((
+                    name.to_string(),
+                    d["wrt"].as_str().expect("wrt").to_string(),
+                ));
             }
         }
     }

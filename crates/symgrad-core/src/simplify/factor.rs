@@ -233,6 +233,37 @@ fn common_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
     (coef, common)
 }
 
+/// The least common denominator of the terms: every base with a negative
+/// integer exponent in some term, at its most negative (a term without it
+/// counting as exponent 0), with the coefficient gcd. Taking it out puts
+/// the sum over one denominator, as SymPy's `together` does.
+fn denominator_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
+    let coef = coefficient_gcd(terms);
+    let mut common: Vec<(NodeId, Num)> = Vec::new();
+    for t in terms {
+        for &(b, e) in &t.factors {
+            if !e.is_exact() || e.as_int().is_none() || !e.is_negative() {
+                continue;
+            }
+            match common.iter_mut().find(|(cb, _)| *cb == b) {
+                Some((_, ce)) if e.to_f64() < ce.to_f64() => *ce = e,
+                Some(_) => {}
+                None => common.push((b, e)),
+            }
+        }
+    }
+    // A base also raised to a positive or fractional power in another
+    // term would leave that term with a power that is not simpler.
+    common.retain(|&(b, _)| {
+        terms.iter().all(|t| {
+            t.factors
+                .iter()
+                .all(|&(tb, te)| tb != b || (te.is_negative() && te.as_int().is_some()))
+        })
+    });
+    (coef, common)
+}
+
 fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
     if e.is_zero() {
         return None;
@@ -252,13 +283,21 @@ fn factored(
     s: NodeId,
     canonical: &mut Canonical<'_>,
     keep: &FxHashSet<NodeId>,
+    together: bool,
 ) -> Option<NodeId> {
     let args: Args = g.args(s).into();
     if args.len() < 2 || args.len() > MAX_TERMS {
         return None;
     }
     let terms: Vec<Term> = args.iter().map(|&t| term_of(g, t)).collect();
-    let (coef, common) = common_part(&terms);
+    let (coef, common) = if together {
+        denominator_part(&terms)
+    } else {
+        common_part(&terms)
+    };
+    if together && common.is_empty() {
+        return None;
+    }
     if common.is_empty() && coef.is_one() {
         return None;
     }
@@ -273,6 +312,15 @@ fn factored(
             };
             if let Some(p) = power(g, b, left) {
                 margs.push(p);
+            }
+        }
+        // A common base the term lacks (a denominator of the other terms)
+        // multiplies it: the term over the common denominator.
+        for &(b, ce) in &common {
+            if !t.factors.iter().any(|&(tb, _)| tb == b) {
+                if let Some(p) = power(g, b, ce.neg()) {
+                    margs.push(p);
+                }
             }
         }
         // A lone factor stays itself (a one-factor product would be taken
@@ -444,7 +492,10 @@ impl Factorer<'_> {
             if g.op(c) != Op::Add {
                 continue;
             }
-            if let Some(f) = factored(g, order, c, self.canonical, &self.keep) {
+            for together in [false, true] {
+                let Some(f) = factored(g, order, c, self.canonical, &self.keep, together) else {
+                    continue;
+                };
                 candidates.push(f);
                 if nesting > 0 {
                     let better = self.run(g, order, &[f], nesting - 1)[0];

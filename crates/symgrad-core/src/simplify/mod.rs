@@ -178,6 +178,10 @@ impl Prod {
 /// the sums and products that use them; larger ones stay shared.
 const SMALL: usize = 4;
 
+/// A shared product is opened into a product that uses it when the two
+/// together have at most this many factors.
+const OPEN_LIMIT: usize = 9;
+
 /// What a node of the input has become so far.
 enum Repr {
     /// A canonical node.
@@ -517,10 +521,12 @@ impl Pass<'_> {
                 if self.g.op(b) != Op::Mul || !e.is_exact() || e.as_int().is_none() {
                     continue;
                 }
-                // A product that is only a number times the shared product
-                // opens it too, so that `-t` with `t = 2*g*u/v^2` is
-                // `-2*g*u/v^2` whether or not another root shares `t`.
-                let alone = factors.len() == 1;
+                // A product that stays small with the shared product opened
+                // opens it too, so that `-r*t` with `t = 2*g*u/v^2` is
+                // `-2*g*r*u/v^2` whether or not another root shares `t`
+                // (reverse mode shares such products, forward mode does
+                // not); the bound keeps printing linear.
+                let alone = factors.len() + self.g.args(b).len() <= OPEN_LIMIT;
                 let meets = alone
                     || self.g.args(b).iter().any(|&a| {
                         let (base, _) = split_pow(self.g, a);
