@@ -5,8 +5,8 @@
 //! as drawn), each edge's label (its local derivative, when the caller gives
 //! them) next to its edge, and the canvas fitted to the drawing.
 //!
-//! The layout is layered: a node's layer is the length of its longest path
-//! from a leaf; nodes in a layer are ordered by a few barycenter sweeps (the
+//! The layout is layered: a node's layer is one below its lowest user's
+//! (the outputs on top); nodes in a layer are ordered by a few barycenter sweeps (the
 //! mean position of their neighbours in the layer below, then above), then
 //! placed left to right at their neighbours' mean, packed without overlap.
 //! Each sweep costs O(nodes + edges), so 2,000 nodes take milliseconds.
@@ -85,9 +85,8 @@ pub fn svg(g: &Graph, roots: &[NodeId], options: &DotOptions) -> Result<String> 
             y: 0.0,
         }
     };
-    // Layers: the longest path from a leaf, constants not counted, so that a
-    // `2*x` sits just above `x`; then each variable moves up to just below
-    // its lowest user, so that it is drawn beside what uses it.
+    // Layers: first the longest path from a leaf, constants not counted
+    // (the least layer each node can have).
     let mut layer = vec![0usize; g.len()];
     for &v in &order {
         if !is_constant(v) {
@@ -100,15 +99,28 @@ pub fn svg(g: &Graph, roots: &[NodeId], options: &DotOptions) -> Result<String> 
                 .unwrap_or(0);
         }
     }
+    // Then every node moves up to just below its lowest user (outputs to
+    // the top row), so that an operand sits beside what uses it and few
+    // edges span several rows: `(1 - x)^2` in `100*(y - x^2)^2 + (1 - x)^2`
+    // is drawn just under the `+`, not at the bottom with a long edge
+    // through the other operand's boxes.
+    let top = order
+        .iter()
+        .filter(|&&v| !is_constant(v))
+        .map(|v| layer[v.index()])
+        .max()
+        .unwrap_or(0);
     let mut lowest_user = vec![usize::MAX; g.len()];
-    for &v in &order {
+    for &v in order.iter().rev() {
+        if is_constant(v) {
+            continue;
+        }
+        layer[v.index()] = match lowest_user[v.index()] {
+            usize::MAX => top,
+            l => l - 1,
+        };
         for &a in g.args(v) {
             lowest_user[a.index()] = lowest_user[a.index()].min(layer[v.index()]);
-        }
-    }
-    for &v in &order {
-        if matches!(g.op(v), Op::Var(_)) && lowest_user[v.index()] != usize::MAX {
-            layer[v.index()] = lowest_user[v.index()] - 1;
         }
     }
     for &v in &order {

@@ -365,6 +365,7 @@ pub(super) fn factor_sums(
         .filter(|&v| g.op(v) == Op::Add && counts[v.index()] > 1 && g.args(v).len() > super::SMALL)
         .collect();
     let mut f = Factorer {
+        budget: BUDGET,
         cost: Cost::default(),
         best: FxHashMap::default(),
         keep,
@@ -373,12 +374,21 @@ pub(super) fn factor_sums(
     f.run(g, order, roots, NESTING)
 }
 
+/// At most this many sums (and products over sums) are improved in one
+/// simplification, so that its cost stays bounded on large graphs (each
+/// candidate is put in canonical form, which visits what it reaches):
+/// past the budget, sums keep their canonical form. Which sums are tried
+/// depends only on the graph, so the result is deterministic.
+const BUDGET: usize = 200;
+
 /// How many times the inner sum of a factored candidate is itself improved
 /// (`n·(t·S^(n-1) - S^(2n-1))` with `t = K^n + S^n` is `n·K^n·S^(n-1)` once
 /// its inner sum is distributed).
-const NESTING: usize = 2;
+const NESTING: usize = 1;
 
 struct Factorer<'c> {
+    /// Candidate sums still to try (see [`BUDGET`]).
+    budget: usize,
     cost: Cost,
     /// The best form found for each node already visited.
     best: FxHashMap<NodeId, NodeId>,
@@ -443,6 +453,10 @@ impl Factorer<'_> {
         node: NodeId,
         nesting: usize,
     ) -> NodeId {
+        if self.budget == 0 {
+            return node;
+        }
+        self.budget -= 1;
         let normal = expand::expand(g, node, FULL_DEPTH, &self.keep).map(|p| {
             let raw = expand::build(g, &p);
             (self.canonical)(g, order, raw, &self.keep)
