@@ -351,10 +351,17 @@ pub(super) fn factor_sums(
     roots: &[NodeId],
     canonical: &mut Canonical<'_>,
 ) -> Vec<NodeId> {
+    // Each candidate is canonicalized by a pass over the whole graph's
+    // arrays, so large graphs (which no one reads printed) are left in
+    // their canonical form.
+    if g.len() > MAX_GRAPH {
+        return roots.to_vec();
+    }
     let reachable = g.reachable(roots);
-    if reachable
-        .iter()
-        .any(|&v| g.op(v).is_tensor() || !g.is_scalar(v))
+    if reachable.len() > MAX_REACHABLE
+        || reachable
+            .iter()
+            .any(|&v| g.op(v).is_tensor() || !g.is_scalar(v))
     {
         return roots.to_vec();
     }
@@ -373,6 +380,11 @@ pub(super) fn factor_sums(
     };
     f.run(g, order, roots, NESTING)
 }
+
+/// Graphs with more nodes than this, or roots reaching more than
+/// `MAX_REACHABLE` nodes, keep their canonical form.
+const MAX_GRAPH: usize = 200_000;
+const MAX_REACHABLE: usize = 5_000;
 
 /// At most this many sums (and products over sums) are improved in one
 /// simplification, so that its cost stays bounded on large graphs (each
