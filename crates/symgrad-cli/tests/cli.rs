@@ -563,10 +563,10 @@ fn svg_pictures_scale_and_mark_the_output() {
 
 #[test]
 fn at_with_some_variables_substitutes_them() {
-    // f = x²y + y·z at x = 3: 9y + yz, with ∂f/∂y = z + 9 and ∂f/∂z = y.
+    // f = x²y + y·z at x = 3: y·(z + 9), with ∂f/∂y = z + 9 and ∂f/∂z = y.
     assert_eq!(
         ok(&["diff", "x^2*y + y*z", "--at", "x=3"]),
-        "f = y*z + 9*y with x = 3\n∂f/∂y = z + 9\n∂f/∂z = y\n"
+        "f = y*(z + 9) with x = 3\n∂f/∂y = z + 9\n∂f/∂z = y\n"
     );
     // Substituting all but one variable leaves a derivative in that one;
     // the values agree with the full point.

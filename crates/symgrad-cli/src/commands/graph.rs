@@ -81,26 +81,17 @@ pub fn run(args: GraphArgs) -> Result<String, Failure> {
             .map_err(|e| Failure::input(format!("error: {}", e.message())))?;
         return write_out(picture, args.output.as_deref());
     }
-    let dot = print::dot(&f.graph, &[output], &options);
-    deliver(dot, args.format, args.output.as_deref())
-}
-
-/// DOT as asked (DOT, or SVG laid out here), written to `output` or returned
-/// for standard output.
-pub(crate) fn deliver(
-    dot: String,
-    format: GraphFormat,
-    output: Option<&std::path::Path>,
-) -> Result<String, Failure> {
-    let rendered = match format {
-        GraphFormat::Dot => dot,
-        GraphFormat::Svg => svg(&dot)?,
-    };
-    write_out(rendered, output)
+    write_out(
+        print::dot(&f.graph, &[output], &options),
+        args.output.as_deref(),
+    )
 }
 
 /// `rendered` written to `output`, or returned for standard output.
-fn write_out(rendered: String, output: Option<&std::path::Path>) -> Result<String, Failure> {
+pub(crate) fn write_out(
+    rendered: String,
+    output: Option<&std::path::Path>,
+) -> Result<String, Failure> {
     match output {
         Some(path) => {
             std::fs::write(path, rendered)
@@ -113,32 +104,4 @@ fn write_out(rendered: String, output: Option<&std::path::Path>) -> Result<Strin
 
 fn is_constant(g: &symgrad_core::Graph, v: NodeId) -> bool {
     matches!(g.op(v), Op::Const(_) | Op::Named(_))
-}
-
-/// Lays the DOT graph out with layout-rs and renders it as SVG. The layout
-/// crate asserts on inputs it cannot handle; such a failure is reported as an
-/// error, not a panic.
-fn svg(dot: &str) -> Result<String, Failure> {
-    use layout::backends::svg::SVGWriter;
-    use layout::gv::{DotParser, GraphBuilder};
-    let dot = dot.to_string();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(move || {
-        let graph = DotParser::new(&dot).process().map_err(|e| e.to_string())?;
-        let mut builder = GraphBuilder::new();
-        builder.visit_graph(&graph);
-        let mut visual = builder.get();
-        let mut writer = SVGWriter::new();
-        visual.do_it(false, false, false, &mut writer);
-        Ok::<String, String>(writer.finalize())
-    });
-    std::panic::set_hook(previous);
-    match result {
-        Ok(Ok(svg)) => Ok(svg),
-        Ok(Err(e)) => Err(Failure::io(format!("error: cannot lay out the graph: {e}"))),
-        Err(_) => Err(Failure::io(
-            "error: the SVG layout failed on this graph; use --format dot and Graphviz instead",
-        )),
-    }
 }

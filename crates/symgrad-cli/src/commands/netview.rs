@@ -2,9 +2,9 @@
 //! network's backpropagation equations, derived from its reverse pass, a
 //! picture of its tensor graph, and the Rust that `network!` compiles it to.
 
-use super::graph::deliver;
+use super::graph::write_out;
 use super::net::load;
-use crate::{ExplainFormat, Failure, NetEmitArgs, NetExplainArgs, NetGraphArgs};
+use crate::{ExplainFormat, Failure, GraphFormat, NetEmitArgs, NetExplainArgs, NetGraphArgs};
 use symgrad_core::net::explain::{equation_texts, explain as derive, Style};
 use symgrad_core::net::Role;
 use symgrad_core::print::{self, DotOptions};
@@ -63,8 +63,11 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
         let label = format!("{} = {text}{}", e.name, shape(e.node));
         options.labels.insert(e.node, label);
     }
-    let dot = print::dot(g, &roots, &options);
-    deliver(dot, args.format, args.output.as_deref())
+    if args.format == GraphFormat::Svg {
+        let picture = print::svg(g, &roots, &options).map_err(failed)?;
+        return write_out(picture, args.output.as_deref());
+    }
+    write_out(print::dot(g, &roots, &options), args.output.as_deref())
 }
 
 /// The items `symgrad::network!(NAME, "FILE")` expands to, formatted.

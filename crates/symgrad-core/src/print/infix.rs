@@ -85,7 +85,7 @@ pub(crate) fn print_named(
     let mut shown: Vec<Option<Shown>> = vec![None; g.len()];
     let mut bindings = Vec::new();
     let mut next = 1;
-    for id in g.reachable(roots) {
+    for id in print_order(g, roots) {
         let sh = p.node(id, &shown);
         let named = user_name
             .get(&id)
@@ -124,6 +124,43 @@ pub(crate) fn print_named(
         })
         .collect();
     Printed { bindings, exprs }
+}
+
+/// The nodes the roots reach, operands before users, in the order a
+/// depth-first walk from the roots (in order, each node's operands in
+/// operand order) finishes them. Bindings are numbered in this order, so
+/// that they depend on the expression only (canonical operands are sorted
+/// structurally), not on the order in which a mode happened to create the
+/// nodes: every mode prints `t1`, `t2`, ... for the same subexpressions.
+/// The walk keeps its own stack, so deep graphs need no deep call stack.
+fn print_order(g: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
+    let mut done = vec![false; g.len()];
+    let mut order = Vec::new();
+    let mut stack: Vec<(NodeId, usize)> = Vec::new();
+    for &r in roots {
+        if done[r.index()] {
+            continue;
+        }
+        stack.push((r, 0));
+        while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+            let args = g.args(id);
+            if *next < args.len() {
+                let a = args[*next];
+                *next += 1;
+                if !done[a.index()] {
+                    // Mark on entry too, so a node reached twice on the way
+                    // down is walked once.
+                    done[a.index()] = true;
+                    stack.push((a, 0));
+                }
+            } else {
+                done[id.index()] = true;
+                order.push(id);
+                stack.pop();
+            }
+        }
+    }
+    order
 }
 
 /// Whether a node is small enough to repeat at every use rather than bind:

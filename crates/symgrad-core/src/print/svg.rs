@@ -5,8 +5,8 @@
 //! as drawn), each edge's label (its local derivative, when the caller gives
 //! them) next to its edge, and the canvas fitted to the drawing.
 //!
-//! The layout is layered: a node's layer is the length of its longest path
-//! from a leaf; nodes in a layer are ordered by a few barycenter sweeps (the
+//! The layout is layered: a node's layer is one below its lowest user's
+//! (the outputs on top); nodes in a layer are ordered by a few barycenter sweeps (the
 //! mean position of their neighbours in the layer below, then above), then
 //! placed left to right at their neighbours' mean, packed without overlap.
 //! Each sweep costs O(nodes + edges), so 2,000 nodes take milliseconds.
@@ -25,11 +25,16 @@ const PAD: f64 = 8.0;
 const GAP_X: f64 = 24.0;
 const GAP_Y: f64 = 70.0;
 const SWEEPS: usize = 4;
+/// The width of the "output" tag drawn right of an output's box.
+const TAG_W: f64 = 50.0;
 
 /// One drawn box: a node of the graph, or one use of a constant.
 struct Box_ {
     lines: Vec<String>,
     output: bool,
+    /// Room kept free right of the box (for the "output" tag), so that a
+    /// neighbour in the row does not cover the tag.
+    tag_w: f64,
     constant: bool,
     layer: usize,
     w: f64,
@@ -69,6 +74,7 @@ pub fn svg(g: &Graph, roots: &[NodeId], options: &DotOptions) -> Result<String> 
         }
         let chars = lines.iter().map(|l| l.chars().count()).max().unwrap_or(1);
         Box_ {
+            tag_w: if output { TAG_W } else { 0.0 },
             w: chars as f64 * CHAR_W + 2.0 * PAD,
             h: lines.len() as f64 * LINE_H + PAD,
             lines,
@@ -79,9 +85,8 @@ pub fn svg(g: &Graph, roots: &[NodeId], options: &DotOptions) -> Result<String> 
             y: 0.0,
         }
     };
-    // Layers: the longest path from a leaf, constants not counted, so that a
-    // `2*x` sits just above `x`; then each variable moves up to just below
-    // its lowest user, so that it is drawn beside what uses it.
+    // Layers: first the longest path from a leaf, constants not counted
+    // (the least layer each node can have).
     let mut layer = vec![0usize; g.len()];
     for &v in &order {
         if !is_constant(v) {
@@ -94,23 +99,39 @@ pub fn svg(g: &Graph, roots: &[NodeId], options: &DotOptions) -> Result<String> 
                 .unwrap_or(0);
         }
     }
+    // Then every node moves up to just below its lowest user (outputs to
+    // the top row), so that an operand sits beside what uses it and few
+    // edges span several rows: `(1 - x)^2` in `100*(y - x^2)^2 + (1 - x)^2`
+    // is drawn just under the `+`, not at the bottom with a long edge
+    // through the other operand's boxes.
+    let top = order
+        .iter()
+        .filter(|&&v| !is_constant(v))
+        .map(|v| layer[v.index()])
+        .max()
+        .unwrap_or(0);
     let mut lowest_user = vec![usize::MAX; g.len()];
-    for &v in &order {
+    for &v in order.iter().rev() {
+        if is_constant(v) {
+            continue;
+        }
+        layer[v.index()] = match lowest_user[v.index()] {
+            usize::MAX => top,
+            l => l - 1,
+        };
         for &a in g.args(v) {
             lowest_user[a.index()] = lowest_user[a.index()].min(layer[v.index()]);
-        }
-    }
-    for &v in &order {
-        if matches!(g.op(v), Op::Var(_)) && lowest_user[v.index()] != usize::MAX {
-            layer[v.index()] = lowest_user[v.index()] - 1;
         }
     }
     for &v in &order {
         if is_constant(v) {
             continue;
         }
+        // A root that another drawn node uses (an intermediate equation of a
+        // network, say) is not an output: only roots that nothing reads are.
+        let output = roots.contains(&v) && lowest_user[v.index()] == usize::MAX;
         box_of[v.index()] = Some(boxes.len());
-        boxes.push(new_box(v, layer[v.index()], roots.contains(&v)));
+        boxes.push(new_box(v, layer[v.index()], output));
         if boxes.len() > MAX_SVG_NODES {
             return Err(too_large(boxes.len()));
         }
@@ -174,9 +195,15 @@ fn place(boxes: &mut [Box_], edges: &[Edge]) -> (f64, f64) {
     }
     let mut below: Vec<Vec<usize>> = vec![Vec::new(); boxes.len()];
     let mut above: Vec<Vec<usize>> = vec![Vec::new(); boxes.len()];
+    // Where along its user an operand's edge enters, as an offset in row
+    // positions: sorting a row by its users' positions plus these offsets
+    // puts the operands of one user in operand order, so `a - b` has `a`
+    // left and the edges into one box do not cross.
+    let mut above_offset: Vec<Vec<f64>> = vec![Vec::new(); boxes.len()];
     for e in edges {
         below[e.to].push(e.from);
         above[e.from].push(e.to);
+        above_offset[e.from].push((e.slot as f64 + 1.0) / (e.arity as f64 + 1.0) - 0.5);
     }
     // Positions within rows, refined by barycenters.
     let mut pos = vec![0.0f64; boxes.len()];
@@ -208,7 +235,17 @@ fn place(boxes: &mut [Box_], edges: &[Edge]) -> (f64, f64) {
         for r in (0..layers.saturating_sub(1)).rev() {
             let keys: Vec<f64> = rows[r]
                 .iter()
-                .map(|&i| barycenter(i, &above, &pos))
+                .map(|&i| {
+                    let n = &above[i];
+                    if n.is_empty() {
+                        return pos[i];
+                    }
+                    n.iter()
+                        .zip(&above_offset[i])
+                        .map(|(&j, &d)| pos[j] + d)
+                        .sum::<f64>()
+                        / n.len() as f64
+                })
                 .collect();
             sort_row(&mut rows[r], &keys);
             set_positions(&rows[r..=r], &mut pos);
@@ -220,7 +257,7 @@ fn place(boxes: &mut [Box_], edges: &[Edge]) -> (f64, f64) {
         let mut x = 0.0;
         for &i in row {
             boxes[i].x = x;
-            x += boxes[i].w + GAP_X;
+            x += boxes[i].w + boxes[i].tag_w + GAP_X;
         }
     }
     let centre = |b: &Box_| b.x + b.w / 2.0;
@@ -263,7 +300,10 @@ fn place(boxes: &mut [Box_], edges: &[Edge]) -> (f64, f64) {
         b.x -= min_x;
         b.y = y_of[b.layer] + (row_h[b.layer] - b.h) / 2.0;
     }
-    let width = boxes.iter().map(|b| b.x + b.w).fold(0.0, f64::max);
+    let width = boxes
+        .iter()
+        .map(|b| b.x + b.w + b.tag_w)
+        .fold(0.0, f64::max);
     (width, (y - GAP_Y).max(0.0))
 }
 
@@ -287,12 +327,12 @@ fn pack(boxes: &mut [Box_], row: &[usize], wanted: &[f64]) {
     for k in 0..n {
         let i = row[k];
         from_left[k] = (wanted[k] - boxes[i].w / 2.0).max(limit);
-        limit = from_left[k] + boxes[i].w + GAP_X;
+        limit = from_left[k] + boxes[i].w + boxes[i].tag_w + GAP_X;
     }
     let mut limit = f64::INFINITY;
     for k in (0..n).rev() {
         let i = row[k];
-        let from_right = (wanted[k] - boxes[i].w / 2.0).min(limit - boxes[i].w);
+        let from_right = (wanted[k] - boxes[i].w / 2.0).min(limit - boxes[i].w - boxes[i].tag_w);
         limit = from_right - GAP_X;
         boxes[i].x = (from_left[k] + from_right) / 2.0;
     }
@@ -303,6 +343,7 @@ fn render(boxes: &[Box_], edges: &[Edge], title: Option<&str>, w: f64, h: f64) -
     let title_h = if title.is_some() { 28.0 } else { 0.0 };
     // The right edge of everything drawn, for a canvas fitted to it.
     let mut right = w + 2.0 * margin;
+    let mut left: f64 = 0.0;
     if let Some(t) = title {
         right = right.max(2.0 * margin + t.chars().count() as f64 * 8.5);
     }
@@ -313,11 +354,7 @@ fn render(boxes: &[Box_], edges: &[Edge], title: Option<&str>, w: f64, h: f64) -
          markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" \
          fill=\"#555\"/></marker></defs>"
     );
-    let _ = writeln!(out, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
     let (ox, oy) = (margin, margin + title_h);
-    for b in boxes.iter().filter(|b| b.output) {
-        right = right.max(ox + b.x + b.w + 50.0);
-    }
     if let Some(t) = title {
         let _ = writeln!(
             out,
@@ -343,26 +380,32 @@ fn render(boxes: &[Box_], edges: &[Edge], title: Option<&str>, w: f64, h: f64) -
              fill=\"none\" stroke=\"#555\" marker-end=\"url(#arrow)\"/>"
         );
         if let Some(l) = &e.label {
-            // Next to the edge, a third of the way down from its user,
-            // on a white ground so that crossing lines do not hide it.
+            // Next to the edge, a third of the way down from its user, on a
+            // white ground so that crossing lines do not hide it: left of
+            // the edge for a user's left operands, right of it for the
+            // others, so that the labels of one box's edges do not meet.
             let t = 0.3;
             let (lx, ly) = bezier((x2, y2), (x2, my), (x1, my), (x1, y1), t);
             let lw = l.chars().count() as f64 * CHAR_W * 0.92 + 6.0;
-            right = right.max(lx + 3.0 + lw + margin);
+            let x0 = if 2 * (e.slot + 1) < e.arity + 1 {
+                lx - 3.0 - lw
+            } else {
+                lx + 3.0
+            };
+            left = left.min(x0 - margin);
+            right = right.max(x0 + lw + margin);
             let _ = writeln!(
                 labels,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{lw:.1}\" height=\"14\" fill=\"white\" \
+                "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{lw:.1}\" height=\"14\" fill=\"white\" \
                  fill-opacity=\"0.85\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#1a5fb4\" \
                  font-size=\"11\">{}</text>",
-                lx + 3.0,
                 ly - 7.0,
-                lx + 6.0,
+                x0 + 3.0,
                 ly + 4.0,
                 xml(l)
             );
         }
     }
-    out.push_str(&labels);
     for b in boxes {
         let (x, y) = (ox + b.x, oy + b.y);
         let (fill, stroke, width) = match (b.output, b.constant) {
@@ -395,11 +438,17 @@ fn render(boxes: &[Box_], edges: &[Edge], title: Option<&str>, w: f64, h: f64) -
             );
         }
     }
+    // Labels last, so that no box hides one.
+    out.push_str(&labels);
     out.push_str("</svg>\n");
-    let (vw, vh) = (right, h + 2.0 * margin + title_h);
+    // The view box starts at the leftmost label (which may lie left of the
+    // boxes), so the canvas fits the drawing on both sides.
+    let left = left.min(0.0);
+    let (vw, vh) = (right - left, h + 2.0 * margin + title_h);
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{vw:.0}\" height=\"{vh:.0}\" \
-         viewBox=\"0 0 {vw:.0} {vh:.0}\" font-family=\"monospace\" font-size=\"12\">\n{out}"
+         viewBox=\"{left:.0} 0 {vw:.0} {vh:.0}\" font-family=\"monospace\" font-size=\"12\">\n\
+         <rect x=\"{left:.0}\" width=\"{vw:.0}\" height=\"{vh:.0}\" fill=\"white\"/>\n{out}"
     )
 }
 

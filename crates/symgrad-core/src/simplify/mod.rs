@@ -20,14 +20,17 @@
 //! canonical rules apply to scalar nodes only, where a scalar result of a
 //! tensor operation (such as `sum(W)`) is an opaque factor.
 
+mod expand;
+mod factor;
 mod order;
+mod products;
 #[cfg(test)]
 mod tests;
 
 use crate::graph::{Args, Func, Graph, NodeId, Op};
 use crate::num::Num;
 use order::{split_pow, Order};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::smallvec;
 
 /// Passes run at most this many times; one pass almost always reaches the
@@ -41,11 +44,35 @@ const MAX_PASSES: usize = 8;
 /// and does not depend on the order in which commutative operands were built.
 pub fn simplify(g: &mut Graph, roots: &[NodeId]) -> Vec<NodeId> {
     let mut order = Order::default();
+    let none = FxHashSet::default();
+    let canonical = canonical_form(g, &mut order, roots, &none);
+    // Then common factors out of sums where that is shorter, and the
+    // canonical form of the result (nested products flattened).
+    let mut one = |g: &mut Graph, order: &mut Order, id: NodeId, keep: &FxHashSet<NodeId>| {
+        canonical_form(g, order, &[id], keep)[0]
+    };
+    let factored = factor::factor_sums(g, &mut order, &canonical, &mut one);
+
+    if factored == canonical {
+        return canonical;
+    }
+    canonical_form(g, &mut order, &factored, &none)
+}
+
+/// The canonical form of each root (the passes of [`Pass`] until they stop
+/// changing anything), with the nodes of `keep` kept shared as if other
+/// users outside `roots` had them.
+fn canonical_form(
+    g: &mut Graph,
+    order: &mut Order,
+    roots: &[NodeId],
+    keep: &FxHashSet<NodeId>,
+) -> Vec<NodeId> {
     let mut current = roots.to_vec();
     // A pass can expose more flattening (a shared sum whose users merged
     // becomes used once), so repeat until the roots stop changing.
     for _ in 0..MAX_PASSES {
-        let next = Pass::run(g, &mut order, &current);
+        let next = Pass::run(g, order, &current, keep);
         if next == current {
             break;
         }
@@ -151,6 +178,10 @@ impl Prod {
 /// the sums and products that use them; larger ones stay shared.
 const SMALL: usize = 4;
 
+/// A shared product is opened into a product that uses it when the two
+/// together have at most this many factors.
+const OPEN_LIMIT: usize = 9;
+
 /// What a node of the input has become so far.
 enum Repr {
     /// A canonical node.
@@ -170,8 +201,18 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    fn run(g: &mut Graph, order: &mut Order, roots: &[NodeId]) -> Vec<NodeId> {
+    fn run(
+        g: &mut Graph,
+        order: &mut Order,
+        roots: &[NodeId],
+        keep: &FxHashSet<NodeId>,
+    ) -> Vec<NodeId> {
         let mut counts = g.use_counts(roots);
+        for k in keep {
+            if k.index() < counts.len() {
+                counts[k.index()] += 2;
+            }
+        }
         // Roots must come out as nodes, so they never stay pending.
         for r in roots {
             counts[r.index()] += 2;
@@ -471,7 +512,8 @@ impl Pass<'_> {
     /// as one factor (it has more than [`SMALL`] operands) is opened into
     /// the product that uses it when one of its own factors meets another
     /// factor there, so that `(T*V1*kb*n/V2) * V2/V1^2` is `T*kb*n/V1`
-    /// whichever mode built it. Products only: no sum is expanded.
+    /// whichever mode built it; and so is a shared product that is the only
+    /// factor. Products only: no sum is expanded.
     fn open_shared_products(&mut self, coef: &mut Num, factors: &mut FxHashMap<NodeId, Num>) {
         loop {
             let mut opened = None;
@@ -479,10 +521,17 @@ impl Pass<'_> {
                 if self.g.op(b) != Op::Mul || !e.is_exact() || e.as_int().is_none() {
                     continue;
                 }
-                let meets = self.g.args(b).iter().any(|&a| {
-                    let (base, _) = split_pow(self.g, a);
-                    base != b && factors.contains_key(&base)
-                });
+                // A product that stays small with the shared product opened
+                // opens it too, so that `-r*t` with `t = 2*g*u/v^2` is
+                // `-2*g*r*u/v^2` whether or not another root shares `t`
+                // (reverse mode shares such products, forward mode does
+                // not); the bound keeps printing linear.
+                let alone = factors.len() + self.g.args(b).len() <= OPEN_LIMIT;
+                let meets = alone
+                    || self.g.args(b).iter().any(|&a| {
+                        let (base, _) = split_pow(self.g, a);
+                        base != b && factors.contains_key(&base)
+                    });
                 if meets {
                     opened = Some((b, e));
                     break;
@@ -649,6 +698,10 @@ impl Pass<'_> {
             .collect();
         self.open_shared_products(&mut coef, &mut scaled);
         self.combine_fractions(&mut coef, &mut scaled);
+        self.abs_times_sign(&mut scaled);
+        self.cancel_product_powers(&mut scaled);
+        self.merge_symbolic_powers(&mut scaled);
+        self.exp_over_exp_sum(&mut scaled);
         let mut factors: Vec<(NodeId, Num)> = Vec::with_capacity(scaled.len());
         for (b, e) in scaled {
             if e.is_zero() {

@@ -1,0 +1,575 @@
+//! Common factors out of sums, where that shortens the expression: SymPy's
+//! `factor_terms`, with its `together` for denominators every term shares.
+//!
+//! For a canonical sum `Σ cᵢ·Πⱼ bⱼ^eᵢⱼ`, the common part is the greatest
+//! common divisor of the exact coefficients times every base that all terms
+//! have with exponents of one sign, at the smallest of those exponents (for
+//! a denominator that is its largest power, the least common denominator).
+//! The sum becomes `common · Σ (term / common)`, and that product is put in
+//! canonical form again, so the inner sum's terms meet and cancel
+//! (`V/t - S·V/t²` with `t = K + S` is `V·(t - S)/t²`, which is `K·V/t²`). The
+//! rewrite is kept only when it lowers the operation count of the
+//! expression tree with every shared node counted at each use ([`Cost`]):
+//! that is how a printed derivative with its bindings inlined is counted.
+//!
+//! The pass runs bottom-up over the topological order (no recursion over
+//! depth), on scalar graphs only: a graph with tensor nodes is left alone.
+
+use super::expand;
+use super::order::{split_pow, Order};
+use crate::graph::{Args, Graph, NodeId, Op};
+use crate::num::Num;
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::smallvec;
+
+/// Sums with more terms than this are left as they are (the common part of
+/// a huge sum is rarely more than a number, and the search is quadratic in
+/// the number of distinct bases).
+const MAX_TERMS: usize = 64;
+
+/// Puts a new expression in canonical form, keeping the given sums shared.
+pub(super) type Canonical<'a> =
+    dyn FnMut(&mut Graph, &mut Order, NodeId, &FxHashSet<NodeId>) -> NodeId + 'a;
+
+/// How deep "expanded in full" goes (products within products).
+const FULL_DEPTH: usize = 12;
+
+/// The operation count of every node's expression tree, shared nodes
+/// counted at each use, kept up to date as the graph grows.
+#[derive(Default)]
+pub(super) struct Cost {
+    ops: Vec<f64>,
+}
+
+impl Cost {
+    /// Counts as SymPy's `count_ops` does, closely enough to choose between
+    /// forms: a subtraction costs what an addition does, a division what a
+    /// multiplication does (`x/y` is one operation, not a product and a
+    /// power), and a coefficient of -1 is a negation, not a product.
+    fn update(&mut self, g: &Graph) {
+        for i in self.ops.len()..g.len() {
+            let id = NodeId::from_index(i);
+            let args = g.args(id);
+            let own = match g.op(id) {
+                Op::Var(_) | Op::Named(_) => 0.0,
+                Op::Const(c) => const_cost(c),
+                Op::Add => {
+                    let mut total = args.len() as f64 - 1.0;
+                    let mut negatives = 0;
+                    for &a in args {
+                        total += self.ops[a.index()];
+                        if leads_negative(g, a) {
+                            // `a - b`: the sign is the subtraction.
+                            total -= 1.0;
+                            negatives += 1;
+                        }
+                    }
+                    if negatives == args.len() {
+                        total += 1.0;
+                    }
+                    total
+                }
+                Op::Mul => {
+                    let (mut num, mut den, mut total) = (0usize, 0usize, 0.0);
+                    for &a in args {
+                        if let Some(c) = g.as_const(a) {
+                            total += const_cost(c);
+                            if !c.is_int(1) && !c.is_int(-1) {
+                                num += 1;
+                            }
+                            continue;
+                        }
+                        match split_pow(g, a) {
+                            (b, e) if e.is_negative() => {
+                                den += 1;
+                                total += self.ops[b.index()];
+                                if !e.is_int(-1) {
+                                    total += 1.0 + const_cost(e.neg());
+                                }
+                            }
+                            _ => {
+                                num += 1;
+                                total += self.ops[a.index()];
+                            }
+                        }
+                    }
+                    total += num.saturating_sub(1) as f64;
+                    if den > 0 {
+                        total += den as f64;
+                    }
+                    total
+                }
+                _ => 1.0 + args.iter().map(|a| self.ops[a.index()]).sum::<f64>(),
+            };
+            self.ops.push(own);
+        }
+    }
+
+    /// The operation count of `id`'s tree.
+    pub(super) fn of(&mut self, g: &Graph, id: NodeId) -> f64 {
+        self.update(g);
+        self.ops[id.index()]
+    }
+}
+
+/// As SymPy counts a number: a sign and a division.
+fn const_cost(c: Num) -> f64 {
+    let neg = if c.is_negative() { 1.0 } else { 0.0 };
+    let frac = if c.is_exact() && c.as_int().is_none() {
+        1.0
+    } else {
+        0.0
+    };
+    neg + frac
+}
+
+/// Whether a term is a negative number or a product with a negative
+/// coefficient.
+fn leads_negative(g: &Graph, id: NodeId) -> bool {
+    match g.op(id) {
+        Op::Const(c) => c.is_negative(),
+        Op::Mul => g.as_const(g.args(id)[0]).is_some_and(|c| c.is_negative()),
+        _ => false,
+    }
+}
+
+/// One term of a sum: its coefficient and its factors as base and exponent.
+struct Term {
+    coef: Num,
+    factors: Vec<(NodeId, Num)>,
+}
+
+fn term_of(g: &Graph, id: NodeId) -> Term {
+    if let Some(c) = g.as_const(id) {
+        return Term {
+            coef: c,
+            factors: Vec::new(),
+        };
+    }
+    let mut coef = Num::int(1);
+    let mut factors: Vec<(NodeId, Num)> = Vec::new();
+    // Factors of nested products (a factored sum inside a product) too.
+    let mut stack = vec![(id, Num::int(1))];
+    while let Some((f, k)) = stack.pop() {
+        if g.op(f) == Op::Mul && k.is_one() {
+            for &a in g.args(f) {
+                stack.push((a, k));
+            }
+            continue;
+        }
+        if let Some(c) = g.as_const(f) {
+            match c.pow_exact(k) {
+                Some(v) => coef = coef.mul(v),
+                None => factors.push((f, k)),
+            }
+            continue;
+        }
+        let (b, e) = split_pow(g, f);
+        let e = e.mul(k);
+        match factors.iter_mut().find(|(fb, _)| *fb == b) {
+            Some((_, fe)) => *fe = fe.add(e),
+            None => factors.push((b, e)),
+        }
+    }
+    Term { coef, factors }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.unsigned_abs(), b.unsigned_abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a as i64
+}
+
+/// The positive rational gcd of exact coefficients (gcd of numerators over
+/// lcm of denominators), or 1 when one of them is not exact.
+fn coefficient_gcd(terms: &[Term]) -> Num {
+    let mut num = 0i64;
+    let mut den = 1i64;
+    for t in terms {
+        let Num::Rational(r) = t.coef else {
+            return Num::int(1);
+        };
+        num = gcd(num, *r.numer());
+        let d = *r.denom();
+        let Some(l) = (den / gcd(den, d)).checked_mul(d) else {
+            return Num::int(1);
+        };
+        den = l;
+    }
+    if num == 0 {
+        return Num::int(1);
+    }
+    Num::ratio(num, den).unwrap_or(Num::int(1))
+}
+
+/// The common part of the terms: the coefficient gcd and the shared bases
+/// at their smallest exponent.
+fn common_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
+    let coef = coefficient_gcd(terms);
+    let mut common = Vec::new();
+    if let Some(first) = terms.first() {
+        'bases: for &(b, e0) in &first.factors {
+            if !e0.is_exact() || e0.is_zero() {
+                continue;
+            }
+            let mut least = e0;
+            for t in &terms[1..] {
+                match t.factors.iter().find(|(tb, _)| *tb == b) {
+                    Some(&(_, e))
+                        if e.is_exact() && !e.is_zero() && e.is_negative() == e0.is_negative() =>
+                    {
+                        if e.to_f64() < least.to_f64() {
+                            least = e;
+                        }
+                    }
+                    _ => continue 'bases,
+                }
+            }
+            common.push((b, least));
+        }
+    }
+    (coef, common)
+}
+
+/// The least common denominator of the terms: every base with a negative
+/// integer exponent in some term, at its most negative (a term without it
+/// counting as exponent 0), with the coefficient gcd. Taking it out puts
+/// the sum over one denominator, as SymPy's `together` does.
+fn denominator_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
+    let coef = coefficient_gcd(terms);
+    let mut common: Vec<(NodeId, Num)> = Vec::new();
+    for t in terms {
+        for &(b, e) in &t.factors {
+            if !e.is_exact() || e.as_int().is_none() || !e.is_negative() {
+                continue;
+            }
+            match common.iter_mut().find(|(cb, _)| *cb == b) {
+                Some((_, ce)) if e.to_f64() < ce.to_f64() => *ce = e,
+                Some(_) => {}
+                None => common.push((b, e)),
+            }
+        }
+    }
+    // A base also raised to a positive or fractional power in another
+    // term would leave that term with a power that is not simpler.
+    common.retain(|&(b, _)| {
+        terms.iter().all(|t| {
+            t.factors
+                .iter()
+                .all(|&(tb, te)| tb != b || (te.is_negative() && te.as_int().is_some()))
+        })
+    });
+    (coef, common)
+}
+
+fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
+    if e.is_zero() {
+        return None;
+    }
+    if e.is_exact() && e.is_one() {
+        return Some(b);
+    }
+    let en = g.constant(e);
+    Some(g.intern(Op::Pow, smallvec![b, en]))
+}
+
+/// `common · Σ (term / common)` for the canonical sum `s`, in canonical form,
+/// when the terms have a common part.
+fn factored(
+    g: &mut Graph,
+    order: &mut Order,
+    s: NodeId,
+    canonical: &mut Canonical<'_>,
+    keep: &FxHashSet<NodeId>,
+    together: bool,
+) -> Option<NodeId> {
+    let args: Args = g.args(s).into();
+    if args.len() < 2 || args.len() > MAX_TERMS {
+        return None;
+    }
+    let terms: Vec<Term> = args.iter().map(|&t| term_of(g, t)).collect();
+    let (coef, common) = if together {
+        denominator_part(&terms)
+    } else {
+        common_part(&terms)
+    };
+    if together && common.is_empty() {
+        return None;
+    }
+    if common.is_empty() && coef.is_one() {
+        return None;
+    }
+    let mut inner = Args::new();
+    for t in &terms {
+        let c = t.coef.div(coef)?;
+        let mut margs: Args = smallvec![g.constant(c)];
+        for &(b, e) in &t.factors {
+            let left = match common.iter().find(|(cb, _)| *cb == b) {
+                Some(&(_, ce)) => e.sub(ce),
+                None => e,
+            };
+            if let Some(p) = power(g, b, left) {
+                margs.push(p);
+            }
+        }
+        // A common base the term lacks (a denominator of the other terms)
+        // multiplies it: the term over the common denominator.
+        for &(b, ce) in &common {
+            if !t.factors.iter().any(|&(tb, _)| tb == b) {
+                if let Some(p) = power(g, b, ce.neg()) {
+                    margs.push(p);
+                }
+            }
+        }
+        // A lone factor stays itself (a one-factor product would be taken
+        // for a product to flatten into the sum).
+        inner.push(if margs.len() == 2 && c.is_exact() && c.is_one() {
+            margs[1]
+        } else {
+            g.intern(Op::Mul, margs)
+        });
+    }
+    let inner = g.intern(Op::Add, inner);
+    let mut outer: Args = smallvec![g.constant(coef)];
+    for &(b, e) in &common {
+        if let Some(p) = power(g, b, e) {
+            outer.push(p);
+        }
+    }
+    outer.push(inner);
+    let outer = g.intern(Op::Mul, outer);
+    Some(canonical(g, order, outer, keep))
+}
+
+/// The roots with common factors taken out of their sums where that
+/// shortens them; `canonical` puts a new expression in canonical form.
+pub(super) fn factor_sums(
+    g: &mut Graph,
+    order: &mut Order,
+    roots: &[NodeId],
+    canonical: &mut Canonical<'_>,
+) -> Vec<NodeId> {
+    // Each candidate is canonicalized by a pass over the whole graph's
+    // arrays, so large graphs (which no one reads printed) are left in
+    // their canonical form.
+    if g.len() > MAX_GRAPH {
+        return roots.to_vec();
+    }
+    let reachable = g.reachable(roots);
+    if reachable.len() > MAX_REACHABLE
+        || reachable
+            .iter()
+            .any(|&v| g.op(v).is_tensor() || !g.is_scalar(v))
+    {
+        return roots.to_vec();
+    }
+    let counts = g.use_counts(roots);
+    let keep = reachable
+        .iter()
+        .copied()
+        .filter(|&v| g.op(v) == Op::Add && counts[v.index()] > 1 && g.args(v).len() > super::SMALL)
+        .collect();
+    let mut f = Factorer {
+        budget: BUDGET,
+        cost: Cost::default(),
+        best: FxHashMap::default(),
+        keep,
+        canonical,
+    };
+    f.run(g, order, roots, NESTING)
+}
+
+/// Graphs with more nodes than this, or roots reaching more than
+/// `MAX_REACHABLE` nodes, keep their canonical form.
+const MAX_GRAPH: usize = 200_000;
+const MAX_REACHABLE: usize = 5_000;
+
+/// At most this many sums (and products over sums) are improved in one
+/// simplification, so that its cost stays bounded on large graphs (each
+/// candidate is put in canonical form, which visits what it reaches):
+/// past the budget, sums keep their canonical form. Which sums are tried
+/// depends only on the graph, so the result is deterministic.
+const BUDGET: usize = 200;
+
+/// How many times the inner sum of a factored candidate is itself improved
+/// (`n·(t·S^(n-1) - S^(2n-1))` with `t = K^n + S^n` is `n·K^n·S^(n-1)` once
+/// its inner sum is distributed).
+const NESTING: usize = 1;
+
+struct Factorer<'c> {
+    /// Candidate sums still to try (see [`BUDGET`]).
+    budget: usize,
+    cost: Cost,
+    /// The best form found for each node already visited.
+    best: FxHashMap<NodeId, NodeId>,
+    /// Sums of more than [`super::SMALL`] terms used more than once: they
+    /// stay shared (expansion treats them as atoms).
+    keep: FxHashSet<NodeId>,
+    canonical: &'c mut Canonical<'c>,
+}
+
+impl Factorer<'_> {
+    /// Visits the nodes below `roots` not visited before, operands first,
+    /// and returns the roots' best forms.
+    fn run(
+        &mut self,
+        g: &mut Graph,
+        order: &mut Order,
+        roots: &[NodeId],
+        nesting: usize,
+    ) -> Vec<NodeId> {
+        for id in self.unvisited(g, roots) {
+            let args: Args = g.args(id).into();
+            let mapped: Args = args
+                .iter()
+                .map(|a| *self.best.get(a).unwrap_or(a))
+                .collect();
+            let node = if mapped == args {
+                id
+            } else {
+                g.intern(g.op(id), mapped)
+            };
+            // Sums, and products over a sum (`(4x³ - 32x + 5)/2` has the
+            // normal form `2x³ - 16x + 5/2`).
+            let over_sum =
+                g.op(node) == Op::Mul && g.args(node).iter().any(|&a| g.op(a) == Op::Add);
+            let best = if g.op(node) == Op::Add || over_sum {
+                self.best_sum(g, order, node, nesting)
+            } else {
+                node
+            };
+            self.best.insert(id, best);
+            self.best.entry(best).or_insert(best);
+        }
+        roots
+            .iter()
+            .map(|r| *self.best.get(r).unwrap_or(r))
+            .collect()
+    }
+
+    /// The best form of a sum. When it expands in full within bounds, the
+    /// expansion is a normal form (a polynomial over canonical atoms), the
+    /// same however the sum was built; the cheapest of it and its factored
+    /// forms wins unless a form derived from the sum as built is strictly
+    /// cheaper, so that the modes, which build one derivative differently,
+    /// print the same form wherever the normal form is as short. Otherwise
+    /// the candidates are the sum, the sum distributed one level, and each
+    /// with common factors taken out (their inner sums improved in turn);
+    /// the cheapest wins, the sum as it is on ties.
+    fn best_sum(
+        &mut self,
+        g: &mut Graph,
+        order: &mut Order,
+        node: NodeId,
+        nesting: usize,
+    ) -> NodeId {
+        if self.budget == 0 {
+            return node;
+        }
+        self.budget -= 1;
+        let normal = expand::expand(g, node, FULL_DEPTH, &self.keep).map(|p| {
+            let raw = expand::build(g, &p);
+            (self.canonical)(g, order, raw, &self.keep)
+        });
+        let mut built = vec![node];
+        if let Some(p) = expand::expand(g, node, 1, &self.keep) {
+            let raw = expand::build(g, &p);
+            let c = (self.canonical)(g, order, raw, &self.keep);
+            if c != node {
+                built.push(c);
+            }
+        }
+        let (mut best, mut best_cost) = self.cheapest(g, order, built, nesting);
+        if let Some(n) = normal {
+            let (best_normal, normal_cost) = self.cheapest(g, order, vec![n], nesting);
+            if normal_cost <= best_cost {
+                (best, best_cost) = (best_normal, normal_cost);
+            }
+        }
+        // Shared sums expanded too, only where that is strictly shorter
+        // (the sharing is worth a tie).
+        if !self.keep.is_empty() {
+            let none = FxHashSet::default();
+            if let Some(p) = expand::expand(g, node, FULL_DEPTH, &none) {
+                let raw = expand::build(g, &p);
+                let n = (self.canonical)(g, order, raw, &none);
+                let (best_open, open_cost) = self.cheapest(g, order, vec![n], nesting);
+                if open_cost < best_cost {
+                    best = best_open;
+                }
+            }
+        }
+        best
+    }
+
+    /// The cheapest of `candidates` and their factored forms (the first
+    /// candidate on ties), with its cost.
+    fn cheapest(
+        &mut self,
+        g: &mut Graph,
+        order: &mut Order,
+        mut candidates: Vec<NodeId>,
+        nesting: usize,
+    ) -> (NodeId, f64) {
+        for k in 0..candidates.len() {
+            let c = candidates[k];
+            if g.op(c) != Op::Add {
+                continue;
+            }
+            for together in [false, true] {
+                let Some(f) = factored(g, order, c, self.canonical, &self.keep, together) else {
+                    continue;
+                };
+                candidates.push(f);
+                if nesting > 0 {
+                    let better = self.run(g, order, &[f], nesting - 1)[0];
+                    if better != f {
+                        let c = (self.canonical)(g, order, better, &self.keep);
+                        candidates.push(c);
+                    }
+                }
+            }
+        }
+        let mut best = candidates[0];
+        let mut best_cost = self.cost.of(g, best);
+        for &c in &candidates[1..] {
+            let k = self.cost.of(g, c);
+            if k < best_cost {
+                best = c;
+                best_cost = k;
+            }
+        }
+        (best, best_cost)
+    }
+
+    /// The nodes below `roots` not yet visited, operands before users (a
+    /// walk with its own stack that stops at visited nodes, so that nested
+    /// runs cost only their new nodes).
+    fn unvisited(&self, g: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
+        let mut seen: FxHashSet<NodeId> = Default::default();
+        let mut out = Vec::new();
+        let mut stack: Vec<(NodeId, usize)> = Vec::new();
+        for &r in roots {
+            if self.best.contains_key(&r) || !seen.insert(r) {
+                continue;
+            }
+            stack.push((r, 0));
+            while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+                let args = g.args(id);
+                if *next < args.len() {
+                    let a = args[*next];
+                    *next += 1;
+                    if !self.best.contains_key(&a) && seen.insert(a) {
+                        stack.push((a, 0));
+                    }
+                } else {
+                    out.push(id);
+                    stack.pop();
+                }
+            }
+        }
+        out
+    }
+}
