@@ -129,6 +129,7 @@ impl TensorProgram {
                 Op::Reshape(_) => Step::Reshape(a(0)),
                 Op::Softmax => Step::Softmax(a(0)),
                 Op::LogSumExp => Step::LogSumExp(a(0)),
+                // Listed, not guarded, so that a new operation is a compile error here.
                 Op::Conv2d(_)
                 | Op::Conv2dInputGrad(..)
                 | Op::Conv2dKernelGrad(..)

@@ -431,6 +431,24 @@ impl Op {
         )
     }
 
+    /// Whether the operation is one of the image and sequence operations
+    /// (convolution and its backward products, pooling, upsampling,
+    /// select and embed; `graph::conv`).
+    pub fn is_image(&self) -> bool {
+        matches!(
+            self,
+            Op::Conv2d(_)
+                | Op::Conv2dInputGrad(..)
+                | Op::Conv2dKernelGrad(..)
+                | Op::MaxPool(_)
+                | Op::MaxPoolMask(_)
+                | Op::SumPool(_)
+                | Op::Upsample(..)
+                | Op::Select { .. }
+                | Op::Embed { .. }
+        )
+    }
+
     /// Whether the operation only exists for tensors (changes or needs shapes).
     pub fn is_tensor(&self) -> bool {
         !self.is_leaf() && !self.is_elementwise()

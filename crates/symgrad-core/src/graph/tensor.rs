@@ -209,15 +209,7 @@ impl Graph {
             }
             Op::Softmax => a,
             Op::LogSumExp => a.without(a.rank() - 1),
-            Op::Conv2d(_)
-            | Op::Conv2dInputGrad(..)
-            | Op::Conv2dKernelGrad(..)
-            | Op::MaxPool(_)
-            | Op::MaxPoolMask(_)
-            | Op::SumPool(_)
-            | Op::Upsample(..)
-            | Op::Select { .. }
-            | Op::Embed { .. } => return self.image_shape(op, args),
+            op if op.is_image() => return self.image_shape(op, args),
             _ => unreachable!("{op:?} is not a tensor operation"),
         };
         Ok(self.intern_shape(&shape))

@@ -210,6 +210,7 @@ impl Plan {
                     }
                     View::contiguous(Src::Buf(out), dims)
                 }
+                // Listed, not guarded, so that a new operation is a compile error here.
                 Op::Conv2d(_)
                 | Op::Conv2dInputGrad(..)
                 | Op::Conv2dKernelGrad(..)

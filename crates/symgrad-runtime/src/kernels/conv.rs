@@ -467,27 +467,41 @@ mod tests {
             .collect()
     }
 
+    /// A 3×2 kernel geometry of `[n, c, f]` with random input, kernel and
+    /// output adjoint.
+    fn case(
+        [n, c, f]: [usize; 3],
+        stride: usize,
+        padding: usize,
+        h: usize,
+        w: usize,
+    ) -> (ConvShape, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let g = ConvShape {
+            n,
+            c,
+            h,
+            w,
+            f,
+            kh: 3,
+            kw: 2,
+            stride,
+            padding,
+        };
+        let (ho, wo) = g.out_hw();
+        let seed = (n * 7 + c) as u64;
+        let x = lcg(seed, n * c * h * w);
+        let k = lcg(seed + 1, f * c * g.kh * g.kw);
+        let wv = lcg(seed + 2, n * f * ho * wo);
+        (g, x, k, wv)
+    }
+
     /// Adjointness: ⟨w, conv(x, K)⟩ = ⟨input_grad(w, K), x⟩ = ⟨kernel_grad(x, w), K⟩
     /// for strides, paddings and non-square shapes. An independent check of
     /// the index arithmetic of all three loops.
     #[test]
     fn the_backward_products_are_the_adjoints() {
         for (stride, padding, h, w) in [(1, 0, 5, 4), (2, 1, 7, 6), (3, 2, 5, 5), (1, 1, 3, 3)] {
-            let g = ConvShape {
-                n: 2,
-                c: 3,
-                h,
-                w,
-                f: 2,
-                kh: 3,
-                kw: 2,
-                stride,
-                padding,
-            };
-            let (ho, wo) = g.out_hw();
-            let x = lcg(1, g.n * g.c * h * w);
-            let k = lcg(2, g.f * g.c * g.kh * g.kw);
-            let wv = lcg(3, g.n * g.f * ho * wo);
+            let (g, x, k, wv) = case([2, 3, 2], stride, padding, h, w);
             let mut y = vec![0.0; wv.len()];
             conv2d(&g, &x, &k, &mut y);
             let mut dx = vec![0.0; x.len()];
@@ -507,21 +521,7 @@ mod tests {
     #[test]
     fn the_im2col_products_equal_the_direct_loops() {
         for (stride, padding, h, w) in [(1, 0, 5, 4), (2, 1, 7, 6), (3, 2, 5, 5), (1, 1, 8, 8)] {
-            let g = ConvShape {
-                n: 3,
-                c: 2,
-                h,
-                w,
-                f: 4,
-                kh: 3,
-                kw: 2,
-                stride,
-                padding,
-            };
-            let (ho, wo) = g.out_hw();
-            let x = lcg(4, g.n * g.c * h * w);
-            let k = lcg(5, g.f * g.c * g.kh * g.kw);
-            let wv = lcg(6, g.n * g.f * ho * wo);
+            let (g, x, k, wv) = case([3, 2, 4], stride, padding, h, w);
             let close = |a: &[f64], b: &[f64]| {
                 a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-12)
             };
