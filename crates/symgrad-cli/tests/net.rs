@@ -539,11 +539,11 @@ fn bad_recurrences_and_blocks_give_spanned_errors_and_status_2() {
         "cannot multiply [] by [8, 8]",
         "sum(h[t-1], 0) @ v",
     );
-    // What is read but not expanded yet says so, spanned.
+    // A residual block whose output does not fit its input, under `end`.
     bad_file(
-        "input x[4]\ntarget y[4]\nresidual\n  dense 4 relu\nend relu\nloss = sum(y)\n",
-        "not expanded yet",
-        "residual",
+        "input x[4]\ntarget y[4]\nresidual\n  dense 3 relu\nend relu\nloss = sum(y)\n",
+        "the skip connection adds them",
+        "end relu",
     );
     // `net expand` reads the whole file and reports the same way.
     let path = temp("unclosed.sg", "input x[4]\nresidual\n  dense 4 relu\n");

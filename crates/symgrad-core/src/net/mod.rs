@@ -31,8 +31,9 @@
 //!   weights are shared by every step and reverse mode sums each weight's
 //!   gradient over the steps (backpropagation through time); `v[t]` with a
 //!   constant (or `t`) selects along `v`'s first axis;
-//! - `residual ... end` blocks are read and checked, but not expanded yet
-//!   (issue 9): a spanned error says so.
+//! - `residual ... end [activation]` blocks expand (in [`shorthand`]) to
+//!   their layers from the block's input and the skip connection
+//!   `resK = activation(out + in)`.
 //!
 //! A file is read once into a tree ([`syntax::parse_file`]: statements and
 //! one arena of expression trees, spans on every node), the shorthand is

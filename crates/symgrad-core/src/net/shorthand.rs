@@ -50,7 +50,7 @@ use super::syntax::{
     LayerKind, Origin, Stmt, StmtKind,
 };
 use super::Role;
-use crate::error::{Result, Span};
+use crate::error::{Error, ErrorKind, Result, Span};
 use crate::num::Num;
 use crate::parse::ast::{BinOp, ExprArena, ExprId};
 use rustc_hash::FxHashMap;
@@ -63,7 +63,8 @@ use rustc_hash::FxHashMap;
 /// A spanned error for a file that does not parse, a layer without an input
 /// vector before it, a `loss` shorthand without a layer or a target before
 /// it or whose target does not fit, a name the shorthand would define that
-/// the file defines too, and a block.
+/// the file defines too, and a residual block with no layer or whose output's
+/// shape is not its input's.
 pub fn expand(src: &str) -> Result<String> {
     let file = syntax::parse_file(src)?;
     let expanded = expand_file(src, file)?;
@@ -71,6 +72,7 @@ pub fn expand(src: &str) -> Result<String> {
 }
 
 /// A vector a layer can take: an input or a layer's output.
+#[derive(Clone)]
 struct Source {
     name: String,
     /// Its dimensions.
@@ -106,6 +108,8 @@ struct State<'s> {
     /// The most recent target.
     target: Option<Source>,
     layers: usize,
+    /// Residual blocks so far (`res1`, `res2`, ...).
+    blocks: usize,
     exprs: ExprArena,
     out: Vec<Stmt>,
 }
@@ -139,45 +143,11 @@ pub fn expand_file(src: &str, file: File) -> Result<File> {
         current: None,
         target: None,
         layers: 0,
+        blocks: 0,
         exprs: file.exprs,
         out: Vec::with_capacity(file.stmts.len()),
     };
-    for stmt in file.stmts {
-        match &stmt.kind {
-            StmtKind::Decl(d) if d.role == Role::Input => {
-                state.current = Some(Source {
-                    name: d.name.name.clone(),
-                    dims: d.dims.clone(),
-                    layer: false,
-                });
-            }
-            StmtKind::Decl(d) if d.role == Role::Target => {
-                state.target = Some(Source {
-                    name: d.name.name.clone(),
-                    dims: d.dims.clone(),
-                    layer: false,
-                });
-            }
-            StmtKind::Layer(layer) => {
-                match &layer.kind {
-                    LayerKind::Dense { width, activation } => {
-                        state.dense(stmt.span, *width, &activation.name)?
-                    }
-                    LayerKind::Loss { kind } => state.loss(stmt.span, &kind.name)?,
-                }
-                continue;
-            }
-            StmtKind::Block(b) => {
-                return Err(syntax(
-                    b.open,
-                    "'residual' blocks are read but not expanded yet (issue 9): \
-                     write the block's equations, with the skip connection as an addition",
-                ))
-            }
-            _ => {}
-        }
-        state.out.push(stmt);
-    }
+    state.expand_stmts(file.stmts)?;
     Ok(File {
         stmts: state.out,
         exprs: state.exprs,
@@ -185,6 +155,99 @@ pub fn expand_file(src: &str, file: File) -> Result<File> {
 }
 
 impl State<'_> {
+    /// Expands `stmts` in order into `self.out`.
+    fn expand_stmts(&mut self, stmts: Vec<Stmt>) -> Result<()> {
+        let state = self;
+        for stmt in stmts {
+            match &stmt.kind {
+                StmtKind::Decl(d) if d.role == Role::Input => {
+                    state.current = Some(Source {
+                        name: d.name.name.clone(),
+                        dims: d.dims.clone(),
+                        layer: false,
+                    });
+                }
+                StmtKind::Decl(d) if d.role == Role::Target => {
+                    state.target = Some(Source {
+                        name: d.name.name.clone(),
+                        dims: d.dims.clone(),
+                        layer: false,
+                    });
+                }
+                StmtKind::Layer(layer) => {
+                    match &layer.kind {
+                        LayerKind::Dense { width, activation } => {
+                            state.dense(stmt.span, *width, &activation.name)?
+                        }
+                        LayerKind::Loss { kind } => state.loss(stmt.span, &kind.name)?,
+                    }
+                    continue;
+                }
+                StmtKind::Block(_) => {
+                    let StmtKind::Block(b) = stmt.kind else {
+                        unreachable!()
+                    };
+                    state.residual(b)?;
+                    continue;
+                }
+                _ => {}
+            }
+            state.out.push(stmt);
+        }
+        Ok(())
+    }
+
+    /// `residual ... end [activation]`: the body's layers from the block's
+    /// input, then `resK = activation(out + in)`, the skip connection, which
+    /// becomes the current layer output.
+    fn residual(&mut self, b: crate::net::syntax::Block) -> Result<()> {
+        let Some(input) = self.current.clone() else {
+            return Err(syntax(
+                b.open,
+                "'residual' needs an input above it: declare 'input x[n]' or a layer first",
+            ));
+        };
+        self.expand_stmts(b.body)?;
+        let out = match &self.current {
+            Some(out) if out.name != input.name => out.clone(),
+            _ => {
+                return Err(syntax(
+                    b.open,
+                    "a 'residual' block needs at least one layer inside it",
+                ))
+            }
+        };
+        if out.dims != input.dims {
+            return Err(Error::at(
+                ErrorKind::Shape,
+                b.close,
+                format!(
+                    "the residual block's output {} is {:?} but its input {} is {:?}: \
+                     the skip connection adds them, so they need one shape",
+                    out.name, out.dims, input.name, input.dims
+                ),
+            ));
+        }
+        self.blocks += 1;
+        let name = format!("res{}", self.blocks);
+        self.claim(std::slice::from_ref(&name), b.close, "the residual block")?;
+        let line = b.close;
+        let e = &mut self.exprs;
+        let (o, i) = (e.name(&out.name, line), e.name(&input.name, line));
+        let sum = e.binary(BinOp::Add, o, i, line);
+        let value = match b.activation.as_ref().map(|a| a.name.as_str()) {
+            None | Some("identity" | "linear") => sum,
+            Some(act) => self.exprs.call(act, vec![sum], line),
+        };
+        self.equation(&name, value, line);
+        self.current = Some(Source {
+            name,
+            dims: input.dims,
+            layer: true,
+        });
+        Ok(())
+    }
+
     /// Claims the names a shorthand line defines, refusing any the file
     /// defines too.
     fn claim(&mut self, names: &[String], span: Span, what: &str) -> Result<()> {
@@ -409,5 +472,22 @@ pub fn print(src: &str, file: &File) -> String {
         out.push_str(&print_stmt(&file.exprs, stmt));
     }
     out.push_str(text_of(src, Span::new(copied, src.len())));
+    // A block's opening line is copied with the text around it; commented,
+    // so that the expanded file reads back (its `end` line is the origin of
+    // the skip connection and is commented above).
+    let opens_block = |line: &str| {
+        let t = line.trim();
+        t == "residual" || t.starts_with("residual ") || t.starts_with("residual#")
+    };
+    if out.lines().any(opens_block) {
+        let mut commented = String::with_capacity(out.len() + 8);
+        for line in out.split_inclusive('\n') {
+            if opens_block(line) {
+                commented.push_str("# ");
+            }
+            commented.push_str(line);
+        }
+        out = commented;
+    }
     out
 }

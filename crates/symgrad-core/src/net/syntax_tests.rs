@@ -216,11 +216,32 @@ fn blocks_are_read_into_the_tree() {
     // Nesting past the depth limit is refused, not recursed into.
     let deep = "residual\n".repeat(crate::parse::MAX_DEPTH + 1);
     assert_eq!(tree_err(&deep).kind(), ErrorKind::TooDeep);
-    // Expansion refuses a block with a span, saying why.
-    let e = parse_network(src).unwrap_err();
-    assert!(e.message().contains("not expanded yet"), "{}", e.message());
-    assert_eq!(at(src, e.span().unwrap()), "residual");
-    assert_eq!(shorthand::expand(src).unwrap_err(), e);
+    // Expansion: the body's layers from the block's input, then the skip
+    // connection res1 = relu(a2 + x) as the current layer output.
+    let net = parse_network(src).unwrap();
+    let names: Vec<&str> = net.equations.iter().map(|e| e.name.as_str()).collect();
+    for name in ["z1", "a1", "z2", "a2", "res1", "loss"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let expanded = shorthand::expand(src).unwrap();
+    assert!(expanded.contains("res1 = relu(a2 + x)"), "{expanded}");
+    assert!(expanded.contains("# residual\n"), "{expanded}");
+    // The expanded text reads back to the same network.
+    let again = parse_network(&expanded).unwrap();
+    assert_eq!(again.graph.len(), net.graph.len());
+    assert_eq!(shorthand::expand(&expanded).unwrap(), expanded);
+    // The skip connection needs one shape; a block needs a layer.
+    let bad = "input x[4]\nresidual\n  dense 3 relu\nend relu\nloss = sum(res1)\n";
+    let e = parse_network(bad).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    assert_eq!(at(bad, e.span().unwrap()), "end relu");
+    let empty = "input x[4]\nresidual\nend\nloss = sum(x)\n";
+    let e = parse_network(empty).unwrap_err();
+    assert!(
+        e.message().contains("at least one layer"),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]
