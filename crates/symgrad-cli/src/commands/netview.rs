@@ -56,6 +56,13 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
         let label = format!("{role} {}{}", d.name, shape(d.node));
         options.labels.insert(d.node, label);
     }
+    // Batch norm's statistics are variables no declaration names.
+    for bn in &net.batchnorms {
+        for (node, what) in [(bn.mean, "mean"), (bn.var, "var")] {
+            let label = format!("{}.{what}{}", bn.name, shape(node));
+            options.labels.insert(node, label);
+        }
+    }
     // An equation labels its node with its name and right side; where two
     // equations are one node, the first one's.
     let texts = equation_texts(&net).map_err(failed)?;
