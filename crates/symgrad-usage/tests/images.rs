@@ -1,5 +1,5 @@
-//! A `network!` struct with convolution, pooling, flatten and indexing
-//! (issue 9) and the same file loaded at run time (`NetworkModel`, the
+//! A `network!` struct with convolution, per-channel batch norm, pooling,
+//! flatten and indexing (issue 9) and the same file loaded at run time (`NetworkModel`, the
 //! plans the interpreter runs) agree step by step on the loss, the
 //! gradient and the prediction, through the `Model` trait; and training
 //! on them lowers the loss.
@@ -66,6 +66,15 @@ fn the_compiled_convolutional_struct_trains_as_the_interpreted_model() {
         last = lc;
     }
     assert!(last < first.unwrap(), "{last} after {first:?}");
+    // Per-channel batch norm: 3 running means and variances, updated alike.
+    assert_eq!(compiled.state()[0].len(), 3);
+    for (k, (a, b)) in compiled.state().iter().zip(interpreted.state()).enumerate() {
+        close(&format!("running statistic {k}"), a, b);
+    }
+    assert!(
+        compiled.state()[1].iter().all(|&v| v != 1.0),
+        "the variances moved"
+    );
     let inputs = [data[0].as_slice()];
     let (mut pc, mut pi) = (Vec::new(), Vec::new());
     compiled.predict(&inputs, &mut pc);
