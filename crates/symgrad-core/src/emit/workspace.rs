@@ -41,44 +41,29 @@ fn image_op(op: &ImageOp) -> TokenStream {
         let (h, w, k) = (n(g.h), n(g.w), n(g.k));
         quote!(#conv::PoolShape { planes: 0, h: #h, w: #w, k: #k })
     };
-    match op {
-        ImageOp::Conv2d(g) => {
-            let g = conv_shape(g);
-            quote!(#conv::ImageOp::Conv2d(#g))
-        }
-        ImageOp::Conv2dInputGrad(g) => {
-            let g = conv_shape(g);
-            quote!(#conv::ImageOp::Conv2dInputGrad(#g))
-        }
-        ImageOp::Conv2dKernelGrad(g) => {
-            let g = conv_shape(g);
-            quote!(#conv::ImageOp::Conv2dKernelGrad(#g))
-        }
-        ImageOp::MaxPool(g) => {
-            let g = pool_shape(g);
-            quote!(#conv::ImageOp::MaxPool(#g))
-        }
-        ImageOp::MaxPoolMask(g) => {
-            let g = pool_shape(g);
-            quote!(#conv::ImageOp::MaxPoolMask(#g))
-        }
-        ImageOp::SumPool(g) => {
-            let g = pool_shape(g);
-            quote!(#conv::ImageOp::SumPool(#g))
-        }
-        ImageOp::Upsample(g) => {
-            let g = pool_shape(g);
-            quote!(#conv::ImageOp::Upsample(#g))
-        }
-        ImageOp::Select { len, inner, at } => {
+    let (variant, geometry) = match op {
+        ImageOp::Conv2d(g) => ("Conv2d", conv_shape(g)),
+        ImageOp::Conv2dInputGrad(g) => ("Conv2dInputGrad", conv_shape(g)),
+        ImageOp::Conv2dKernelGrad(g) => ("Conv2dKernelGrad", conv_shape(g)),
+        ImageOp::MaxPool(g) => ("MaxPool", pool_shape(g)),
+        ImageOp::MaxPoolMask(g) => ("MaxPoolMask", pool_shape(g)),
+        ImageOp::SumPool(g) => ("SumPool", pool_shape(g)),
+        ImageOp::Upsample(g) => ("Upsample", pool_shape(g)),
+        ImageOp::Select { len, inner, at } | ImageOp::Embed { len, inner, at } => {
+            let variant = format_ident!(
+                "{}",
+                if matches!(op, ImageOp::Select { .. }) {
+                    "Select"
+                } else {
+                    "Embed"
+                }
+            );
             let (l, i, a) = (n(*len), n(*inner), n(*at));
-            quote!(#conv::ImageOp::Select { len: #l, inner: #i, at: #a })
+            return quote!(#conv::ImageOp::#variant { len: #l, inner: #i, at: #a });
         }
-        ImageOp::Embed { len, inner, at } => {
-            let (l, i, a) = (n(*len), n(*inner), n(*at));
-            quote!(#conv::ImageOp::Embed { len: #l, inner: #i, at: #a })
-        }
-    }
+    };
+    let variant = format_ident!("{variant}");
+    quote!(#conv::ImageOp::#variant(#geometry))
 }
 
 fn sizes<const N: usize>(s: [Size; N]) -> TokenStream {

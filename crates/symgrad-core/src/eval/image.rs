@@ -31,19 +31,11 @@ pub(super) fn run(op: Op, args: &[&Tensor], shape: &Shape) -> Vec<f64> {
         Op::Upsample(k, _) => conv::upsample(&pool(shape, k), &args[0].data, &mut out),
         Op::Select { axis, at } => {
             let (outer, len, inner) = split(&args[0].shape, axis as usize);
-            let at = at as usize;
-            for o in 0..outer {
-                let from = (o * len + at) * inner;
-                out[o * inner..][..inner].copy_from_slice(&args[0].data[from..][..inner]);
-            }
+            conv::select(outer, len, inner, at as usize, &args[0].data, &mut out);
         }
         Op::Embed { axis, at, .. } => {
             let (outer, len, inner) = split(shape, axis as usize);
-            let at = at as usize;
-            for o in 0..outer {
-                let to = (o * len + at) * inner;
-                out[to..][..inner].copy_from_slice(&args[0].data[o * inner..][..inner]);
-            }
+            conv::embed(outer, len, inner, at as usize, &args[0].data, &mut out);
         }
         _ => unreachable!("{op:?} is not an image operation"),
     }

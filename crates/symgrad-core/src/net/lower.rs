@@ -143,7 +143,16 @@ impl Lowering<'_> {
     /// increasing id order, the order of the text).
     pub(super) fn equation(&mut self, root: ExprId) -> Result<NodeId> {
         let mut built: FxHashMap<ExprId, Item> = FxHashMap::default();
-        for id in self.exprs.subtree(root) {
+        let order = self.exprs.subtree(root);
+        // The names read through an index (`h` of `h[t-1]`), found once.
+        let index_bases: rustc_hash::FxHashSet<ExprId> = order
+            .iter()
+            .filter_map(|&u| match &self.exprs.get(u).kind {
+                ExprKind::Index { base, .. } => Some(*base),
+                _ => None,
+            })
+            .collect();
+        for id in order {
             let e = self.exprs.get(id);
             let span = e.span;
             let get = |k: &ExprId| {
@@ -165,13 +174,7 @@ impl Lowering<'_> {
                 // A family is only read through an index (below); its name
                 // alone stands for nothing.
                 ExprKind::Name(name) if self.families.contains(&**name) => {
-                    let is_base = |e: &crate::parse::ast::Expr| matches!(&e.kind, ExprKind::Index { base, .. } if *base == id);
-                    if !self
-                        .exprs
-                        .subtree(root)
-                        .into_iter()
-                        .any(|u| is_base(self.exprs.get(u)))
-                    {
+                    if !index_bases.contains(&id) {
                         return Err(syntax(
                             span,
                             format!("'{name}' is an indexed family: read one step, {name}[k]"),
@@ -220,26 +223,26 @@ impl Lowering<'_> {
                         .collect::<Result<Vec<_>>>()?;
                     self.call(name, *name_span, span, &args, &keywords)?
                 }
-                ExprKind::Index { .. }
-                    if step_read(self.exprs, id, self.families, self.step).is_some() =>
-                {
-                    let (family, k) =
-                        step_read(self.exprs, id, self.families, self.step).unwrap_or_default();
-                    match self.names.get(&format!("{family}[{k}]")) {
-                        Some(d) => Item { node: d.node, span },
+                ExprKind::Index { base, index } => {
+                    match step_read(self.exprs, id, self.families, self.step) {
+                        // `h[k]`: the step's own node.
+                        Some((family, k)) => match self.names.get(&format!("{family}[{k}]")) {
+                            Some(d) => Item { node: d.node, span },
+                            None => {
+                                return Err(syntax(
+                                    span,
+                                    format!("this reads {family}[{k}], which no equation defines"),
+                                ))
+                            }
+                        },
+                        // `v[k]`: a slice along the first axis.
                         None => {
-                            return Err(syntax(
-                                span,
-                                format!("this reads {family}[{k}], which no equation defines"),
-                            ))
+                            let (base, index) = (get(base)?, get(index)?);
+                            let at = self.count(&index, "an index")?;
+                            let r = self.graph.try_select(base.node, 0, at);
+                            self.built(r, span)?
                         }
                     }
-                }
-                ExprKind::Index { base, index } => {
-                    let (base, index) = (get(base)?, get(index)?);
-                    let at = self.count(&index, "an index")?;
-                    let r = self.graph.try_select(base.node, 0, at);
-                    self.built(r, span)?
                 }
             };
             built.insert(id, item);

@@ -52,6 +52,15 @@ impl ConvShape {
         )
     }
 
+    /// Per sample: the input's entries, the kernel's entries per filter
+    /// (`C·kh·kw`, one unfolded column), the output's entries, and the
+    /// output positions `Ho·Wo`.
+    fn sizes(&self) -> (usize, usize, usize, usize) {
+        let (ho, wo) = self.out_hw();
+        let ck = self.c * self.kh * self.kw;
+        (self.c * self.h * self.w, ck, self.f * ho * wo, ho * wo)
+    }
+
     /// The input row (or column) that output position `o` and kernel offset
     /// `k` read, if it is inside the image rather than in the padding.
     #[inline]
@@ -215,8 +224,7 @@ fn col2im_add<T: Real>(g: &ConvShape, cols: &[T], dx: &mut [T]) {
 /// [`conv2d_direct`] as one product per sample: `out_n [F, Ho·Wo] =
 /// K [F, C·kh·kw] @ im2col(x_n)`.
 pub fn conv2d<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    let (xs, ck, os, hw) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo, ho * wo);
+    let (xs, ck, os, hw) = g.sizes();
     assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
     let mut cols = vec![T::ZERO; ck * hw];
     for n in 0..g.n {
@@ -229,8 +237,7 @@ pub fn conv2d<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
 /// [`conv2d_input_grad_direct`] as one product per sample: the columns
 /// `Kᵀ @ w_n` folded back onto the image.
 pub fn conv2d_input_grad<T: Gemm>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    let (xs, ck, os, hw) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo, ho * wo);
+    let (xs, ck, os, hw) = g.sizes();
     assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
     dx.fill(T::ZERO);
     let mut cols = vec![T::ZERO; ck * hw];
@@ -253,8 +260,7 @@ pub fn conv2d_input_grad<T: Gemm>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T])
 /// [`conv2d_kernel_grad_direct`] as one product per sample: `dK += w_n @
 /// im2col(x_n)ᵀ`.
 pub fn conv2d_kernel_grad<T: Gemm>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    let (xs, ck, os, hw) = (g.c * g.h * g.w, g.c * g.kh * g.kw, g.f * ho * wo, ho * wo);
+    let (xs, ck, os, hw) = g.sizes();
     assert!(x.len() == g.n * xs && dk.len() == g.f * ck && w.len() == g.n * os);
     dk.fill(T::ZERO);
     let mut cols = vec![T::ZERO; ck * hw];
