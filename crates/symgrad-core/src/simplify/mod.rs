@@ -43,6 +43,26 @@ const MAX_PASSES: usize = 8;
 /// The result is idempotent (`simplify` of its output returns the same ids)
 /// and does not depend on the order in which commutative operands were built.
 pub fn simplify(g: &mut Graph, roots: &[NodeId]) -> Vec<NodeId> {
+    // Factoring a sum can leave a form whose canonical form factors
+    // differently again (an expanded product on a tie); rounds until
+    // nothing changes keep the result idempotent. A round that changes
+    // nothing costs one canonical-form walk of already canonical nodes.
+    let mut current = simplify_round(g, roots);
+    for _ in 0..MAX_ROUNDS {
+        let next = simplify_round(g, &current);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+/// Rounds of [`simplify_round`] after the first, at most.
+const MAX_ROUNDS: usize = 4;
+
+/// One round: the canonical form, then common factors out of sums.
+fn simplify_round(g: &mut Graph, roots: &[NodeId]) -> Vec<NodeId> {
     let mut order = Order::default();
     let none = FxHashSet::default();
     let canonical = canonical_form(g, &mut order, roots, &none);

@@ -318,3 +318,23 @@ fn exact_coefficients() {
     let s = g.add(h, h);
     check(&mut g, s, "x");
 }
+
+/// A case proptest found: one round left `x²√(x−y) + x(x−y)`, whose next
+/// round factors out x; simplification now runs rounds until nothing changes.
+#[test]
+fn a_factored_sum_is_a_fixed_point() {
+    let mut g = Graph::new();
+    let (x, y) = (g.var("x"), g.var("y"));
+    let d = g.sub(x, y);
+    let r = g.func(Func::Sqrt, d);
+    let s = g.add(x, r);
+    let t = g.mul(r, x);
+    let e = g.mul(s, t);
+    let once = simplify(&mut g, &[e])[0];
+    assert_eq!(
+        simplify(&mut g, &[once])[0],
+        once,
+        "{}",
+        print::parens(&g, once)
+    );
+}
