@@ -58,7 +58,7 @@ enum Command {
 enum NetCommand {
     /// The mean loss over CSV rows and its gradient with respect to every parameter.
     Grad(NetGradArgs),
-    /// Print the network file with its layer shorthand (dense, loss) expanded to equations.
+    /// Print the network file with its layer shorthand (dense, conv, pools, batchnorm, rnn, residual blocks, ...) expanded to equations.
     Expand(NetFileArgs),
     /// Write the initial parameters (index formulas and random initializers) as JSON.
     Init(NetInitArgs),

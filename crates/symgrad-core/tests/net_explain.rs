@@ -90,21 +90,40 @@ fn check_numerically(name: &str) {
 fn check_source(name: &str, src: &str) {
     let net = parse_network(src).unwrap();
     let e = explain(&net).unwrap();
-    let decls: Vec<NodeId> = net.decls.iter().map(|d| d.node).collect();
-    let x = point(&net);
+    let mut decls: Vec<NodeId> = net.decls.iter().map(|d| d.node).collect();
+    let mut x = point(&net);
+    // Batch norm's statistics are variables of the per-sample graph: fixed
+    // values here (positive variances), after the declarations.
+    for bn in &net.batchnorms {
+        for (node, base) in [(bn.mean, 0.1), (bn.var, 1.5)] {
+            let shape = net.graph.shape(node).clone();
+            let data = (0..shape.numel()).map(|k| base + 0.05 * k as f64).collect();
+            decls.push(node);
+            x.push(Tensor::new(shape, data));
+        }
+    }
     // The reverse pass's value of every named quantity.
     let nodes: Vec<NodeId> = e.names.iter().map(|n| n.node).collect();
     let reverse = TensorProgram::compile(&e.graph, &decls, &nodes)
         .unwrap()
         .run(&x)
         .unwrap();
-    let vars: Vec<NodeId> = (0..e.names.len())
+    let mut vars: Vec<NodeId> = (0..e.names.len())
         .map(|k| e.notation.var_node(&format!("q{k}")).unwrap())
         .collect();
+    // The statistics appear in the notation by their own names.
+    let mut stats = Vec::new();
+    for (k, &node) in decls.iter().enumerate().skip(net.decls.len()) {
+        if let Some(v) = e.notation.var_node(net.graph.var_name(node).unwrap()) {
+            vars.push(v);
+            stats.push(x[k].clone());
+        }
+    }
     let eval_line = |rhs: NodeId, values: &[Tensor]| -> Tensor {
+        let inputs: Vec<Tensor> = values.iter().chain(&stats).cloned().collect();
         TensorProgram::compile(&e.notation, &vars, &[rhs])
             .unwrap()
-            .run(values)
+            .run(&inputs)
             .unwrap()
             .remove(0)
     };
@@ -230,4 +249,58 @@ fn a_transposed_fraction_keeps_its_parentheses_in_latex() {
         "{latex}"
     );
     assert!(!latex.contains("\\frac{x}{16}^{\\top}"), "{latex}");
+}
+
+/// Convolutions with stride and padding, max and average pooling, flatten
+/// and dropout (its mask a fixed input): every shape-carrying operation of
+/// the backward pass copied into the printed notation.
+const CONVOLUTIONAL: &str = "input x[1, 6, 6]
+target y[3]
+conv 2 3x3 padding 1 relu
+maxpool 2
+conv 3 2x2 stride 1 padding 1 tanh
+avgpool 2
+flatten
+dropout 0.25
+dense 3 softmax
+loss cross_entropy
+";
+
+/// A residual block with per-channel batch norm (its statistics are
+/// variables of the per-sample graph) and a recurrent layer.
+const RESIDUAL: &str = "input x[1, 4, 4]
+target y[2]
+conv 2 3x3 padding 1
+batchnorm
+relu
+residual
+  conv 2 3x3 padding 1
+  batchnorm
+end relu
+flatten
+dense 2 softmax
+loss cross_entropy
+";
+
+const RECURRENT: &str = "input v[3, 2]
+target y[2]
+rnn 3 tanh
+dense 2 softmax
+loss cross_entropy
+";
+
+#[test]
+fn printed_equations_reproduce_the_gradient_of_images_and_recurrences() {
+    for (name, src) in [
+        ("convolutional", CONVOLUTIONAL),
+        ("residual", RESIDUAL),
+        ("recurrent", RECURRENT),
+    ] {
+        check_source(name, src);
+    }
+    let text = explain(&parse_network(CONVOLUTIONAL).unwrap())
+        .unwrap()
+        .render(Style::Text);
+    assert!(text.contains("conv2d_input_grad(δ, K): "), "{text}");
+    assert!(text.contains("maxpool_mask(a1, 2)"), "{text}");
 }

@@ -208,7 +208,7 @@ impl Graph {
 }
 
 /// `[..., F, Ho, Wo]` for `x[..., C, H, W]` and `k[F, C, kh, kw]`.
-fn conv_output(x: &Shape, k: &Shape, conv: Conv) -> Result<Shape> {
+pub(crate) fn conv_output(x: &Shape, k: &Shape, conv: Conv) -> Result<Shape> {
     let Conv { stride, padding } = conv;
     let (xd, kd) = (x.dims(), k.dims());
     if xd.len() < 3 {
@@ -249,7 +249,7 @@ fn conv_output(x: &Shape, k: &Shape, conv: Conv) -> Result<Shape> {
 }
 
 /// The pooled shape of `a` by `k` windows over its last two axes.
-fn pool_output(a: &Shape, k: u32, op: Op) -> Result<Shape> {
+pub(crate) fn pool_output(a: &Shape, k: u32, op: Op) -> Result<Shape> {
     let d = a.dims();
     let name = op.label();
     if d.len() < 2 {

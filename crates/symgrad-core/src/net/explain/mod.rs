@@ -34,6 +34,7 @@
 //! evaluate the printed equations and compare them with the reverse pass.
 
 mod notation;
+mod through_time;
 
 use super::{Network, Role};
 use crate::diff::reverse::adjoints;
@@ -97,7 +98,17 @@ pub struct Explanation {
     /// Output error, the recursion (pre-activation form), the post-activation
     /// form and the parameters' gradients; sections without lines are left out.
     pub sections: Vec<Section>,
+    /// For a recurrent network, the step adjoints and shared weights'
+    /// gradients folded over the steps (`∂C/∂h[t]` from `∂C/∂h[t+1]`,
+    /// `Σ_t`), as text lines (left, right); empty otherwise.
+    pub through_time: Vec<(String, String)>,
 }
+
+/// Whether an operation is of some kind.
+type OpTest = fn(&Op) -> bool;
+
+const POST_TITLE: &str = "Each equation's adjoint from its users' (post-activation form)";
+const GRADIENTS_TITLE: &str = "Gradients of the parameters";
 
 /// Which adjoints a line may refer to by name.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -271,13 +282,7 @@ pub fn explain(net: &Network) -> Result<Explanation> {
         });
     }
     let post: Vec<usize> = eq_adjoint.iter().rev().flatten().copied().collect();
-    for (title, lhs) in [
-        (
-            "Each equation's adjoint from its users' (post-activation form)",
-            post,
-        ),
-        ("Gradients of the parameters", param_lines.clone()),
-    ] {
+    for (title, lhs) in [(POST_TITLE, post), (GRADIENTS_TITLE, param_lines.clone())] {
         let lines = lhs
             .iter()
             .map(|&k| copy(k, Form::Post, &mut notation))
@@ -285,12 +290,15 @@ pub fn explain(net: &Network) -> Result<Explanation> {
         sections.push(Section { title, lines });
     }
     sections.retain(|s| !s.lines.is_empty());
-    Ok(Explanation {
+    let mut ex = Explanation {
         graph: g,
         notation,
         names,
         sections,
-    })
+        through_time: Vec::new(),
+    };
+    ex.through_time = ex.fold_through_time();
+    Ok(ex)
 }
 
 /// Each equation's right side in the formula syntax, with the declarations
@@ -388,11 +396,21 @@ impl Explanation {
                     "Backpropagation, read off the reverse pass from C = loss \
                      (δ = ∂C/∂z, ⊙ elementwise product, ^T transpose, u v^T outer product).\n",
                 );
+                out.push_str(&self.image_legend());
                 for s in &self.sections {
                     out.push_str(&format!("\n{}\n", s.title));
                     for line in &s.lines {
                         let rhs = self.rhs(line, style);
                         out.push_str(&format!("  {} = {rhs}\n", self.names[line.lhs].text));
+                    }
+                }
+                if !self.through_time.is_empty() {
+                    out.push_str(
+                        "\nBackpropagation through time (the lines above folded over the steps; \
+                         a shared weight's gradient sums its steps')\n",
+                    );
+                    for (lhs, rhs) in &self.through_time {
+                        out.push_str(&format!("  {lhs} = {rhs}\n"));
                     }
                 }
             }
@@ -406,9 +424,80 @@ impl Explanation {
                     }
                     out.push_str("\\end{aligned}\n");
                 }
+                if !self.through_time.is_empty() {
+                    // Folded from the text form; not written in LaTeX yet.
+                    out.push_str(
+                        "% Backpropagation through time, folded over the steps, is printed \
+                         by the text form (--format text).\n",
+                    );
+                }
             }
         }
         out
+    }
+
+    /// What the image operations of the printed lines mean, one line each,
+    /// for those that occur.
+    fn image_legend(&self) -> String {
+        let has = |f: fn(&Op) -> bool| self.notation.ids().any(|v| f(&self.notation.op(v)));
+        let mut out = String::new();
+        let notes: [(OpTest, &str); 4] = [
+            (
+                |op| matches!(op, Op::Conv2dInputGrad(..)),
+                "conv2d_input_grad(δ, K): the error sent back through a convolution, δ \
+                 convolved in full with K turned 180° and its channels swapped (the \
+                 transposed convolution)",
+            ),
+            (
+                |op| matches!(op, Op::Conv2dKernelGrad(..)),
+                "conv2d_kernel_grad(x, δ): the kernel's gradient, each input window of x \
+                 times the error at its output position, summed over the positions",
+            ),
+            (
+                |op| matches!(op, Op::MaxPoolMask(_)),
+                "maxpool_mask(a, k): 1 at the first largest entry of each k×k window, 0 elsewhere",
+            ),
+            (
+                |op| matches!(op, Op::Upsample(..)),
+                "upsample(e, k, shape): each entry of e repeated over its k×k window",
+            ),
+        ];
+        for (occurs, note) in notes {
+            if has(occurs) {
+                out.push_str(&format!("  {note}.\n"));
+            }
+        }
+        out
+    }
+
+    /// The backpropagation-through-time lines ([`through_time::fold`]) of
+    /// the post-activation and gradient sections.
+    fn fold_through_time(&self) -> Vec<(String, String)> {
+        let text = |title: &str| -> Vec<(String, String)> {
+            self.sections
+                .iter()
+                .filter(|s| s.title == title)
+                .flat_map(|s| &s.lines)
+                .map(|l| (self.names[l.lhs].text.clone(), self.rhs(l, Style::Text)))
+                .collect()
+        };
+        let is_step = |n: &Named| matches!(&n.quantity, Quantity::Adjoint { name, .. } if name.ends_with(']'));
+        let aliases: Vec<(String, String)> = self
+            .names
+            .iter()
+            .filter(|n| is_step(n))
+            .flat_map(|step| {
+                self.names
+                    .iter()
+                    .filter(move |o| {
+                        o.node == step.node
+                            && !is_step(o)
+                            && matches!(o.quantity, Quantity::Adjoint { .. })
+                    })
+                    .map(move |o| (o.text.clone(), step.text.clone()))
+            })
+            .collect();
+        through_time::fold(&text(POST_TITLE), &text(GRADIENTS_TITLE), &aliases)
     }
 
     /// A line's right-hand side as printed.

@@ -73,7 +73,11 @@ fn build(g: &Graph, v: NodeId, new: &[Option<NodeId>], n: &mut Graph) -> Result<
             let args: Vec<NodeId> = args.iter().map(|&a| bare_constant(n, a)).collect();
             n.try_apply(op, &args)?
         }
-        op => n.try_apply(op, &args)?,
+        // A shape inside the operation belongs to `g`'s table.
+        op => {
+            let op = n.op_from(g, op);
+            n.try_apply(op, &args)?
+        }
     };
     // A fold may give a scalar where the graph had a tensor: put the shape back.
     if *n.shape(r) == shape {

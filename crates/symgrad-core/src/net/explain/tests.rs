@@ -53,3 +53,41 @@ fn an_equation_the_loss_does_not_use_has_no_line() {
     assert!(text.contains("  ∂C/∂w = δ ⊙ x\n"), "{text}");
     assert!(text.contains("  δ = 1\n"), "{text}");
 }
+
+#[test]
+fn a_recurrence_is_explained_through_time() {
+    let net = parse_network(
+        "input v[4, 2]\ntarget y[3]\nrnn 5 tanh\ndense 3 softmax\nloss cross_entropy\n",
+    )
+    .unwrap();
+    let e = explain(&net).unwrap();
+    let lines: Vec<String> = e
+        .through_time
+        .iter()
+        .map(|(l, r)| format!("{l} = {r}"))
+        .collect();
+    let step = "∂C/∂h1[t] / cosh(Win1 v[t] + Wrec1 h1[t-1] + b1)^2";
+    let first = "∂C/∂h1[0] / cosh(Win1 v[0] + b1)^2";
+    assert_eq!(
+        lines,
+        [
+            "∂C/∂h1[3] = ∂C/∂a1".to_string(),
+            "∂C/∂h1[t] = Wrec1^T (∂C/∂h1[t+1] / cosh(Win1 v[t+1] + Wrec1 h1[t] + b1)^2)   \
+             for t = 2, ..., 0"
+                .to_string(),
+            format!("∂C/∂Wrec1 = Σ_{{t=1..3}} ({step}) h1[t-1]^T"),
+            format!("∂C/∂Win1 = Σ_{{t=1..3}} ({step}) v[t]^T + ({first}) v[0]^T"),
+            format!("∂C/∂b1 = Σ_{{t=1..3}} {step} + {first}"),
+        ]
+    );
+    // Each folded line stands for unrolled lines printed above it.
+    let text = e.render(Style::Text);
+    assert!(
+        text.contains("∂C/∂h1[1] = Wrec1^T (∂C/∂h1[2] / cosh(Win1 v[2] + Wrec1 h1[1] + b1)^2)"),
+        "{text}"
+    );
+    assert!(text.contains("\nBackpropagation through time"), "{text}");
+    // A network without a recurrence has none.
+    let dense = parse_network("input x[2]\ntarget y[2]\ndense 2 tanh\nloss quadratic\n").unwrap();
+    assert!(explain(&dense).unwrap().through_time.is_empty());
+}

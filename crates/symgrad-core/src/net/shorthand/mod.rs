@@ -42,8 +42,16 @@
 //! file's own statements, comments and spacing as written, each shorthand
 //! line replaced by a comment quoting it and the statements it expands to.
 //!
-//! A `residual ... end` block is refused here with a spanned error: the
-//! block shorthand is not written yet (issue 9).
+//! The other layer lines (`conv`, `maxpool`, `avgpool`, `flatten`,
+//! `batchnorm`, `dropout`, a bare activation, `rnn`) are described in
+//! `layers.rs`. A `residual ... end [activation]` block expands its body's
+//! layers from the block's input, then the skip connection
+//! `resK = activation(out + in)`, which becomes the current layer output;
+//! the body's output must have the input's shape.
+
+mod layers;
+#[cfg(test)]
+mod tests;
 
 use super::syntax::{
     self, check_entries, line_of, syntax, text_of, Decl, Equation, File, Ident, InitSyntax,
@@ -89,9 +97,14 @@ impl Source {
             _ => Err(syntax(
                 at,
                 format!(
-                    "{what} needs a vector, but '{}' has shape {}",
+                    "{what} needs a vector, but '{}' has shape {}{}",
                     self.name,
-                    crate::graph::Shape::new(self.dims.clone())
+                    crate::graph::Shape::new(self.dims.clone()),
+                    if self.dims.len() > 1 {
+                        "; put a 'flatten' line before it"
+                    } else {
+                        ""
+                    }
                 ),
             )),
         }
@@ -158,7 +171,15 @@ impl State<'_> {
     /// Expands `stmts` in order into `self.out`.
     fn expand_stmts(&mut self, stmts: Vec<Stmt>) -> Result<()> {
         let state = self;
-        for stmt in stmts {
+        let mut stmts = stmts.into_iter().peekable();
+        while let Some(stmt) = stmts.next() {
+            // A convolution right before a batch norm has no bias: the
+            // norm's shift takes its place (and a bias would get a zero
+            // gradient, its mean removed by the norm).
+            let before_norm = matches!(
+                stmts.peek().map(|s| &s.kind),
+                Some(StmtKind::Layer(l)) if matches!(l.kind, LayerKind::BatchNorm)
+            );
             match &stmt.kind {
                 StmtKind::Decl(d) if d.role == Role::Input => {
                     state.current = Some(Source {
@@ -180,6 +201,28 @@ impl State<'_> {
                             state.dense(stmt.span, *width, &activation.name)?
                         }
                         LayerKind::Loss { kind } => state.loss(stmt.span, &kind.name)?,
+                        LayerKind::Conv {
+                            filters,
+                            kh,
+                            kw,
+                            stride,
+                            padding,
+                            activation,
+                        } => state.conv(
+                            stmt.span,
+                            [*filters, *kh, *kw],
+                            (*stride, *padding),
+                            activation.as_ref().map(|a| a.name.as_str()),
+                            !before_norm || activation.is_some(),
+                        )?,
+                        LayerKind::Pool { max, k } => state.pool(stmt.span, *max, *k)?,
+                        LayerKind::Flatten => state.flatten(stmt.span)?,
+                        LayerKind::BatchNorm => state.batchnorm(stmt.span)?,
+                        LayerKind::Dropout { p } => state.dropout(stmt.span, *p)?,
+                        LayerKind::Activation(act) => state.activation(stmt.span, &act.name)?,
+                        LayerKind::Recurrent { width, activation } => {
+                            state.recurrent(stmt.span, *width, &activation.name)?
+                        }
                     }
                     continue;
                 }
@@ -445,8 +488,22 @@ fn print_stmt(exprs: &ExprArena, stmt: &Stmt) -> String {
             line
         }
         StmtKind::Equation(e) => format!("{} = {}", e.name.name, exprs.print(e.value, true)),
-        // The shorthand generates declarations and equations only.
-        _ => String::new(),
+        StmtKind::Step(st) => format!(
+            "{}[{}] = {}",
+            st.name.name,
+            st.step,
+            exprs.print(st.value, true)
+        ),
+        StmtKind::Recurrence(r) => format!(
+            "{name}[{t}] = {value}   for {t} in {start}..{end}",
+            name = r.name.name,
+            t = r.var.name,
+            value = exprs.print(r.value, true),
+            start = r.start,
+            end = r.end
+        ),
+        // The shorthand generates no layers or blocks.
+        StmtKind::Layer(_) | StmtKind::Block(_) => String::new(),
     }
 }
 
@@ -468,7 +525,13 @@ pub fn print(src: &str, file: &File) -> String {
             out.push_str(text_of(src, line));
             copied = line.end;
         }
+        // Indented as the shorthand line is (inside a block).
+        let line_start = src[..line.start].rfind('\n').map_or(0, |k| k + 1);
+        let indent = text_of(src, Span::new(line_start, line.start));
         out.push('\n');
+        if indent.chars().all(char::is_whitespace) {
+            out.push_str(indent);
+        }
         out.push_str(&print_stmt(&file.exprs, stmt));
     }
     out.push_str(text_of(src, Span::new(copied, src.len())));
