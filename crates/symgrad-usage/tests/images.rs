@@ -10,14 +10,17 @@ use symgrad::nn::{Model, NetworkModel};
 use symgrad::workloads::SplitMix64;
 
 symgrad::network!(Images, "tests/nets/images.sg");
+// The scaled-down AlphaGo Zero tower, in the layer shorthand.
+symgrad::network!(Tower, "../../nets/digits_tower.sg");
 
-/// `m` random samples of `x[2, 5, 5]` and one-hot `y[3]`, stacked.
-fn batch(seed: u64, m: usize) -> Vec<Vec<f64>> {
+/// `m` random samples of `features` inputs and one-hot targets of
+/// `classes`, stacked.
+fn batch(seed: u64, m: usize, features: usize, classes: usize) -> Vec<Vec<f64>> {
     let mut rng = SplitMix64(seed);
-    let x = (0..50 * m).map(|_| rng.uniform(-1.0, 1.0)).collect();
-    let mut y = vec![0.0; 3 * m];
+    let x = (0..features * m).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let mut y = vec![0.0; classes * m];
     for k in 0..m {
-        y[k * 3 + (rng.next_u64() % 3) as usize] = 1.0;
+        y[k * classes + (rng.next_u64() % classes as u64) as usize] = 1.0;
     }
     vec![x, y]
 }
@@ -51,7 +54,7 @@ fn the_compiled_convolutional_struct_trains_as_the_interpreted_model() {
     let mut interpreted = NetworkModel::from_source(Images::SOURCE, 3).unwrap();
     assert_eq!(compiled.param_shapes(), interpreted.param_shapes());
     assert_eq!(compiled.param_shapes()[0], vec![3, 2, 3, 3]);
-    let data = batch(7, 6);
+    let data = batch(7, 6, 50, 3);
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..20 {
@@ -80,5 +83,34 @@ fn the_compiled_convolutional_struct_trains_as_the_interpreted_model() {
     compiled.predict(&inputs, &mut pc);
     interpreted.predict(&inputs, &mut pi);
     assert_eq!(pc.len(), 6 * 3);
+    close("prediction", &pc, &pi);
+}
+
+#[test]
+fn the_compiled_residual_tower_trains_as_the_interpreted_model() {
+    let mut compiled = Tower::init(5);
+    let mut interpreted = NetworkModel::from_source(Tower::SOURCE, 5).unwrap();
+    assert_eq!(compiled.param_shapes(), interpreted.param_shapes());
+    let data = batch(11, 8, 64, 10);
+    let mut losses = Vec::new();
+    for _ in 0..4 {
+        let (lc, gc) = step(&mut compiled, &data);
+        let (li, gi) = step(&mut interpreted, &data);
+        close("loss", &[lc], &[li]);
+        for (k, (a, b)) in gc.iter().zip(&gi).enumerate() {
+            close(&format!("gradient {k}"), a, b);
+        }
+        losses.push(lc);
+    }
+    assert!(losses[3] < losses[0], "{losses:?}");
+    // Six batch norms (the stem, two per block, the head), per channel.
+    assert_eq!(compiled.state().len(), 12);
+    for (k, (a, b)) in compiled.state().iter().zip(interpreted.state()).enumerate() {
+        close(&format!("running statistic {k}"), a, b);
+    }
+    let inputs = [data[0].as_slice()];
+    let (mut pc, mut pi) = (Vec::new(), Vec::new());
+    compiled.predict(&inputs, &mut pc);
+    interpreted.predict(&inputs, &mut pi);
     close("prediction", &pc, &pi);
 }

@@ -93,7 +93,7 @@ pub(super) fn workspace(
     let view = |v: &View| (src(v.src), sizes(v.strides));
     let kernels = quote!(::symgrad::__private::kernels);
     let private = quote!(::symgrad::__private);
-    let instr = |i: &Instr| -> TokenStream {
+    let instr = |i: &Instr, ops: &Ops| -> TokenStream {
         let out = buf(i.out());
         match i {
             Instr::Image {
@@ -136,7 +136,8 @@ pub(super) fn workspace(
                     Unary::Powi(e) => quote!(#ty::powi(x, #e)),
                     Unary::Func(func) => func_call(func, &ty, &private),
                 };
-                quote!(#kernels::map(#d, #a, #sa, &mut __ws.#out, |x: #ty| #body);)
+                let f = ops.function(quote!((x: #ty) -> #ty { #body }));
+                quote!(#kernels::map(#d, #a, #sa, &mut __ws.#out, #f);)
             }
             Instr::Zip { op, dims, a, b, .. } => {
                 let (a, sa) = view(a);
@@ -152,7 +153,8 @@ pub(super) fn workspace(
                     Binary::Min => quote!(#private::min(x, y)),
                     Binary::Atan2 => quote!(#ty::atan2(x, y)),
                 };
-                quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, |x: #ty, y: #ty| #body);)
+                let f = ops.function(quote!((x: #ty, y: #ty) -> #ty { #body }));
+                quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, #f);)
             }
             Instr::SoftmaxLogSumExp {
                 rows,
@@ -229,8 +231,10 @@ pub(super) fn workspace(
             }
         }
     };
-    let setup: Vec<TokenStream> = plan.setup.iter().map(instr).collect();
-    let run: Vec<TokenStream> = plan.instrs.iter().map(instr).collect();
+    let (setup_ops, run_ops) = (Ops::default(), Ops::default());
+    let setup: Vec<TokenStream> = plan.setup.iter().map(|i| instr(i, &setup_ops)).collect();
+    let run: Vec<TokenStream> = plan.instrs.iter().map(|i| instr(i, &run_ops)).collect();
+    let (setup_fns, run_fns) = (setup_ops.items(), run_ops.items());
     let items = quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
@@ -255,11 +259,50 @@ pub(super) fn workspace(
                 self.m = __m;
                 let __ws = self;
                 #(__ws.#fields.resize(#lens, 0.0);)*
+                #setup_fns
                 #(#setup)*
             }
         }
     };
-    (items, quote!(#(#run)*))
+    (items, quote!(#run_fns #(#run)*))
+}
+
+/// The elementwise functions a block of kernel calls passes to `map` and
+/// `zip`, each defined once as a local `fn` and named by every call that
+/// uses it. A closure per call would be a type per call, and so one
+/// instantiation of the generic kernel (with its vector paths) per call:
+/// the residual tower's 370 calls took 20 s of a release build; with one
+/// function per distinct body the kernel is instantiated once per body.
+#[derive(Default)]
+struct Ops {
+    /// Each function's signature and body as text, and its tokens.
+    defined: std::cell::RefCell<Vec<(String, TokenStream)>>,
+}
+
+impl Ops {
+    /// The name of the local function `fn __op_k sig_and_body`.
+    fn function(&self, sig_and_body: TokenStream) -> Ident {
+        let key = sig_and_body.to_string();
+        let mut defined = self.defined.borrow_mut();
+        let k = match defined.iter().position(|(text, _)| *text == key) {
+            Some(k) => k,
+            None => {
+                defined.push((key, sig_and_body));
+                defined.len() - 1
+            }
+        };
+        format_ident!("__op_{}", k)
+    }
+
+    /// The definitions, to put at the top of the block.
+    fn items(&self) -> TokenStream {
+        let defs = self.defined.borrow();
+        let each = defs.iter().enumerate().map(|(k, (_, body))| {
+            let name = format_ident!("__op_{}", k);
+            quote!(#[inline(always)] fn #name #body)
+        });
+        quote!(#(#each)*)
+    }
 }
 
 /// `f(x)` for the float type `ty`: the std method, or the runtime's stable
