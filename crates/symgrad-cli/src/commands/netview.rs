@@ -56,6 +56,16 @@ pub fn graph(args: NetGraphArgs) -> Result<String, Failure> {
         let label = format!("{role} {}{}", d.name, shape(d.node));
         options.labels.insert(d.node, label);
     }
+    // A selection from a declared tensor reads as it is written, `v[3]`.
+    for v in g.reachable(&roots) {
+        if let symgrad_core::graph::Op::Select { axis: 0, at } = g.op(v) {
+            if let Some(d) = net.decls.iter().find(|d| d.node == g.args(v)[0]) {
+                options
+                    .labels
+                    .insert(v, format!("{}[{at}]{}", d.name, shape(v)));
+            }
+        }
+    }
     // Batch norm's statistics are variables no declaration names.
     for bn in &net.batchnorms {
         for (node, what) in [(bn.mean, "mean"), (bn.var, "var")] {
