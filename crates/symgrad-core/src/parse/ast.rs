@@ -257,7 +257,7 @@ impl ExprArena {
             }
         };
         match &self.get(id).kind {
-            ExprKind::Num(n) => out.push_str(&n.to_string()),
+            ExprKind::Num(n) => out.push_str(&decimal(*n).unwrap_or_else(|| n.to_string())),
             ExprKind::Name(n) => out.push_str(n),
             ExprKind::Neg(a) => {
                 out.push('-');
@@ -318,4 +318,28 @@ impl ExprArena {
             }
         }
     }
+}
+
+/// An exact ratio whose denominator divides a power of ten (at most 10^18),
+/// written as the decimal it is (`1/4` as `0.25`), so that the text reads
+/// back as the same number, and as a number rather than a division.
+fn decimal(n: Num) -> Option<String> {
+    let Num::Rational(r) = n else { return None };
+    if r.is_integer() {
+        return None;
+    }
+    let (p, q) = (*r.numer(), *r.denom());
+    let mut ten = 1i64;
+    for digits in 1..=18u32 {
+        ten *= 10;
+        if ten % q == 0 {
+            let scaled = p.checked_mul(ten / q)?;
+            let sign = if scaled < 0 { "-" } else { "" };
+            let a = scaled.unsigned_abs();
+            let t = ten.unsigned_abs();
+            let frac = format!("{:0width$}", a % t, width = digits as usize);
+            return Some(format!("{sign}{}.{}", a / t, frac.trim_end_matches('0')));
+        }
+    }
+    None
 }

@@ -234,12 +234,7 @@ impl State<'_> {
         let input = self.input(line, "dropout")?;
         let [d] = self.names(["d"], line, "dropout")?;
         let e = &mut self.exprs;
-        // As a decimal, so that the expanded text reads `0.25` as written
-        // (an exact ratio would print as the division `1/4`).
-        let args = vec![
-            e.name(&input.name, line),
-            e.num(Num::Float(p.to_f64()), line),
-        ];
+        let args = vec![e.name(&input.name, line), e.num(p, line)];
         let value = e.call("dropout", args, line);
         self.equation(&d, value, line);
         self.output(d, input.dims);
