@@ -626,6 +626,12 @@ const GREEK: [&str; 24] = [
 /// as commands, a trailing number as a subscript (`x1` is `x_{1}`), longer
 /// names upright.
 pub(crate) fn latex_name(name: &str) -> String {
+    // A step of a recurrence, `h1[6]`: the family's name, then the step.
+    if let Some((base, step)) = name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+        if !base.is_empty() && !step.is_empty() && step.bytes().all(|b| b.is_ascii_digit()) {
+            return format!("{}[{step}]", latex_name(base));
+        }
+    }
     let greek = |c: char| -> Option<&'static str> {
         let lower = ('α'..='ω').contains(&c).then(|| c as u32 - 'α' as u32)?;
         // 'ς' (final sigma) sits between rho and sigma in Unicode.

@@ -102,6 +102,8 @@ pub struct Explanation {
     /// gradients folded over the steps (`∂C/∂h[t]` from `∂C/∂h[t+1]`,
     /// `Σ_t`), as text lines (left, right); empty otherwise.
     pub through_time: Vec<(String, String)>,
+    /// The same lines in LaTeX.
+    pub through_time_latex: Vec<(String, String)>,
 }
 
 /// Whether an operation is of some kind.
@@ -296,8 +298,10 @@ pub fn explain(net: &Network) -> Result<Explanation> {
         names,
         sections,
         through_time: Vec::new(),
+        through_time_latex: Vec::new(),
     };
-    ex.through_time = ex.fold_through_time();
+    ex.through_time = ex.fold_through_time(Style::Text);
+    ex.through_time_latex = ex.fold_through_time(Style::Latex);
     Ok(ex)
 }
 
@@ -424,12 +428,15 @@ impl Explanation {
                     }
                     out.push_str("\\end{aligned}\n");
                 }
-                if !self.through_time.is_empty() {
-                    // Folded from the text form; not written in LaTeX yet.
+                if !self.through_time_latex.is_empty() {
                     out.push_str(
-                        "% Backpropagation through time, folded over the steps, is printed \
-                         by the text form (--format text).\n",
+                        "% Backpropagation through time (the lines above folded over the steps)\n\
+                         \\begin{aligned}\n",
                     );
+                    for (lhs, rhs) in &self.through_time_latex {
+                        out.push_str(&format!("{lhs} &= {rhs} \\\\\n"));
+                    }
+                    out.push_str("\\end{aligned}\n");
                 }
             }
         }
@@ -472,13 +479,17 @@ impl Explanation {
 
     /// The backpropagation-through-time lines ([`through_time::fold`]) of
     /// the post-activation and gradient sections.
-    fn fold_through_time(&self) -> Vec<(String, String)> {
-        let text = |title: &str| -> Vec<(String, String)> {
+    fn fold_through_time(&self, style: Style) -> Vec<(String, String)> {
+        let written = |n: &Named| match style {
+            Style::Text => n.text.clone(),
+            Style::Latex => n.latex.clone(),
+        };
+        let lines = |title: &str| -> Vec<(String, String)> {
             self.sections
                 .iter()
                 .filter(|s| s.title == title)
                 .flat_map(|s| &s.lines)
-                .map(|l| (self.names[l.lhs].text.clone(), self.rhs(l, Style::Text)))
+                .map(|l| (written(&self.names[l.lhs]), self.rhs(l, style)))
                 .collect()
         };
         let is_step = |n: &Named| matches!(&n.quantity, Quantity::Adjoint { name, .. } if name.ends_with(']'));
@@ -494,10 +505,19 @@ impl Explanation {
                             && !is_step(o)
                             && matches!(o.quantity, Quantity::Adjoint { .. })
                     })
-                    .map(move |o| (o.text.clone(), step.text.clone()))
+                    .map(move |o| (written(o), written(step)))
             })
             .collect();
-        through_time::fold(&text(POST_TITLE), &text(GRADIENTS_TITLE), &aliases)
+        let notation = match style {
+            Style::Text => through_time::Notation::Text,
+            Style::Latex => through_time::Notation::Latex,
+        };
+        through_time::fold(
+            &lines(POST_TITLE),
+            &lines(GRADIENTS_TITLE),
+            &aliases,
+            notation,
+        )
     }
 
     /// A line's right-hand side as printed.

@@ -87,6 +87,27 @@ fn a_recurrence_is_explained_through_time() {
         "{text}"
     );
     assert!(text.contains("\nBackpropagation through time"), "{text}");
+    // The same folding in LaTeX, with the steps' names as h_{1}[t].
+    let latex: Vec<String> = e
+        .through_time_latex
+        .iter()
+        .map(|(l, r)| format!("{l} &= {r}"))
+        .collect();
+    assert_eq!(latex.len(), 5, "{latex:?}");
+    assert!(
+        latex[1].starts_with(r"\frac{\partial C}{\partial h_{1}[t]} &= "),
+        "{}",
+        latex[1]
+    );
+    assert!(
+        latex[1].ends_with(r"\quad t = 2, \ldots, 0"),
+        "{}",
+        latex[1]
+    );
+    assert!(latex[2].contains(r"\sum_{t=1}^{3} "), "{}", latex[2]);
+    assert!(e
+        .render(Style::Latex)
+        .contains("% Backpropagation through time"));
     // A network without a recurrence has none.
     let dense = parse_network("input x[2]\ntarget y[2]\ndense 2 tanh\nloss quadratic\n").unwrap();
     assert!(explain(&dense).unwrap().through_time.is_empty());

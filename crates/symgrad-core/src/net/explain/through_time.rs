@@ -27,8 +27,9 @@ fn step_reads(text: &str) -> Vec<(usize, usize, i64)> {
     while let Some(rel) = text[k..].find('[') {
         let open = k + rel;
         k = open + 1;
-        let named =
-            open > 0 && (bytes[open - 1].is_ascii_alphanumeric() || bytes[open - 1] == b'_');
+        // After a name (`h1[7]`), or a LaTeX subscript (`h_{1}[7]`).
+        let named = open > 0
+            && (bytes[open - 1].is_ascii_alphanumeric() || matches!(bytes[open - 1], b'_' | b'}'));
         let Some(len) = text[open + 1..].find(']') else {
             break;
         };
@@ -72,8 +73,8 @@ fn terms(text: &str) -> Vec<&str> {
     let mut k = 0;
     while k < bytes.len() {
         match bytes[k] {
-            b'(' | b'[' => depth += 1,
-            b')' | b']' => depth -= 1,
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
             b' ' if depth == 0 && text[k..].starts_with(" + ") => {
                 out.push(&text[start..k]);
                 start = k + 3;
@@ -87,12 +88,44 @@ fn terms(text: &str) -> Vec<&str> {
     out
 }
 
-/// `family[k]` for a left side `∂C/∂family[k]`.
-fn step_of(lhs: &str) -> Option<(&str, i64)> {
-    let name = lhs.strip_prefix("∂C/∂")?;
-    let open = name.find('[')?;
-    let step = name[open + 1..].strip_suffix(']')?.parse().ok()?;
-    Some((&name[..open], step))
+/// For the left side of a step's adjoint (one step read, `∂C/∂h1[7]`):
+/// the left side relative to `t` (`∂C/∂h1[t]`), which names the family,
+/// and the step.
+fn step_of(lhs: &str) -> Option<(String, i64)> {
+    match step_reads(lhs)[..] {
+        [(_, _, n)] => Some((relative(lhs, n), n)),
+        _ => None,
+    }
+}
+
+/// How the folded lines are written: text or LaTeX.
+#[derive(Clone, Copy)]
+pub enum Notation {
+    Text,
+    Latex,
+}
+
+impl Notation {
+    fn steps(self, first: i64, last: i64, count: usize) -> String {
+        match (self, count) {
+            (Notation::Text, 2) => format!("   for t = {first}, {last}"),
+            (Notation::Text, _) => format!("   for t = {first}, ..., {last}"),
+            (Notation::Latex, 2) => format!(" \\quad t = {first}, {last}"),
+            (Notation::Latex, _) => format!(" \\quad t = {first}, \\ldots, {last}"),
+        }
+    }
+
+    fn sum(self, low: i64, high: i64, term: &str) -> String {
+        let wrapped = terms(term).len() > 1 || term.contains(" - ");
+        match self {
+            Notation::Text if wrapped => format!("Σ_{{t={low}..{high}}} ({term})"),
+            Notation::Text => format!("Σ_{{t={low}..{high}}} {term}"),
+            Notation::Latex if wrapped => {
+                format!("\\sum_{{t={low}}}^{{{high}}} \\left({term}\\right)")
+            }
+            Notation::Latex => format!("\\sum_{{t={low}}}^{{{high}}} {term}"),
+        }
+    }
 }
 
 /// Replaces the whole-name occurrences of `from` in `text` by `to`.
@@ -119,6 +152,7 @@ pub fn fold(
     adjoints: &[TextLine],
     gradients: &[TextLine],
     aliases: &[(String, String)],
+    notation: Notation,
 ) -> Vec<TextLine> {
     let unalias = |text: &str| {
         aliases
@@ -127,7 +161,7 @@ pub fn fold(
     };
     let mut out = Vec::new();
     // Each family's step adjoints, last step first (as printed).
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for (lhs, _) in adjoints {
         let Some((family, _)) = step_of(lhs) else {
             continue;
@@ -135,7 +169,7 @@ pub fn fold(
         if seen.contains(&family) {
             continue;
         }
-        seen.push(family);
+        seen.push(family.clone());
         let mut steps: Vec<(i64, &str, String)> = adjoints
             .iter()
             .filter_map(|(l, r)| {
@@ -163,14 +197,9 @@ pub fn fold(
             }
             if end - k > 1 {
                 let last = steps[end - 1].0;
-                let range = if end - k == 2 {
-                    format!("{step}, {last}")
-                } else {
-                    format!("{step}, ..., {last}")
-                };
                 out.push((
-                    format!("∂C/∂{family}[t]"),
-                    format!("{template}   for t = {range}"),
+                    family.clone(),
+                    format!("{template}{}", notation.steps(*step, last, end - k)),
                 ));
             } else {
                 out.push((lhs.to_string(), rhs.clone()));
@@ -206,7 +235,7 @@ pub fn fold(
                 end += 1;
             }
             folded.push(if end - k > 1 {
-                format!("Σ_{{t={low}..{step}}} {}", wrap_sum(&template))
+                notation.sum(low, step, &template)
             } else {
                 parts[k].to_string()
             });
@@ -215,15 +244,6 @@ pub fn fold(
         out.push((lhs.clone(), folded.join(" + ")));
     }
     out
-}
-
-/// A summand in parentheses when it is itself a sum or difference.
-fn wrap_sum(term: &str) -> String {
-    if terms(term).len() > 1 || term.contains(" - ") && !term.starts_with('(') {
-        format!("({term})")
-    } else {
-        term.to_string()
-    }
 }
 
 #[cfg(test)]
