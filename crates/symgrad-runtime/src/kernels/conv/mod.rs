@@ -16,14 +16,18 @@
 //! differentiation, which the rule table relies on.
 //!
 //! The convolutions run as matrix products over the unfolded input
-//! ("im2col": one column per output position holding the `C·kh·kw` entries
-//! its window reads), through [`crate::matmul::matmul`]; the direct loops
-//! (`*_direct`) are the definition they are tested against. Generic over
+//! ("im2col", in [`unfold`]), through [`crate::matmul::matmul`], with their
+//! intermediates in a scratch vector the caller keeps ([`run_in`]); the
+//! direct loops (`*_direct`) are the definition they are tested against. Generic over
 //! [`crate::matmul::Gemm`] (`f32` and `f64`), so that `network!`'s `f32`
 //! structs run them too.
 
-use crate::matmul::{matmul, Gemm};
+use crate::matmul::Gemm;
 use crate::Real;
+
+pub mod unfold;
+
+pub use unfold::{conv2d_in, conv2d_input_grad_in, conv2d_kernel_grad_in, CHUNK_BUDGET};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,110 +177,20 @@ pub fn conv2d_kernel_grad_direct<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &
     }
 }
 
-/// The unfolded input of one sample: `cols[(c·kh + p)·kw + q, oi·Wo + oj] =
-/// x[c, oi·s + p - pad, oj·s + q - pad]`, 0 in the padding.
-fn im2col<T: Real>(g: &ConvShape, x: &[T], cols: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    for c in 0..g.c {
-        for p in 0..g.kh {
-            for q in 0..g.kw {
-                let row = &mut cols[((c * g.kh + p) * g.kw + q) * ho * wo..][..ho * wo];
-                for oi in 0..ho {
-                    let out = &mut row[oi * wo..][..wo];
-                    let Some(i) = g.source(oi, p, g.h) else {
-                        out.fill(T::ZERO);
-                        continue;
-                    };
-                    let src = &x[(c * g.h + i) * g.w..][..g.w];
-                    for (oj, o) in out.iter_mut().enumerate() {
-                        *o = g.source(oj, q, g.w).map_or(T::ZERO, |j| src[j]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Adds the unfolded columns back onto one sample's image: the adjoint of
-/// [`im2col`].
-fn col2im_add<T: Real>(g: &ConvShape, cols: &[T], dx: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    for c in 0..g.c {
-        for p in 0..g.kh {
-            for q in 0..g.kw {
-                let row = &cols[((c * g.kh + p) * g.kw + q) * ho * wo..][..ho * wo];
-                for oi in 0..ho {
-                    let Some(i) = g.source(oi, p, g.h) else {
-                        continue;
-                    };
-                    let dst = &mut dx[(c * g.h + i) * g.w..][..g.w];
-                    for (oj, &v) in row[oi * wo..][..wo].iter().enumerate() {
-                        if let Some(j) = g.source(oj, q, g.w) {
-                            dst[j] = dst[j] + v;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// [`conv2d_direct`] as one product per sample: `out_n [F, Ho·Wo] =
-/// K [F, C·kh·kw] @ im2col(x_n)`.
+/// [`conv2d_in`] with a scratch vector of its own (allocated per call: for
+/// one-off evaluations; plans keep theirs).
 pub fn conv2d<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
-    let (xs, ck, os, hw) = g.sizes();
-    assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
-    let mut cols = vec![T::ZERO; ck * hw];
-    for n in 0..g.n {
-        im2col(g, &x[n * xs..][..xs], &mut cols);
-        let o = &mut out[n * os..][..os];
-        matmul(g.f, ck, hw, k, [ck, 1], &cols, [hw, 1], o, [hw, 1]);
-    }
+    conv2d_in(g, x, k, out, &mut Vec::new());
 }
 
-/// [`conv2d_input_grad_direct`] as one product per sample: the columns
-/// `Kᵀ @ w_n` folded back onto the image.
+/// [`conv2d_input_grad_in`] with a scratch vector of its own.
 pub fn conv2d_input_grad<T: Gemm>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
-    let (xs, ck, os, hw) = g.sizes();
-    assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
-    dx.fill(T::ZERO);
-    let mut cols = vec![T::ZERO; ck * hw];
-    for n in 0..g.n {
-        matmul(
-            ck,
-            g.f,
-            hw,
-            k,
-            [1, ck],
-            &w[n * os..][..os],
-            [hw, 1],
-            &mut cols,
-            [hw, 1],
-        );
-        col2im_add(g, &cols, &mut dx[n * xs..][..xs]);
-    }
+    conv2d_input_grad_in(g, w, k, dx, &mut Vec::new());
 }
 
-/// [`conv2d_kernel_grad_direct`] as one product per sample: `dK += w_n @
-/// im2col(x_n)ᵀ`.
+/// [`conv2d_kernel_grad_in`] with a scratch vector of its own.
 pub fn conv2d_kernel_grad<T: Gemm>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
-    let (xs, ck, os, hw) = g.sizes();
-    assert!(x.len() == g.n * xs && dk.len() == g.f * ck && w.len() == g.n * os);
-    dk.fill(T::ZERO);
-    let mut cols = vec![T::ZERO; ck * hw];
-    let mut part = vec![T::ZERO; g.f * ck];
-    for n in 0..g.n {
-        im2col(g, &x[n * xs..][..xs], &mut cols);
-        let wn = &w[n * os..][..os];
-        // The first sample writes dK directly; the others add a product.
-        let target = if n == 0 { &mut *dk } else { &mut part[..] };
-        matmul(g.f, hw, ck, wn, [hw, 1], &cols, [1, hw], target, [ck, 1]);
-        if n > 0 {
-            for (d, p) in dk.iter_mut().zip(&part) {
-                *d = *d + *p;
-            }
-        }
-    }
+    conv2d_kernel_grad_in(g, x, w, dk, &mut Vec::new());
 }
 
 /// The geometry of a pooling: `planes` images of `h × w`, windows of
@@ -404,21 +318,53 @@ pub enum ImageOp {
     },
 }
 
+impl ImageOp {
+    /// The scratch entries [`run_in`] needs for `op` on `samples` samples
+    /// (0 for all but the convolutions), so that a plan can reserve the
+    /// most any of its instructions needs once for its batch size.
+    pub fn scratch_len(&self, samples: usize) -> usize {
+        match *self {
+            ImageOp::Conv2d(g) | ImageOp::Conv2dInputGrad(g) | ImageOp::Conv2dKernelGrad(g) => {
+                ConvShape { n: samples, ..g }.scratch_len()
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// [`run_in`] with a scratch vector of its own (allocated per call).
+///
+/// # Panics
+/// As [`run_in`].
+pub fn run<T: Gemm>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
+    run_in(op, samples, a, b, out, &mut Vec::new());
+}
+
 /// Runs `op` on `samples` samples: `a`, then `b` for the two-operand
-/// convolutions, into `out`.
+/// convolutions, into `out`, with the convolutions' intermediates in
+/// `scratch`, which grows to [`ImageOp::scratch_len`] if it is shorter and
+/// is otherwise reused as it is: a plan that keeps one scratch vector for
+/// all its instructions allocates nothing after its first run.
 ///
 /// # Panics
 /// When a slice does not have the geometry's size, or `b` is missing for a
 /// convolution (a bug in the plan that calls it).
-pub fn run<T: Gemm>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
+pub fn run_in<T: Gemm>(
+    op: ImageOp,
+    samples: usize,
+    a: &[T],
+    b: Option<&[T]>,
+    out: &mut [T],
+    scratch: &mut Vec<T>,
+) {
     let second = || b.expect("a convolution has two operands");
     match op {
-        ImageOp::Conv2d(g) => conv2d(&ConvShape { n: samples, ..g }, a, second(), out),
+        ImageOp::Conv2d(g) => conv2d_in(&ConvShape { n: samples, ..g }, a, second(), out, scratch),
         ImageOp::Conv2dInputGrad(g) => {
-            conv2d_input_grad(&ConvShape { n: samples, ..g }, a, second(), out)
+            conv2d_input_grad_in(&ConvShape { n: samples, ..g }, a, second(), out, scratch)
         }
         ImageOp::Conv2dKernelGrad(g) => {
-            conv2d_kernel_grad(&ConvShape { n: samples, ..g }, a, second(), out)
+            conv2d_kernel_grad_in(&ConvShape { n: samples, ..g }, a, second(), out, scratch)
         }
         ImageOp::MaxPool(g) => max_pool(
             &PoolShape {
