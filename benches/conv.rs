@@ -48,6 +48,7 @@ fn convolutions(c: &mut Criterion) {
     let cases = [
         ("digits 32x1x8x8 -> 16", geometry(32, 1, 8, 16), true),
         ("block 32x16x8x8 -> 16", geometry(32, 16, 8, 16), true),
+        ("digits conv2 32x16x8x8 -> 32", geometry(32, 16, 8, 32), true),
         (
             "alphago 8x256x19x19 -> 256",
             geometry(8, 256, 19, 256),

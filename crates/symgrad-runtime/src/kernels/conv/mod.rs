@@ -27,7 +27,7 @@ use crate::Real;
 
 pub mod unfold;
 
-pub use unfold::{conv2d_in, conv2d_input_grad_in, conv2d_kernel_grad_in, CHUNK_BUDGET};
+pub use unfold::{conv2d_in, conv2d_input_grad_in, conv2d_kernel_grad_in};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,68 +209,83 @@ impl PoolShape {
         (self.h / self.k, self.w / self.k)
     }
 
-    /// Calls `visit(plane, oi, oj, entries)` for every window, where
-    /// `entries` lists the window's flat indices into the input in
-    /// row-major order.
-    fn windows(&self, mut visit: impl FnMut(usize, &[usize])) {
+    /// Calls `visit(o, top_left)` for every window: `o` is the pooled
+    /// entry's flat index, `top_left` the flat index into the input of the
+    /// window's first entry; the window's rows start `w` apart. (A closure
+    /// per window rather than a list of its entries: pooling runs once per
+    /// pooled entry of every batch, and building the list cost more than
+    /// the comparisons.)
+    #[inline(always)]
+    fn windows(&self, mut visit: impl FnMut(usize, usize)) {
         let (ho, wo) = self.out_hw();
-        let mut entries = Vec::with_capacity(self.k * self.k);
         for plane in 0..self.planes {
             for oi in 0..ho {
+                let row = (plane * self.h + oi * self.k) * self.w;
+                let o = (plane * ho + oi) * wo;
                 for oj in 0..wo {
-                    entries.clear();
-                    for p in 0..self.k {
-                        for q in 0..self.k {
-                            let (i, j) = (oi * self.k + p, oj * self.k + q);
-                            entries.push((plane * self.h + i) * self.w + j);
-                        }
-                    }
-                    visit((plane * ho + oi) * wo + oj, &entries);
+                    visit(o + oj, row + oj * self.k);
                 }
             }
         }
     }
-}
 
-/// The first largest entry of a window (row-major order), NaN if it has one
-/// (so that NaN propagates as through `max`).
-fn window_argmax<T: Real>(x: &[T], entries: &[usize]) -> usize {
-    let mut best = entries[0];
-    for &e in entries {
-        if x[e].is_nan() {
-            return e;
+    /// The first largest entry of the window at `top_left` (row-major
+    /// order), or its first NaN (so that NaN propagates as through `max`).
+    #[inline(always)]
+    fn argmax<T: Real>(&self, x: &[T], top_left: usize) -> usize {
+        let mut best = top_left;
+        let mut best_v = x[best];
+        for p in 0..self.k {
+            let start = top_left + p * self.w;
+            for (q, &v) in x[start..start + self.k].iter().enumerate() {
+                if v.is_nan() {
+                    return start + q;
+                }
+                if v > best_v {
+                    best = start + q;
+                    best_v = v;
+                }
+            }
         }
-        if x[e] > x[best] {
-            best = e;
-        }
+        best
     }
-    best
 }
 
 /// The largest entry of each window.
 pub fn max_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
-    g.windows(|o, entries| out[o] = x[window_argmax(x, entries)]);
+    g.windows(|o, at| out[o] = x[g.argmax(x, at)]);
 }
 
 /// 1 at the first largest entry of each window, 0 elsewhere (also in the
 /// rows and columns no window covers): the route of max pooling's adjoint.
 pub fn max_pool_mask<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
-    g.windows(|_, entries| out[window_argmax(x, entries)] = T::ONE);
+    g.windows(|_, at| out[g.argmax(x, at)] = T::ONE);
 }
 
-/// The sum of each window (average pooling divides it by k²).
+/// The sum of each window in row-major order (average pooling divides it
+/// by k²).
 pub fn sum_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
-    g.windows(|o, entries| out[o] = entries.iter().fold(T::ZERO, |acc, &e| acc + x[e]));
+    g.windows(|o, at| {
+        let mut acc = T::ZERO;
+        for p in 0..g.k {
+            let start = at + p * g.w;
+            for &v in &x[start..start + g.k] {
+                acc = acc + v;
+            }
+        }
+        out[o] = acc;
+    });
 }
 
 /// Each pooled entry repeated over its window, 0 where no window reaches:
 /// the adjoint of [`sum_pool`]. `a` has the pooled shape, `out` the image's.
 pub fn upsample<T: Real>(g: &PoolShape, a: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
-    g.windows(|o, entries| {
-        for &e in entries {
-            out[e] = a[o];
+    g.windows(|o, at| {
+        for p in 0..g.k {
+            let start = at + p * g.w;
+            out[start..start + g.k].fill(a[o]);
         }
     });
 }

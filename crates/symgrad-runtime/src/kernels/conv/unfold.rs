@@ -3,30 +3,34 @@
 //! reads), through [`crate::matmul::matmul`], with every intermediate in a
 //! caller's scratch vector so that a plan run repeatedly allocates nothing.
 //!
-//! Samples are unfolded in chunks side by side, `cols [C·kh·kw, S·Ho·Wo]`
-//! for a chunk of `S` samples, so that the small images of the digits
-//! networks make one product of a useful width rather than `n` products of
-//! 64 columns. A chunk's unfolded columns are kept under
-//! [`CHUNK_BUDGET`] entries (they stay in the L2 cache), so a large image
-//! such as AlphaGo Zero's 256×19×19 is one sample per chunk. With one
-//! sample per chunk the products read and write the operands where they
-//! are; with several, the output adjoint `w [S, F, Ho·Wo]` is read as
+//! The forward product and the input gradient run one sample at a time,
+//! `out_n [F, Ho·Wo] = K @ cols_n` and `cols_n = Kᵀ @ w_n`, reading `K`,
+//! `w_n` and `out_n` where they are (`Kᵀ` is a strided view). Unfolding
+//! several samples side by side into one wider product was measured slower
+//! for both on the digits network's shapes (32 × 16×8×8 → 32 filters: 0.83
+//! against 0.63 ms forward, `benches/conv.rs`), since the per-sample
+//! products already take the runtime's direct path and the wide one also
+//! pays a copy of the output.
+//!
+//! The kernel gradient `dK = Σ_n w_n @ cols_nᵀ` is different: one sample's
+//! product has only `Ho·Wo` terms per entry, so the samples are unfolded
+//! in chunks side by side, `cols [C·kh·kw, S·Ho·Wo]`, with `S` as large as
+//! keeps the product on the direct path ([`DIRECT_MAX_B`] entries of
+//! unfolded columns; 0.80 against 1.10 ms per sample on the same shape).
+//! The chunk's adjoint `w [S, F, Ho·Wo]` must then be read as
 //! `[F, S·Ho·Wo]`, which no strided view expresses (the sample axis is
-//! outside the filter axis), so the chunk is copied once (it has `1/(C·kh·kw)`
-//! of the product's arithmetic). A 1×1 kernel with stride 1 and no padding
-//! unfolds to the image itself and is not copied at all.
+//! outside the filter axis), so it is copied once (`1/(C·kh·kw)` of the
+//! product's arithmetic). A large image (AlphaGo Zero's 256×19×19) is one
+//! sample per chunk and copies nothing. A 1×1 kernel with stride 1 and no
+//! padding unfolds to the image itself, which is read in place.
 
 use super::ConvShape;
-use crate::matmul::{matmul, Gemm};
+use crate::matmul::{matmul, Gemm, DIRECT_MAX_B};
 
-/// The most entries of one chunk's unfolded columns: 2¹⁸ f64 (2 MiB, this
-/// machine's L2 cache per core).
-pub const CHUNK_BUDGET: usize = 1 << 18;
-
-/// The scratch layout of one convolution over `n` samples: samples per
-/// chunk, then the lengths of the unfolded columns, of the product's
-/// `[F, S·Ho·Wo]` staging area (0 with one sample per chunk) and of the
-/// kernel gradient's partial sum (0 with one chunk).
+/// The scratch layout of the kernel gradient over `n` samples (the most
+/// scratch of the three products): samples per chunk, then the lengths of
+/// the unfolded columns, of the adjoint's `[F, S·Ho·Wo]` staging copy (0
+/// with one sample per chunk) and of the partial sum (0 with one chunk).
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     chunk: usize,
@@ -41,18 +45,16 @@ impl ConvShape {
         self.kh == 1 && self.kw == 1 && self.stride == 1 && self.padding == 0
     }
 
-    /// How [`conv2d_in`] and the backward products split `self.n` samples.
+    /// How [`conv2d_kernel_grad_in`] splits `self.n` samples; the forward
+    /// product and the input gradient use the first `ck·Ho·Wo` entries of
+    /// its columns, one sample at a time.
     fn layout(&self) -> Layout {
         let (_, ck, _, hw) = self.sizes();
-        let per = (ck * hw).max(1);
         let n = self.n.max(1);
         let chunk = if self.unfolds_to_itself() {
             1
         } else {
-            // As few chunks as the budget allows, then balanced, so that
-            // 32 samples over a budget of 28 make two chunks of 16.
-            let chunks = (n * per).div_ceil(CHUNK_BUDGET).clamp(1, n);
-            n.div_ceil(chunks)
+            (DIRECT_MAX_B / (ck * hw).max(1)).clamp(1, n)
         };
         let cols = if self.unfolds_to_itself() {
             0
@@ -183,48 +185,28 @@ fn gather<T: Gemm>(f: usize, s: usize, hw: usize, samples: &[T], stage: &mut [T]
     }
 }
 
-/// The inverse of [`gather`]: `[F, s·hw]` back to `[s, F, hw]`.
-fn scatter<T: Gemm>(f: usize, s: usize, hw: usize, stage: &[T], samples: &mut [T]) {
-    for t in 0..s {
-        for fi in 0..f {
-            samples[(t * f + fi) * hw..][..hw].copy_from_slice(&stage[(fi * s + t) * hw..][..hw]);
-        }
-    }
-}
-
-/// [`super::conv2d_direct`] as products over unfolded columns, with its
-/// intermediates in `scratch` (grown to [`ConvShape::scratch_len`] on the
-/// first call): `out [F, S·Ho·Wo] = K [F, C·kh·kw] @ cols` per chunk.
+/// [`super::conv2d_direct`] as one product per sample over its unfolded
+/// columns, `out_n [F, Ho·Wo] = K [F, C·kh·kw] @ cols_n`, the columns in
+/// `scratch` (grown to [`ConvShape::scratch_len`] on the first call).
 pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
     let (xs, ck, os, hw) = g.sizes();
     assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
-    let l = g.layout();
-    let scratch = reserve(scratch, l.cols + l.stage);
-    let (cols, stage) = scratch.split_at_mut(l.cols);
-    let mut n0 = 0;
-    while n0 < g.n {
-        let s = l.chunk.min(g.n - n0);
-        let width = s * hw;
+    let cols = reserve(scratch, if g.unfolds_to_itself() { 0 } else { ck * hw });
+    for n in 0..g.n {
+        let xn = &x[n * xs..][..xs];
         let b: &[T] = if g.unfolds_to_itself() {
-            &x[n0 * xs..][..xs]
+            xn
         } else {
-            unfold_chunk(g, x, n0, s, cols);
-            &cols[..ck * width]
+            im2col(g, xn, cols, hw);
+            cols
         };
-        let o = &mut out[n0 * os..][..s * os];
-        if s == 1 {
-            matmul(g.f, ck, width, k, [ck, 1], b, [width, 1], o, [width, 1]);
-        } else {
-            let st = &mut stage[..g.f * width];
-            matmul(g.f, ck, width, k, [ck, 1], b, [width, 1], st, [width, 1]);
-            scatter(g.f, s, hw, st, o);
-        }
-        n0 += s;
+        let o = &mut out[n * os..][..os];
+        matmul(g.f, ck, hw, k, [ck, 1], b, [hw, 1], o, [hw, 1]);
     }
 }
 
-/// [`super::conv2d_input_grad_direct`] as products: the columns `Kᵀ @ w`
-/// of a chunk folded back onto its images, intermediates in `scratch`.
+/// [`super::conv2d_input_grad_direct`] as one product per sample: the
+/// columns `Kᵀ @ w_n` (in `scratch`) folded back onto the image.
 pub fn conv2d_input_grad_in<T: Gemm>(
     g: &ConvShape,
     w: &[T],
@@ -234,35 +216,18 @@ pub fn conv2d_input_grad_in<T: Gemm>(
 ) {
     let (xs, ck, os, hw) = g.sizes();
     assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
-    dx.fill(T::ZERO);
-    let l = g.layout();
-    let scratch = reserve(scratch, l.cols + l.stage);
-    let (cols, stage) = scratch.split_at_mut(l.cols);
-    let mut n0 = 0;
-    while n0 < g.n {
-        let s = l.chunk.min(g.n - n0);
-        let width = s * hw;
-        let wn = &w[n0 * os..][..s * os];
+    let cols = reserve(scratch, if g.unfolds_to_itself() { 0 } else { ck * hw });
+    for n in 0..g.n {
+        let wn = &w[n * os..][..os];
+        let d = &mut dx[n * xs..][..xs];
         if g.unfolds_to_itself() {
             // The columns are the image's own entries: write them there.
-            let d = &mut dx[n0 * xs..][..xs];
             matmul(ck, g.f, hw, k, [1, ck], wn, [hw, 1], d, [hw, 1]);
-            n0 += s;
-            continue;
-        }
-        let a: &[T] = if s == 1 {
-            wn
         } else {
-            let st = &mut stage[..g.f * width];
-            gather(g.f, s, hw, wn, st);
-            &*st
-        };
-        let c = &mut cols[..ck * width];
-        matmul(ck, g.f, width, k, [1, ck], a, [width, 1], c, [width, 1]);
-        for t in 0..s {
-            col2im_add(g, &c[t * hw..], width, &mut dx[(n0 + t) * xs..][..xs]);
+            matmul(ck, g.f, hw, k, [1, ck], wn, [hw, 1], cols, [hw, 1]);
+            d.fill(T::ZERO);
+            col2im_add(g, cols, hw, d);
         }
-        n0 += s;
     }
 }
 
@@ -388,13 +353,13 @@ mod tests {
 
     #[test]
     fn one_sample_per_chunk_and_uneven_chunks() {
-        // 16·9 rows × 30·30 positions = 129,600 entries per sample: two
-        // fit the budget, so 3 samples make chunks of 2 and 1.
-        let g = shape(3, 16, [30, 30], 5, [3, 3], 1, 1);
+        // 4·9 rows × 30·30 positions = 32,400 entries per sample: two fit
+        // the direct path's 65,536, so 3 samples make chunks of 2 and 1.
+        let g = shape(3, 4, [30, 30], 5, [3, 3], 1, 1);
         assert_eq!(g.layout().chunk, 2);
         agree(g);
-        // One sample over the budget on its own: chunks of 1.
-        let g = shape(2, 32, [32, 32], 3, [3, 3], 1, 1);
+        // One sample over the limit on its own: chunks of 1.
+        let g = shape(2, 16, [30, 30], 3, [3, 3], 1, 1);
         assert_eq!(g.layout().chunk, 1);
         agree(g);
     }
