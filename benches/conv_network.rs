@@ -259,6 +259,13 @@ fn digits_against_pytorch(python: Option<&str>) {
     let mut grad2 = zero_grad(&model);
     let loss2 = Model::loss_and_gradient(&mut net, &data, &mut grad2);
     assert!((loss - loss2).abs() <= 1e-12 * loss.abs(), "interpreter {loss}, network! {loss2}");
+    for (name, (a, b)) in model.param_names().iter().zip(grad.iter().zip(&grad2)) {
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+        assert!(
+            a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-12 * scale),
+            "the gradient of {name}: interpreter and network! differ"
+        );
+    }
 
     let (repeats, warmup) = (400, 40);
     let step_i = median(|| { black_box(model.loss_and_gradient(&data, &mut grad)); }, repeats, warmup);

@@ -251,16 +251,58 @@ impl PoolShape {
     }
 }
 
+/// Calls `visit(o, e)` with each window's pooled index and the flat index
+/// of its [`PoolShape::argmax`]. 2×2 windows (the common pooling) take
+/// their two rows as slices, checked once per row of windows rather than
+/// once per entry.
+#[inline(always)]
+fn each_argmax<T: Real>(g: &PoolShape, x: &[T], mut visit: impl FnMut(usize, usize)) {
+    if g.k != 2 {
+        g.windows(|o, at| visit(o, g.argmax(x, at)));
+        return;
+    }
+    let (ho, wo) = g.out_hw();
+    for plane in 0..g.planes {
+        for oi in 0..ho {
+            let r0 = (plane * g.h + 2 * oi) * g.w;
+            let (top, bottom) = (&x[r0..][..2 * wo], &x[r0 + g.w..][..2 * wo]);
+            let o = (plane * ho + oi) * wo;
+            for oj in 0..wo {
+                let j = 2 * oj;
+                // Row-major order, as `argmax`: the first NaN, else the
+                // first largest.
+                let window = [
+                    (top[j], j),
+                    (top[j + 1], j + 1),
+                    (bottom[j], g.w + j),
+                    (bottom[j + 1], g.w + j + 1),
+                ];
+                let (mut best_v, mut best) = window[0];
+                for &(v, e) in &window {
+                    if v.is_nan() {
+                        best = e;
+                        break;
+                    }
+                    if v > best_v {
+                        (best_v, best) = (v, e);
+                    }
+                }
+                visit(o + oj, r0 + best);
+            }
+        }
+    }
+}
+
 /// The largest entry of each window.
 pub fn max_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
-    g.windows(|o, at| out[o] = x[g.argmax(x, at)]);
+    each_argmax(g, x, |o, e| out[o] = x[e]);
 }
 
 /// 1 at the first largest entry of each window, 0 elsewhere (also in the
 /// rows and columns no window covers): the route of max pooling's adjoint.
 pub fn max_pool_mask<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
-    g.windows(|_, at| out[g.argmax(x, at)] = T::ONE);
+    each_argmax(g, x, |_, e| out[e] = T::ONE);
 }
 
 /// The sum of each window in row-major order (average pooling divides it
@@ -565,6 +607,20 @@ mod tests {
         // Ties go to the first largest entry: 3 at (0,1) before (1,0); 2 at (0,2) before (0,3), (1,3).
         let ones: Vec<usize> = (0..20).filter(|&e| mask[e] == 1.0).collect();
         assert_eq!(ones, vec![1, 2, 10, 18]);
+        // The first NaN of a window wins, wherever it is.
+        let mut xn = x;
+        xn[11] = f64::NAN;
+        xn[12] = 100.0;
+        max_pool(&g, &xn, &mut m);
+        assert!(m[2].is_nan() && m[3] == 100.0, "{m:?}");
+        max_pool_mask(&g, &xn, &mut mask);
+        let ones: Vec<usize> = (0..20).filter(|&e| mask[e] == 1.0).collect();
+        assert_eq!(ones, vec![1, 2, 11, 12]);
+        // 3x3 windows go through the general walk: one window of 4x5.
+        let g3 = PoolShape { k: 3, ..g };
+        let mut m3 = [0.0; 1];
+        max_pool(&g3, &x, &mut m3);
+        assert_eq!(m3, [5.0]);
         let mut s = [0.0; 4];
         sum_pool(&g, &x, &mut s);
         assert_eq!(s, [7.0, 7.0, -10.0, 22.0]);
