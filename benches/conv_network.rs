@@ -68,9 +68,13 @@ fn statements(text: &str) -> Vec<String> {
 /// The bench's network: `nets/digits_conv.sg` with `dropout(·, 0.3)`
 /// removed, checked against the copy `network!` compiles.
 fn digits_source() -> String {
-    let original = std::fs::read_to_string(root().join("nets/digits_conv.sg")).expect("digits_conv.sg");
+    let original =
+        std::fs::read_to_string(root().join("nets/digits_conv.sg")).expect("digits_conv.sg");
     let dropped = original.replace("dropout(flatten(p2), 0.3)", "flatten(p2)");
-    assert_ne!(dropped, original, "nets/digits_conv.sg no longer has the dropout the bench removes");
+    assert_ne!(
+        dropped, original,
+        "nets/digits_conv.sg no longer has the dropout the bench removes"
+    );
     assert_eq!(
         statements(&dropped),
         statements(DigitsConv::SOURCE),
@@ -137,7 +141,13 @@ fn digits(c: &mut Criterion) {
         b.iter(|| black_box(model.loss(black_box(&data))))
     });
     group.bench_function("network! loss+gradient", |b| {
-        b.iter(|| black_box(Model::loss_and_gradient(&mut net, black_box(&data), &mut grad)))
+        b.iter(|| {
+            black_box(Model::loss_and_gradient(
+                &mut net,
+                black_box(&data),
+                &mut grad,
+            ))
+        })
     });
     group.bench_function("network! forward (loss)", |b| {
         b.iter(|| black_box(Model::loss(&mut net, black_box(&data))))
@@ -199,7 +209,12 @@ fn read_f64(dir: &Path, name: &str) -> Vec<f64> {
 }
 
 /// Runs `script` on the tensors in `dir`: its JSON report, or why not.
-fn run_script(python: &str, script: &str, dir: &Path, extra: &[&str]) -> Result<serde_json::Value, String> {
+fn run_script(
+    python: &str,
+    script: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> Result<serde_json::Value, String> {
     let out = Command::new(python)
         .arg(root().join("benches/python").join(script))
         .arg("--data")
@@ -251,14 +266,21 @@ fn digits_against_pytorch(python: Option<&str>) {
     let source = digits_source();
     let mut model = NetworkModel::from_source(&source, 1).expect("the network parses");
     let mut net = DigitsConv::init(1);
-    assert_eq!(model.params(), Model::params(&net), "the same initial draws");
+    assert_eq!(
+        model.params(),
+        Model::params(&net),
+        "the same initial draws"
+    );
     let batch = digits_batch(&model);
     let data = batch.slices();
     let mut grad = zero_grad(&model);
     let loss = model.loss_and_gradient(&data, &mut grad);
     let mut grad2 = zero_grad(&model);
     let loss2 = Model::loss_and_gradient(&mut net, &data, &mut grad2);
-    assert!((loss - loss2).abs() <= 1e-12 * loss.abs(), "interpreter {loss}, network! {loss2}");
+    assert!(
+        (loss - loss2).abs() <= 1e-12 * loss.abs(),
+        "interpreter {loss}, network! {loss2}"
+    );
     for (name, (a, b)) in model.param_names().iter().zip(grad.iter().zip(&grad2)) {
         let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
         assert!(
@@ -268,15 +290,48 @@ fn digits_against_pytorch(python: Option<&str>) {
     }
 
     let (repeats, warmup) = (400, 40);
-    let step_i = median(|| { black_box(model.loss_and_gradient(&data, &mut grad)); }, repeats, warmup);
-    let fwd_i = median(|| { black_box(model.loss(&data)); }, repeats, warmup);
-    let step_n = median(|| { black_box(Model::loss_and_gradient(&mut net, &data, &mut grad2)); }, repeats, warmup);
-    let fwd_n = median(|| { black_box(Model::loss(&mut net, &data)); }, repeats, warmup);
+    let step_i = median(
+        || {
+            black_box(model.loss_and_gradient(&data, &mut grad));
+        },
+        repeats,
+        warmup,
+    );
+    let fwd_i = median(
+        || {
+            black_box(model.loss(&data));
+        },
+        repeats,
+        warmup,
+    );
+    let step_n = median(
+        || {
+            black_box(Model::loss_and_gradient(&mut net, &data, &mut grad2));
+        },
+        repeats,
+        warmup,
+    );
+    let fwd_n = median(
+        || {
+            black_box(Model::loss(&mut net, &data));
+        },
+        repeats,
+        warmup,
+    );
     println!("\nDigits convolutional network (no dropout), batch 32, float64, one thread (medians of {repeats}):");
-    println!("{:<24} {:>12} {:>12} {:>8} {:>16}", "system", "loss+grad", "forward", "t_g/t_f", "PyTorch / this");
+    println!(
+        "{:<24} {:>12} {:>12} {:>8} {:>16}",
+        "system", "loss+grad", "forward", "t_g/t_f", "PyTorch / this"
+    );
     let row = |name: &str, g: f64, f: f64, torch: Option<f64>| {
         let ratio = torch.map_or(String::new(), |t| format!("{:.2}x", t / g));
-        println!("{name:<24} {:>9.1} µs {:>9.1} µs {:>8.2} {:>16}", g * 1e6, f * 1e6, g / f, ratio);
+        println!(
+            "{name:<24} {:>9.1} µs {:>9.1} µs {:>8.2} {:>16}",
+            g * 1e6,
+            f * 1e6,
+            g / f,
+            ratio
+        );
     };
     let torch = python.and_then(|python| {
         let dir = scratch_dir("conv-digits");
@@ -285,11 +340,20 @@ fn digits_against_pytorch(python: Option<&str>) {
         for (name, p) in model.param_names().iter().zip(model.params()) {
             write_f64(&dir, name, p);
         }
-        let report = run_script(python, "conv_digits_torch.py", &dir, &["--repeats", "400", "--warmup", "40"]);
+        let report = run_script(
+            python,
+            "conv_digits_torch.py",
+            &dir,
+            &["--repeats", "400", "--warmup", "40"],
+        );
         let result = match report {
             Ok(r) => {
                 assert_same(&dir, &model, loss, &grad);
-                Some((r["median_step_s"].as_f64().unwrap_or(f64::NAN), r["median_forward_s"].as_f64().unwrap_or(f64::NAN), r["version"].clone()))
+                Some((
+                    r["median_step_s"].as_f64().unwrap_or(f64::NAN),
+                    r["median_forward_s"].as_f64().unwrap_or(f64::NAN),
+                    r["version"].clone(),
+                ))
             }
             Err(e) => {
                 println!("  conv_digits_torch.py failed: {e}");
@@ -299,11 +363,28 @@ fn digits_against_pytorch(python: Option<&str>) {
         let _ = std::fs::remove_dir_all(&dir);
         result
     });
-    row("symgrad interpreter", step_i, fwd_i, torch.as_ref().map(|t| t.0));
-    row("symgrad network!", step_n, fwd_n, torch.as_ref().map(|t| t.0));
+    row(
+        "symgrad interpreter",
+        step_i,
+        fwd_i,
+        torch.as_ref().map(|t| t.0),
+    );
+    row(
+        "symgrad network!",
+        step_n,
+        fwd_n,
+        torch.as_ref().map(|t| t.0),
+    );
     match &torch {
-        Some((g, f, version)) => row(&format!("PyTorch {}", version.as_str().unwrap_or("?")), *g, *f, None),
-        None => println!("PyTorch                  skipped: no Python with torch (set SYMGRAD_PYTHON)"),
+        Some((g, f, version)) => row(
+            &format!("PyTorch {}", version.as_str().unwrap_or("?")),
+            *g,
+            *f,
+            None,
+        ),
+        None => {
+            println!("PyTorch                  skipped: no Python with torch (set SYMGRAD_PYTHON)")
+        }
     }
 }
 
@@ -312,9 +393,18 @@ fn block_against_pytorch(python: Option<&str>) {
     let mut grad = zero_grad(&model);
     let loss = model.loss_and_gradient(&[&x[..]], &mut grad);
     let (repeats, warmup) = (10, 2);
-    let ours = median(|| { black_box(model.loss_and_gradient(&[&x[..]], &mut grad)); }, repeats, warmup);
+    let ours = median(
+        || {
+            black_box(model.loss_and_gradient(&[&x[..]], &mut grad));
+        },
+        repeats,
+        warmup,
+    );
     println!("\nAlphaGo Zero residual block, 8 x 256x19x19, forward and backward, float64, one thread (medians of {repeats}):");
-    println!("{:<24} {:>12} {:>16}", "system", "loss+grad", "this / PyTorch");
+    println!(
+        "{:<24} {:>12} {:>16}",
+        "system", "loss+grad", "this / PyTorch"
+    );
     let torch = python.and_then(|python| {
         let dir = scratch_dir("resblock");
         write_f64(&dir, "x", &x);
@@ -324,11 +414,19 @@ fn block_against_pytorch(python: Option<&str>) {
         for (name, p) in model.param_names().iter().zip(model.params()) {
             write_f64(&dir, name, p);
         }
-        let report = run_script(python, "resblock_torch.py", &dir, &["--repeats", "10", "--warmup", "2"]);
+        let report = run_script(
+            python,
+            "resblock_torch.py",
+            &dir,
+            &["--repeats", "10", "--warmup", "2"],
+        );
         let result = match report {
             Ok(r) => {
                 assert_same(&dir, &model, loss, &grad);
-                Some((r["median_step_s"].as_f64().unwrap_or(f64::NAN), r["version"].clone()))
+                Some((
+                    r["median_step_s"].as_f64().unwrap_or(f64::NAN),
+                    r["version"].clone(),
+                ))
             }
             Err(e) => {
                 println!("  resblock_torch.py failed: {e}");
@@ -338,11 +436,24 @@ fn block_against_pytorch(python: Option<&str>) {
         let _ = std::fs::remove_dir_all(&dir);
         result
     });
-    let ratio = torch.as_ref().map_or(String::new(), |t| format!("{:.2}x", ours / t.0));
-    println!("{:<24} {:>9.1} ms {:>16}", "symgrad interpreter", ours * 1e3, ratio);
+    let ratio = torch
+        .as_ref()
+        .map_or(String::new(), |t| format!("{:.2}x", ours / t.0));
+    println!(
+        "{:<24} {:>9.1} ms {:>16}",
+        "symgrad interpreter",
+        ours * 1e3,
+        ratio
+    );
     match &torch {
-        Some((t, version)) => println!("{:<24} {:>9.1} ms", format!("PyTorch {}", version.as_str().unwrap_or("?")), t * 1e3),
-        None => println!("PyTorch                  skipped: no Python with torch (set SYMGRAD_PYTHON)"),
+        Some((t, version)) => println!(
+            "{:<24} {:>9.1} ms",
+            format!("PyTorch {}", version.as_str().unwrap_or("?")),
+            t * 1e3
+        ),
+        None => {
+            println!("PyTorch                  skipped: no Python with torch (set SYMGRAD_PYTHON)")
+        }
     }
 }
 

@@ -157,13 +157,7 @@ fn source<'a>(bufs: &'a [Vec<f64>], inputs: &[&'a [f64]], s: Src) -> &'a [f64] {
 
 /// Runs one instruction; its output buffers are taken out of `bufs` while
 /// the kernel reads the others (a plan never reads a buffer it writes).
-fn exec(
-    instr: &Instr,
-    m: usize,
-    bufs: &mut [Vec<f64>],
-    scratch: &mut Vec<f64>,
-    inputs: &[&[f64]],
-) {
+fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], scratch: &mut Vec<f64>, inputs: &[&[f64]]) {
     let o = instr.out();
     let mut out = std::mem::take(&mut bufs[o]);
     let o2 = instr.second_out();

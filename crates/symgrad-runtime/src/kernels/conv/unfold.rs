@@ -270,7 +270,17 @@ pub fn conv2d_kernel_grad_in<T: Gemm>(
         };
         // The first chunk writes dK directly; the others add a product.
         let target = if n0 == 0 { &mut *dk } else { &mut *part };
-        matmul(g.f, width, ck, a, [width, 1], b, [1, width], target, [ck, 1]);
+        matmul(
+            g.f,
+            width,
+            ck,
+            a,
+            [width, 1],
+            b,
+            [1, width],
+            target,
+            [ck, 1],
+        );
         if n0 > 0 {
             for (d, p) in dk.iter_mut().zip(part.iter()) {
                 *d = *d + *p;
@@ -329,7 +339,15 @@ mod tests {
         }
     }
 
-    fn shape(n: usize, c: usize, hw: [usize; 2], f: usize, k: [usize; 2], s: usize, p: usize) -> ConvShape {
+    fn shape(
+        n: usize,
+        c: usize,
+        hw: [usize; 2],
+        f: usize,
+        k: [usize; 2],
+        s: usize,
+        p: usize,
+    ) -> ConvShape {
         ConvShape {
             n,
             c,
@@ -367,7 +385,11 @@ mod tests {
     #[test]
     fn a_one_by_one_kernel_reads_the_image_in_place() {
         let g = shape(3, 4, [5, 3], 6, [1, 1], 1, 0);
-        assert_eq!(g.scratch_len(), 6 * 4, "only the kernel gradient's partial sum");
+        assert_eq!(
+            g.scratch_len(),
+            6 * 4,
+            "only the kernel gradient's partial sum"
+        );
         agree(g);
         // With padding or stride it unfolds as any other kernel.
         agree(shape(3, 4, [5, 3], 6, [1, 1], 1, 1));
