@@ -7,8 +7,8 @@
 //! `out_n [F, Ho·Wo] = K @ cols_n` and `cols_n = Kᵀ @ w_n`, reading `K`,
 //! `w_n` and `out_n` where they are (`Kᵀ` is a strided view). Unfolding
 //! several samples side by side into one wider product was measured slower
-//! for both on the digits network's shapes (32 × 16×8×8 → 32 filters: 0.83
-//! against 0.63 ms forward, `benches/conv.rs`), since the per-sample
+//! for both on the digits network's shapes (32 × 16×8×8 → 32 filters: about
+//! 0.9 against 0.64 ms forward, `benches/conv.rs`), since the per-sample
 //! products already take the runtime's direct path and the wide one also
 //! pays a copy of the output.
 //!
@@ -16,7 +16,7 @@
 //! product has only `Ho·Wo` terms per entry, so the samples are unfolded
 //! in chunks side by side, `cols [C·kh·kw, S·Ho·Wo]`, with `S` as large as
 //! keeps the product on the direct path ([`DIRECT_MAX_B`] entries of
-//! unfolded columns; 0.80 against 1.10 ms per sample on the same shape).
+//! unfolded columns; about 0.8 against 1.1 ms per sample on the same shape).
 //! The chunk's adjoint `w [S, F, Ho·Wo]` must then be read as
 //! `[F, S·Ho·Wo]`, which no strided view expresses (the sample axis is
 //! outside the filter axis), so it is copied once (`1/(C·kh·kw)` of the
