@@ -269,24 +269,22 @@ fn each_argmax<T: Real>(g: &PoolShape, x: &[T], mut visit: impl FnMut(usize, usi
             let o = (plane * ho + oi) * wo;
             for oj in 0..wo {
                 let j = 2 * oj;
-                // Row-major order, as `argmax`: the first NaN, else the
-                // first largest.
-                let window = [
-                    (top[j], j),
-                    (top[j + 1], j + 1),
-                    (bottom[j], g.w + j),
-                    (bottom[j + 1], g.w + j + 1),
-                ];
-                let (mut best_v, mut best) = window[0];
-                for &(v, e) in &window {
-                    if v.is_nan() {
-                        best = e;
-                        break;
+                let (a, b, c, d) = (top[j], top[j + 1], bottom[j], bottom[j + 1]);
+                let best = if (a + b + c + d).is_nan() {
+                    // A NaN (or infinities of both signs): the general
+                    // walk, which returns the first NaN.
+                    g.argmax(x, r0 + j) - r0
+                } else {
+                    // The first largest in row-major order, without
+                    // branches on the data.
+                    let (mut best, mut best_v) = (j, a);
+                    for (v, e) in [(b, j + 1), (c, g.w + j), (d, g.w + j + 1)] {
+                        let more = v > best_v;
+                        best = if more { e } else { best };
+                        best_v = if more { v } else { best_v };
                     }
-                    if v > best_v {
-                        (best_v, best) = (v, e);
-                    }
-                }
+                    best
+                };
                 visit(o + oj, r0 + best);
             }
         }
@@ -324,6 +322,25 @@ pub fn sum_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
 /// the adjoint of [`sum_pool`]. `a` has the pooled shape, `out` the image's.
 pub fn upsample<T: Real>(g: &PoolShape, a: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
+    if g.k == 2 {
+        // Two output rows per row of windows, as slices: no per-window
+        // bounds checks or calls.
+        let (ho, wo) = g.out_hw();
+        for plane in 0..g.planes {
+            for oi in 0..ho {
+                let r0 = (plane * g.h + 2 * oi) * g.w;
+                let src = &a[(plane * ho + oi) * wo..][..wo];
+                let (top, bottom) = out[r0..r0 + 2 * g.w].split_at_mut(g.w);
+                for (oj, &v) in src.iter().enumerate() {
+                    top[2 * oj] = v;
+                    top[2 * oj + 1] = v;
+                    bottom[2 * oj] = v;
+                    bottom[2 * oj + 1] = v;
+                }
+            }
+        }
+        return;
+    }
     g.windows(|o, at| {
         for p in 0..g.k {
             let start = at + p * g.w;
@@ -616,6 +633,12 @@ mod tests {
         max_pool_mask(&g, &xn, &mut mask);
         let ones: Vec<usize> = (0..20).filter(|&e| mask[e] == 1.0).collect();
         assert_eq!(ones, vec![1, 2, 11, 12]);
+        // Infinities of both signs in one window: still the largest.
+        let mut xi = x;
+        xi[0] = f64::NEG_INFINITY;
+        xi[6] = f64::INFINITY;
+        max_pool(&g, &xi, &mut m);
+        assert_eq!(m, [f64::INFINITY, 2.0, -1.0, 7.0]);
         // 3x3 windows go through the general walk: one window of 4x5.
         let g3 = PoolShape { k: 3, ..g };
         let mut m3 = [0.0; 1];

@@ -101,6 +101,9 @@ fn inside(g: &ConvShape, q: usize, len: usize, wo: usize) -> (usize, usize) {
 /// pad]`, 0 in the padding.
 fn im2col<T: Gemm>(g: &ConvShape, x: &[T], cols: &mut [T], ld: usize) {
     let (ho, wo) = g.out_hw();
+    if g.stride == 1 && wo == g.w && g.padding < g.w {
+        return im2col_same(g, x, cols, ld);
+    }
     for c in 0..g.c {
         for p in 0..g.kh {
             for q in 0..g.kw {
@@ -131,10 +134,54 @@ fn im2col<T: Gemm>(g: &ConvShape, x: &[T], cols: &mut [T], ld: usize) {
     }
 }
 
+/// [`im2col`] for stride 1 and an output as wide as the input ("same"
+/// padding, `2·pad = kw - 1`, the networks' 3×3 with padding 1): then the
+/// window offset `(p, q)` reads the valid rows of a channel as one
+/// contiguous run shifted by `q - pad`, so each row of `cols` is one copy
+/// (rather than one per output row, each a call for a handful of entries)
+/// followed by zeroing the few columns the shift wrapped into the
+/// neighbouring row.
+fn im2col_same<T: Gemm>(g: &ConvShape, x: &[T], cols: &mut [T], ld: usize) {
+    let (ho, w) = (g.out_hw().0, g.w);
+    let pad = g.padding;
+    for c in 0..g.c {
+        for p in 0..g.kh {
+            // The output rows whose input row `oi + p - pad` is inside.
+            let oi_lo = pad.saturating_sub(p).min(ho);
+            let oi_hi = (g.h + pad).saturating_sub(p).clamp(oi_lo, ho);
+            for q in 0..g.kw {
+                let row = &mut cols[((c * g.kh + p) * g.kw + q) * ld..][..ho * w];
+                row[..oi_lo * w].fill(T::ZERO);
+                row[oi_hi * w..].fill(T::ZERO);
+                let block = &mut row[oi_lo * w..oi_hi * w];
+                if block.is_empty() {
+                    continue;
+                }
+                // block[t] = x[c, first row, t + shift] with shift = q - pad
+                // in [-pad, pad]; the copy covers the t whose source is
+                // inside the channel's valid rows.
+                let base = (c * g.h + oi_lo + p - pad) * w;
+                let len = block.len();
+                let (left, right) = (pad.saturating_sub(q), q.saturating_sub(pad));
+                let src = &x[base..base + len];
+                block[left..len - right].copy_from_slice(&src[right..len - left]);
+                // Columns whose source is in the padding (|shift| < w).
+                for r in block.chunks_exact_mut(w) {
+                    r[..left].fill(T::ZERO);
+                    r[w - right..].fill(T::ZERO);
+                }
+            }
+        }
+    }
+}
+
 /// Adds the unfolded columns (rows `ld` apart) back onto one sample's
 /// image: the adjoint of [`im2col`].
-fn col2im_add<T: Gemm>(g: &ConvShape, cols: &[T], ld: usize, dx: &mut [T]) {
+fn col2im_add<T: Gemm>(g: &ConvShape, cols: &mut [T], ld: usize, dx: &mut [T]) {
     let (ho, wo) = g.out_hw();
+    if g.stride == 1 && wo == g.w && g.padding < g.w {
+        return col2im_same_add(g, cols, ld, dx);
+    }
     for c in 0..g.c {
         for p in 0..g.kh {
             for q in 0..g.kw {
@@ -160,6 +207,38 @@ fn col2im_add<T: Gemm>(g: &ConvShape, cols: &[T], ld: usize, dx: &mut [T]) {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// [`col2im_add`] for the geometry of [`im2col_same`]: the columns whose
+/// source is in the padding are zeroed in `cols` (scratch, read once), so
+/// that each row of `cols` adds onto the image as one contiguous run.
+fn col2im_same_add<T: Gemm>(g: &ConvShape, cols: &mut [T], ld: usize, dx: &mut [T]) {
+    let (ho, w) = (g.out_hw().0, g.w);
+    let pad = g.padding;
+    for c in 0..g.c {
+        for p in 0..g.kh {
+            let oi_lo = pad.saturating_sub(p).min(ho);
+            let oi_hi = (g.h + pad).saturating_sub(p).clamp(oi_lo, ho);
+            if oi_hi == oi_lo {
+                continue;
+            }
+            for q in 0..g.kw {
+                let row = &mut cols[((c * g.kh + p) * g.kw + q) * ld..][..ho * w];
+                let block = &mut row[oi_lo * w..oi_hi * w];
+                let (left, right) = (pad.saturating_sub(q), q.saturating_sub(pad));
+                for r in block.chunks_exact_mut(w) {
+                    r[..left].fill(T::ZERO);
+                    r[w - right..].fill(T::ZERO);
+                }
+                let base = (c * g.h + oi_lo + p - pad) * w;
+                let len = block.len();
+                let dst = &mut dx[base + right..base + len - left];
+                for (d, &v) in dst.iter_mut().zip(&block[left..len - right]) {
+                    *d = *d + v;
                 }
             }
         }
@@ -394,6 +473,19 @@ mod tests {
         // With padding or stride it unfolds as any other kernel.
         agree(shape(3, 4, [5, 3], 6, [1, 1], 1, 1));
         agree(shape(3, 4, [5, 3], 6, [1, 1], 2, 0));
+    }
+
+    #[test]
+    fn same_padding_unfolds_by_shifted_runs() {
+        // 3×3 with padding 1 on non-square images, 5×5 with padding 2 on
+        // an image 3 wide (shifts up to ±2), 1×3 with padding 1 (whole
+        // output rows of padding above and below),
+        // and a 5-wide kernel with padding 2 on a 2-wide image (padding
+        // not below the width: the general unfolding).
+        agree(shape(3, 2, [5, 4], 3, [3, 3], 1, 1));
+        agree(shape(2, 3, [4, 3], 2, [5, 5], 1, 2));
+        agree(shape(2, 2, [3, 6], 2, [1, 3], 1, 1));
+        agree(shape(2, 1, [2, 2], 2, [5, 5], 1, 2));
     }
 
     #[test]
