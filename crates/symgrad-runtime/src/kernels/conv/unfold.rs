@@ -23,6 +23,10 @@
 //! product's arithmetic). A large image (AlphaGo Zero's 256×19×19) is one
 //! sample per chunk and copies nothing. A 1×1 kernel with stride 1 and no
 //! padding unfolds to the image itself, which is read in place.
+//!
+//! With stride 1 and "same" padding (the networks' 3×3 with padding 1),
+//! unfolding and folding back move each window offset's rows as one
+//! shifted run (`im2col_same`); short per-row copies cost a call each.
 
 use super::ConvShape;
 use crate::matmul::{matmul, Gemm, DIRECT_MAX_B};
