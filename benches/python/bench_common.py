@@ -73,3 +73,45 @@ def report(result, epoch_seconds, loop_seconds, startup_seconds):
     })
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
+
+
+# The convolution benchmarks (conv_digits_torch.py, resblock_torch.py)
+# exchange tensors with the Rust bench as raw little-endian float64 files,
+# NAME.f64 in one directory, so that both sides start from the same bits.
+
+def read_f64(directory, name, shape):
+    """The tensor NAME.f64 of `directory`, reshaped to `shape`."""
+    data = np.fromfile(os.path.join(directory, name + ".f64"), dtype="<f8")
+    if data.size != int(np.prod(shape)):
+        sys.exit(f"{name}.f64 has {data.size} entries, expected {int(np.prod(shape))} for {shape}")
+    return data.reshape(shape)
+
+
+def write_f64(directory, name, values):
+    """Writes `values` (any array) flattened as NAME.f64 of `directory`."""
+    np.asarray(values, dtype="<f8").reshape(-1).tofile(os.path.join(directory, name + ".f64"))
+
+
+def median_seconds(run, repeats, warmup):
+    """Calls `run()` `warmup` times untimed, then `repeats` times; the
+    median and the minimum of the timed calls, in seconds, and all of them."""
+    import time
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), times
+
+
+def report_json(result):
+    """Adds the interpreter and BLAS facts and prints `result` as one line."""
+    result.update({
+        "python": platform.python_version(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "blas": blas_info(),
+    })
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")

@@ -1,7 +1,10 @@
 //! A lowered [`Plan`] as Rust for `network!`: a workspace struct with one
 //! `Vec` per buffer, sized for a batch size `m` and reused, and the
 //! straight-line calls of `symgrad_runtime::kernels` that run the plan over
-//! it, one per instruction, with sizes as expressions in `m`.
+//! it, one per instruction, with sizes as expressions in `m`. A plan with
+//! convolutions also gets one scratch `Vec` that its image instructions
+//! share (unfolded columns), reserved with the buffers, so a training step
+//! allocates nothing.
 
 use super::rust::Float;
 use crate::graph::Func;
@@ -109,7 +112,7 @@ pub(super) fn workspace(
                     }
                     None => quote!(None),
                 };
-                quote!(#kernels::conv::run(#op, #n, #a, #b, &mut __ws.#out);)
+                quote!(#kernels::conv::run_in(#op, #n, #a, #b, &mut __ws.#out, &mut __ws.scratch);)
             }
             Instr::Fill { value, .. } => {
                 let v = float.literal(*value);
@@ -231,6 +234,35 @@ pub(super) fn workspace(
             }
         }
     };
+    // The convolutions' shared scratch, reserved for the most any image
+    // instruction needs at the batch size.
+    let scratch_lens: Vec<TokenStream> = plan
+        .setup
+        .iter()
+        .chain(&plan.instrs)
+        .filter_map(|i| match i {
+            Instr::Image { op, samples, .. } => {
+                let (op, n) = (image_op(op), size(*samples));
+                Some(quote!(.max(#op.scratch_len(#n))))
+            }
+            _ => None,
+        })
+        .collect();
+    // A plan without image instructions gets no scratch field at all.
+    let (scratch_field, scratch_init, scratch_reserve) = if scratch_lens.is_empty() {
+        (quote!(), quote!(), quote!())
+    } else {
+        (
+            quote!(scratch: ::std::vec::Vec<#ty>,),
+            quote!(scratch: ::std::vec::Vec::new(),),
+            quote! {
+                let __scratch = 0usize #(#scratch_lens)*;
+                if __ws.scratch.len() < __scratch {
+                    __ws.scratch.resize(__scratch, 0.0);
+                }
+            },
+        )
+    };
     let (setup_ops, run_ops) = (Ops::default(), Ops::default());
     let setup: Vec<TokenStream> = plan.setup.iter().map(|i| instr(i, &setup_ops)).collect();
     let run: Vec<TokenStream> = plan.instrs.iter().map(|i| instr(i, &run_ops)).collect();
@@ -240,13 +272,14 @@ pub(super) fn workspace(
         #[allow(non_camel_case_types)]
         struct #ty_name {
             m: usize,
+            #scratch_field
             #(#fields: ::std::vec::Vec<#ty>,)*
         }
 
         #[allow(clippy::all, unused_variables)]
         impl #ty_name {
             fn new(m: usize) -> Self {
-                let mut ws = #ty_name { m: 0, #(#fields: ::std::vec::Vec::new(),)* };
+                let mut ws = #ty_name { m: 0, #scratch_init #(#fields: ::std::vec::Vec::new(),)* };
                 ws.resize(m);
                 ws
             }
@@ -259,6 +292,7 @@ pub(super) fn workspace(
                 self.m = __m;
                 let __ws = self;
                 #(__ws.#fields.resize(#lens, 0.0);)*
+                #scratch_reserve
                 #setup_fns
                 #(#setup)*
             }

@@ -10,12 +10,16 @@ use symgrad_runtime::kernels;
 /// the same `m` allocates nothing, and neither does returning to a batch
 /// size no larger than the largest one used so far (buffers keep their
 /// capacity), so that a training loop whose last batch is smaller, or that
-/// alternates with validation, does not reallocate every epoch.
+/// alternates with validation, does not reallocate every epoch. The
+/// convolutions' intermediates (unfolded columns) live in one scratch
+/// vector that all the plan's image instructions share, sized with the
+/// buffers.
 #[derive(Clone, Debug)]
 pub struct Runner {
     plan: Plan,
     m: usize,
     bufs: Vec<Vec<f64>>,
+    scratch: Vec<f64>,
 }
 
 impl Runner {
@@ -25,6 +29,7 @@ impl Runner {
             plan,
             m: usize::MAX,
             bufs: Vec::new(),
+            scratch: Vec::new(),
         };
         r.resize(m);
         r
@@ -52,11 +57,37 @@ impl Runner {
         for (buf, n) in self.bufs.iter_mut().zip(&self.plan.buffers) {
             buf.resize(n.at(m), 0.0);
         }
+        let scratch = self.scratch_len(m);
+        if self.scratch.len() < scratch {
+            self.scratch.resize(scratch, 0.0);
+        }
         let setup = std::mem::take(&mut self.plan.setup);
         for i in &setup {
-            exec(i, m, &mut self.bufs, &[]);
+            exec(i, m, &mut self.bufs, &mut self.scratch, &[]);
         }
         self.plan.setup = setup;
+    }
+
+    /// The scratch entries the plan's image instructions need at batch
+    /// size `m` (they run one at a time, so the most any one needs).
+    fn scratch_len(&self, m: usize) -> usize {
+        let plan = &self.plan;
+        plan.setup
+            .iter()
+            .chain(&plan.instrs)
+            .map(|i| match i {
+                Instr::Image { op, samples, .. } => op.scratch_len(samples.at(m)),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The scratch vector's capacity, so that a test can see that running
+    /// the plan allocates nothing beyond what [`resize`](Self::resize)
+    /// reserved.
+    pub fn scratch_capacity(&self) -> usize {
+        self.scratch.capacity()
     }
 
     /// Runs the plan on `inputs` (one row-major slice per plan input, sized
@@ -98,7 +129,7 @@ impl Runner {
             }
         }
         for i in &self.plan.instrs {
-            exec(i, self.m, &mut self.bufs, inputs);
+            exec(i, self.m, &mut self.bufs, &mut self.scratch, inputs);
         }
         Ok(())
     }
@@ -126,7 +157,7 @@ fn source<'a>(bufs: &'a [Vec<f64>], inputs: &[&'a [f64]], s: Src) -> &'a [f64] {
 
 /// Runs one instruction; its output buffers are taken out of `bufs` while
 /// the kernel reads the others (a plan never reads a buffer it writes).
-fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
+fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], scratch: &mut Vec<f64>, inputs: &[&[f64]]) {
     let o = instr.out();
     let mut out = std::mem::take(&mut bufs[o]);
     let o2 = instr.second_out();
@@ -139,7 +170,7 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], inputs: &[&[f64]]) {
         } => {
             let a = source(bufs_ro, inputs, *a);
             let b = b.map(|b| source(bufs_ro, inputs, b));
-            kernels::conv::run(*op, samples.at(m), a, b, &mut out);
+            kernels::conv::run_in(*op, samples.at(m), a, b, &mut out, scratch);
         }
         Instr::Fill { value, .. } => out.fill(*value),
         Instr::Map { f, dims, a, .. } => {

@@ -16,14 +16,18 @@
 //! differentiation, which the rule table relies on.
 //!
 //! The convolutions run as matrix products over the unfolded input
-//! ("im2col": one column per output position holding the `C·kh·kw` entries
-//! its window reads), through [`crate::matmul::matmul`]; the direct loops
-//! (`*_direct`) are the definition they are tested against. Generic over
+//! ("im2col", in [`unfold`]), through [`crate::matmul::matmul`], with their
+//! intermediates in a scratch vector the caller keeps ([`run_in`]); the
+//! direct loops (`*_direct`) are the definition they are tested against. Generic over
 //! [`crate::matmul::Gemm`] (`f32` and `f64`), so that `network!`'s `f32`
 //! structs run them too.
 
-use crate::matmul::{matmul, Gemm};
+use crate::matmul::Gemm;
 use crate::Real;
+
+pub mod unfold;
+
+pub use unfold::{conv2d_in, conv2d_input_grad_in, conv2d_kernel_grad_in};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,110 +177,20 @@ pub fn conv2d_kernel_grad_direct<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &
     }
 }
 
-/// The unfolded input of one sample: `cols[(c·kh + p)·kw + q, oi·Wo + oj] =
-/// x[c, oi·s + p - pad, oj·s + q - pad]`, 0 in the padding.
-fn im2col<T: Real>(g: &ConvShape, x: &[T], cols: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    for c in 0..g.c {
-        for p in 0..g.kh {
-            for q in 0..g.kw {
-                let row = &mut cols[((c * g.kh + p) * g.kw + q) * ho * wo..][..ho * wo];
-                for oi in 0..ho {
-                    let out = &mut row[oi * wo..][..wo];
-                    let Some(i) = g.source(oi, p, g.h) else {
-                        out.fill(T::ZERO);
-                        continue;
-                    };
-                    let src = &x[(c * g.h + i) * g.w..][..g.w];
-                    for (oj, o) in out.iter_mut().enumerate() {
-                        *o = g.source(oj, q, g.w).map_or(T::ZERO, |j| src[j]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Adds the unfolded columns back onto one sample's image: the adjoint of
-/// [`im2col`].
-fn col2im_add<T: Real>(g: &ConvShape, cols: &[T], dx: &mut [T]) {
-    let (ho, wo) = g.out_hw();
-    for c in 0..g.c {
-        for p in 0..g.kh {
-            for q in 0..g.kw {
-                let row = &cols[((c * g.kh + p) * g.kw + q) * ho * wo..][..ho * wo];
-                for oi in 0..ho {
-                    let Some(i) = g.source(oi, p, g.h) else {
-                        continue;
-                    };
-                    let dst = &mut dx[(c * g.h + i) * g.w..][..g.w];
-                    for (oj, &v) in row[oi * wo..][..wo].iter().enumerate() {
-                        if let Some(j) = g.source(oj, q, g.w) {
-                            dst[j] = dst[j] + v;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// [`conv2d_direct`] as one product per sample: `out_n [F, Ho·Wo] =
-/// K [F, C·kh·kw] @ im2col(x_n)`.
+/// [`conv2d_in`] with a scratch vector of its own (allocated per call: for
+/// one-off evaluations; plans keep theirs).
 pub fn conv2d<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T]) {
-    let (xs, ck, os, hw) = g.sizes();
-    assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
-    let mut cols = vec![T::ZERO; ck * hw];
-    for n in 0..g.n {
-        im2col(g, &x[n * xs..][..xs], &mut cols);
-        let o = &mut out[n * os..][..os];
-        matmul(g.f, ck, hw, k, [ck, 1], &cols, [hw, 1], o, [hw, 1]);
-    }
+    conv2d_in(g, x, k, out, &mut Vec::new());
 }
 
-/// [`conv2d_input_grad_direct`] as one product per sample: the columns
-/// `Kᵀ @ w_n` folded back onto the image.
+/// [`conv2d_input_grad_in`] with a scratch vector of its own.
 pub fn conv2d_input_grad<T: Gemm>(g: &ConvShape, w: &[T], k: &[T], dx: &mut [T]) {
-    let (xs, ck, os, hw) = g.sizes();
-    assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
-    dx.fill(T::ZERO);
-    let mut cols = vec![T::ZERO; ck * hw];
-    for n in 0..g.n {
-        matmul(
-            ck,
-            g.f,
-            hw,
-            k,
-            [1, ck],
-            &w[n * os..][..os],
-            [hw, 1],
-            &mut cols,
-            [hw, 1],
-        );
-        col2im_add(g, &cols, &mut dx[n * xs..][..xs]);
-    }
+    conv2d_input_grad_in(g, w, k, dx, &mut Vec::new());
 }
 
-/// [`conv2d_kernel_grad_direct`] as one product per sample: `dK += w_n @
-/// im2col(x_n)ᵀ`.
+/// [`conv2d_kernel_grad_in`] with a scratch vector of its own.
 pub fn conv2d_kernel_grad<T: Gemm>(g: &ConvShape, x: &[T], w: &[T], dk: &mut [T]) {
-    let (xs, ck, os, hw) = g.sizes();
-    assert!(x.len() == g.n * xs && dk.len() == g.f * ck && w.len() == g.n * os);
-    dk.fill(T::ZERO);
-    let mut cols = vec![T::ZERO; ck * hw];
-    let mut part = vec![T::ZERO; g.f * ck];
-    for n in 0..g.n {
-        im2col(g, &x[n * xs..][..xs], &mut cols);
-        let wn = &w[n * os..][..os];
-        // The first sample writes dK directly; the others add a product.
-        let target = if n == 0 { &mut *dk } else { &mut part[..] };
-        matmul(g.f, hw, ck, wn, [hw, 1], &cols, [1, hw], target, [ck, 1]);
-        if n > 0 {
-            for (d, p) in dk.iter_mut().zip(&part) {
-                *d = *d + *p;
-            }
-        }
-    }
+    conv2d_kernel_grad_in(g, x, w, dk, &mut Vec::new());
 }
 
 /// The geometry of a pooling: `planes` images of `h × w`, windows of
@@ -295,68 +209,142 @@ impl PoolShape {
         (self.h / self.k, self.w / self.k)
     }
 
-    /// Calls `visit(plane, oi, oj, entries)` for every window, where
-    /// `entries` lists the window's flat indices into the input in
-    /// row-major order.
-    fn windows(&self, mut visit: impl FnMut(usize, &[usize])) {
+    /// Calls `visit(o, top_left)` for every window: `o` is the pooled
+    /// entry's flat index, `top_left` the flat index into the input of the
+    /// window's first entry; the window's rows start `w` apart. (A closure
+    /// per window rather than a list of its entries: pooling runs once per
+    /// pooled entry of every batch, and building the list cost more than
+    /// the comparisons.)
+    #[inline(always)]
+    fn windows(&self, mut visit: impl FnMut(usize, usize)) {
         let (ho, wo) = self.out_hw();
-        let mut entries = Vec::with_capacity(self.k * self.k);
         for plane in 0..self.planes {
             for oi in 0..ho {
+                let row = (plane * self.h + oi * self.k) * self.w;
+                let o = (plane * ho + oi) * wo;
                 for oj in 0..wo {
-                    entries.clear();
-                    for p in 0..self.k {
-                        for q in 0..self.k {
-                            let (i, j) = (oi * self.k + p, oj * self.k + q);
-                            entries.push((plane * self.h + i) * self.w + j);
-                        }
-                    }
-                    visit((plane * ho + oi) * wo + oj, &entries);
+                    visit(o + oj, row + oj * self.k);
                 }
+            }
+        }
+    }
+
+    /// The first largest entry of the window at `top_left` (row-major
+    /// order), or its first NaN (so that NaN propagates as through `max`).
+    #[inline(always)]
+    fn argmax<T: Real>(&self, x: &[T], top_left: usize) -> usize {
+        let mut best = top_left;
+        let mut best_v = x[best];
+        for p in 0..self.k {
+            let start = top_left + p * self.w;
+            for (q, &v) in x[start..start + self.k].iter().enumerate() {
+                if v.is_nan() {
+                    return start + q;
+                }
+                if v > best_v {
+                    best = start + q;
+                    best_v = v;
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Calls `visit(o, e)` with each window's pooled index and the flat index
+/// of its [`PoolShape::argmax`]. 2×2 windows (the common pooling) take
+/// their two rows as slices, checked once per row of windows rather than
+/// once per entry.
+#[inline(always)]
+fn each_argmax<T: Real>(g: &PoolShape, x: &[T], mut visit: impl FnMut(usize, usize)) {
+    if g.k != 2 {
+        g.windows(|o, at| visit(o, g.argmax(x, at)));
+        return;
+    }
+    let (ho, wo) = g.out_hw();
+    for plane in 0..g.planes {
+        for oi in 0..ho {
+            let r0 = (plane * g.h + 2 * oi) * g.w;
+            let (top, bottom) = (&x[r0..][..2 * wo], &x[r0 + g.w..][..2 * wo]);
+            let o = (plane * ho + oi) * wo;
+            for oj in 0..wo {
+                let j = 2 * oj;
+                let (a, b, c, d) = (top[j], top[j + 1], bottom[j], bottom[j + 1]);
+                let best = if (a + b + c + d).is_nan() {
+                    // A NaN (or infinities of both signs): the general
+                    // walk, which returns the first NaN.
+                    g.argmax(x, r0 + j) - r0
+                } else {
+                    // The first largest in row-major order, without
+                    // branches on the data.
+                    let (mut best, mut best_v) = (j, a);
+                    for (v, e) in [(b, j + 1), (c, g.w + j), (d, g.w + j + 1)] {
+                        let more = v > best_v;
+                        best = if more { e } else { best };
+                        best_v = if more { v } else { best_v };
+                    }
+                    best
+                };
+                visit(o + oj, r0 + best);
             }
         }
     }
 }
 
-/// The first largest entry of a window (row-major order), NaN if it has one
-/// (so that NaN propagates as through `max`).
-fn window_argmax<T: Real>(x: &[T], entries: &[usize]) -> usize {
-    let mut best = entries[0];
-    for &e in entries {
-        if x[e].is_nan() {
-            return e;
-        }
-        if x[e] > x[best] {
-            best = e;
-        }
-    }
-    best
-}
-
 /// The largest entry of each window.
 pub fn max_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
-    g.windows(|o, entries| out[o] = x[window_argmax(x, entries)]);
+    each_argmax(g, x, |o, e| out[o] = x[e]);
 }
 
 /// 1 at the first largest entry of each window, 0 elsewhere (also in the
 /// rows and columns no window covers): the route of max pooling's adjoint.
 pub fn max_pool_mask<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
-    g.windows(|_, entries| out[window_argmax(x, entries)] = T::ONE);
+    each_argmax(g, x, |_, e| out[e] = T::ONE);
 }
 
-/// The sum of each window (average pooling divides it by k²).
+/// The sum of each window in row-major order (average pooling divides it
+/// by k²).
 pub fn sum_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
-    g.windows(|o, entries| out[o] = entries.iter().fold(T::ZERO, |acc, &e| acc + x[e]));
+    g.windows(|o, at| {
+        let mut acc = T::ZERO;
+        for p in 0..g.k {
+            let start = at + p * g.w;
+            for &v in &x[start..start + g.k] {
+                acc = acc + v;
+            }
+        }
+        out[o] = acc;
+    });
 }
 
 /// Each pooled entry repeated over its window, 0 where no window reaches:
 /// the adjoint of [`sum_pool`]. `a` has the pooled shape, `out` the image's.
 pub fn upsample<T: Real>(g: &PoolShape, a: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
-    g.windows(|o, entries| {
-        for &e in entries {
-            out[e] = a[o];
+    if g.k == 2 {
+        // Two output rows per row of windows, as slices: no per-window
+        // bounds checks or calls.
+        let (ho, wo) = g.out_hw();
+        for plane in 0..g.planes {
+            for oi in 0..ho {
+                let r0 = (plane * g.h + 2 * oi) * g.w;
+                let src = &a[(plane * ho + oi) * wo..][..wo];
+                let (top, bottom) = out[r0..r0 + 2 * g.w].split_at_mut(g.w);
+                for (oj, &v) in src.iter().enumerate() {
+                    top[2 * oj] = v;
+                    top[2 * oj + 1] = v;
+                    bottom[2 * oj] = v;
+                    bottom[2 * oj + 1] = v;
+                }
+            }
+        }
+        return;
+    }
+    g.windows(|o, at| {
+        for p in 0..g.k {
+            let start = at + p * g.w;
+            out[start..start + g.k].fill(a[o]);
         }
     });
 }
@@ -404,21 +392,53 @@ pub enum ImageOp {
     },
 }
 
+impl ImageOp {
+    /// The scratch entries [`run_in`] needs for `op` on `samples` samples
+    /// (0 for all but the convolutions), so that a plan can reserve the
+    /// most any of its instructions needs once for its batch size.
+    pub fn scratch_len(&self, samples: usize) -> usize {
+        match *self {
+            ImageOp::Conv2d(g) | ImageOp::Conv2dInputGrad(g) | ImageOp::Conv2dKernelGrad(g) => {
+                ConvShape { n: samples, ..g }.scratch_len()
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// [`run_in`] with a scratch vector of its own (allocated per call).
+///
+/// # Panics
+/// As [`run_in`].
+pub fn run<T: Gemm>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
+    run_in(op, samples, a, b, out, &mut Vec::new());
+}
+
 /// Runs `op` on `samples` samples: `a`, then `b` for the two-operand
-/// convolutions, into `out`.
+/// convolutions, into `out`, with the convolutions' intermediates in
+/// `scratch`, which grows to [`ImageOp::scratch_len`] if it is shorter and
+/// is otherwise reused as it is: a plan that keeps one scratch vector for
+/// all its instructions allocates nothing after its first run.
 ///
 /// # Panics
 /// When a slice does not have the geometry's size, or `b` is missing for a
 /// convolution (a bug in the plan that calls it).
-pub fn run<T: Gemm>(op: ImageOp, samples: usize, a: &[T], b: Option<&[T]>, out: &mut [T]) {
+pub fn run_in<T: Gemm>(
+    op: ImageOp,
+    samples: usize,
+    a: &[T],
+    b: Option<&[T]>,
+    out: &mut [T],
+    scratch: &mut Vec<T>,
+) {
     let second = || b.expect("a convolution has two operands");
     match op {
-        ImageOp::Conv2d(g) => conv2d(&ConvShape { n: samples, ..g }, a, second(), out),
+        ImageOp::Conv2d(g) => conv2d_in(&ConvShape { n: samples, ..g }, a, second(), out, scratch),
         ImageOp::Conv2dInputGrad(g) => {
-            conv2d_input_grad(&ConvShape { n: samples, ..g }, a, second(), out)
+            conv2d_input_grad_in(&ConvShape { n: samples, ..g }, a, second(), out, scratch)
         }
         ImageOp::Conv2dKernelGrad(g) => {
-            conv2d_kernel_grad(&ConvShape { n: samples, ..g }, a, second(), out)
+            conv2d_kernel_grad_in(&ConvShape { n: samples, ..g }, a, second(), out, scratch)
         }
         ImageOp::MaxPool(g) => max_pool(
             &PoolShape {
@@ -604,6 +624,26 @@ mod tests {
         // Ties go to the first largest entry: 3 at (0,1) before (1,0); 2 at (0,2) before (0,3), (1,3).
         let ones: Vec<usize> = (0..20).filter(|&e| mask[e] == 1.0).collect();
         assert_eq!(ones, vec![1, 2, 10, 18]);
+        // The first NaN of a window wins, wherever it is.
+        let mut xn = x;
+        xn[11] = f64::NAN;
+        xn[12] = 100.0;
+        max_pool(&g, &xn, &mut m);
+        assert!(m[2].is_nan() && m[3] == 100.0, "{m:?}");
+        max_pool_mask(&g, &xn, &mut mask);
+        let ones: Vec<usize> = (0..20).filter(|&e| mask[e] == 1.0).collect();
+        assert_eq!(ones, vec![1, 2, 11, 12]);
+        // Infinities of both signs in one window: still the largest.
+        let mut xi = x;
+        xi[0] = f64::NEG_INFINITY;
+        xi[6] = f64::INFINITY;
+        max_pool(&g, &xi, &mut m);
+        assert_eq!(m, [f64::INFINITY, 2.0, -1.0, 7.0]);
+        // 3x3 windows go through the general walk: one window of 4x5.
+        let g3 = PoolShape { k: 3, ..g };
+        let mut m3 = [0.0; 1];
+        max_pool(&g3, &x, &mut m3);
+        assert_eq!(m3, [5.0]);
         let mut s = [0.0; 4];
         sum_pool(&g, &x, &mut s);
         assert_eq!(s, [7.0, 7.0, -10.0, 22.0]);
