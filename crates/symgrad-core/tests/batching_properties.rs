@@ -116,6 +116,48 @@ fn expr(shape: usize, depth: u32) -> BoxedStrategy<String> {
     proptest::strategy::Union::new(options).boxed()
 }
 
+/// The batched loss and gradient of `net` (written `src`) over `data`
+/// against the per-sample reference, each entry to `tol` relative to its
+/// tensor's largest.
+fn batched_matches_per_sample(
+    src: &str,
+    net: &symgrad_core::net::Network,
+    data: &[Vec<symgrad_core::eval::Tensor>],
+    tol: f64,
+) -> Result<(), TestCaseError> {
+    let m = data.len();
+    let want = batch::PerSample::new(net)
+        .unwrap()
+        .loss_and_gradient(data)
+        .unwrap();
+    let got = batch::Evaluator::new(net)
+        .unwrap_or_else(|e| panic!("{src}\n{e:?}"))
+        .loss_and_gradient(data)
+        .unwrap();
+    prop_assert!(
+        (got.loss - want.loss).abs() <= tol * (1.0 + want.loss.abs()),
+        "{src}m = {m}: loss {} vs {}",
+        got.loss,
+        want.loss
+    );
+    for ((name, g), (_, w)) in got.gradient.iter().zip(&want.gradient) {
+        prop_assert_eq!(&g.shape, &w.shape);
+        let scale = w.data.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        for (a, b) in g.data.iter().zip(&w.data) {
+            prop_assert!(
+                (a - b).abs() <= tol * (1.0 + scale),
+                "{}m = {}: d{} {} vs {}",
+                src,
+                m,
+                name,
+                a,
+                b
+            );
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
@@ -123,23 +165,7 @@ proptest! {
     fn batched_equals_per_sample(body in expr(0, 4), seed in 0u64..1000, m in 1usize..6) {
         let src = format!("{HEADER}loss = {body}\n");
         let net = parse_network(&src).unwrap_or_else(|e| panic!("{src}\n{e:?}"));
-        let data = rows(seed, m);
-        let want = batch::PerSample::new(&net).unwrap().loss_and_gradient(&data).unwrap();
-        let got = batch::Evaluator::new(&net)
-            .unwrap_or_else(|e| panic!("{src}\n{e:?}"))
-            .loss_and_gradient(&data)
-            .unwrap();
-        let tol = |w: f64| 1e-11 * (1.0 + w.abs());
-        prop_assert!((got.loss - want.loss).abs() <= tol(want.loss),
-            "{src}m = {m}: loss {} vs {}", got.loss, want.loss);
-        for ((name, g), (_, w)) in got.gradient.iter().zip(&want.gradient) {
-            prop_assert_eq!(&g.shape, &w.shape);
-            let scale = w.data.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-            for (a, b) in g.data.iter().zip(&w.data) {
-                prop_assert!((a - b).abs() <= 1e-11 * (1.0 + scale),
-                    "{}m = {}: d{} {} vs {}", src, m, name, a, b);
-            }
-        }
+        batched_matches_per_sample(&src, &net, &rows(seed, m), 1e-11)?;
     }
 }
 
@@ -245,22 +271,6 @@ proptest! {
         let mut net = parse_network(&src).unwrap_or_else(|e| panic!("{src}\n{e:?}"));
         let values = net.init_params(seed);
         net.set_params(values).unwrap();
-        let data = image_rows(seed, m);
-        let want = batch::PerSample::new(&net).unwrap().loss_and_gradient(&data).unwrap();
-        let got = batch::Evaluator::new(&net)
-            .unwrap_or_else(|e| panic!("{src}\n{e:?}"))
-            .loss_and_gradient(&data)
-            .unwrap();
-        let tol = |w: f64| 1e-10 * (1.0 + w.abs());
-        prop_assert!((got.loss - want.loss).abs() <= tol(want.loss),
-            "{src}m = {m}: loss {} vs {}", got.loss, want.loss);
-        for ((name, g), (_, w)) in got.gradient.iter().zip(&want.gradient) {
-            prop_assert_eq!(&g.shape, &w.shape);
-            let scale = w.data.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-            for (a, b) in g.data.iter().zip(&w.data) {
-                prop_assert!((a - b).abs() <= 1e-10 * (1.0 + scale),
-                    "{}m = {}: d{} {} vs {}", src, m, name, a, b);
-            }
-        }
+        batched_matches_per_sample(&src, &net, &image_rows(seed, m), 1e-10)?;
     }
 }

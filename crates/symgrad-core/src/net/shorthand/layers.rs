@@ -21,23 +21,14 @@
 //! biases, shifts start at 0 and scales at 1. Shapes are checked as each
 //! line is read, so a kernel that does not fit is an error at its line.
 
-use super::{Source, State};
+use super::{Init, Source, State};
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::graph::conv::Conv;
 use crate::graph::conv::{conv_output, pool_output};
 use crate::graph::{Op, Shape};
-use crate::net::syntax::{syntax, Decl, InitSyntax, Recurrence, Step, StmtKind};
-use crate::net::Role;
+use crate::net::syntax::{syntax, Recurrence, Step, StmtKind};
 use crate::num::Num;
 use crate::parse::ast::{BinOp, ExprId, ExprKind, Keyword};
-
-/// How a layer initializes a parameter.
-enum Init {
-    /// `~ he`, `~ xavier`.
-    Named(&'static str),
-    /// `= c`.
-    Constant(i64),
-}
 
 impl State<'_> {
     /// The input of the layer at `line` (`what` names it in the error).
@@ -48,56 +39,6 @@ impl State<'_> {
                 format!("'{what}' needs an input above it: declare 'input x[...]' first"),
             )
         })
-    }
-
-    /// Numbers the next layer line and claims the names `prefix + k` it
-    /// defines.
-    fn names<const N: usize>(
-        &mut self,
-        prefixes: [&str; N],
-        line: Span,
-        what: &str,
-    ) -> Result<[String; N]> {
-        self.layers += 1;
-        let k = self.layers;
-        let names = prefixes.map(|p| format!("{p}{k}"));
-        self.claim(&names, line, &format!("layer {k} ('{what}')"))?;
-        Ok(names)
-    }
-
-    fn param(&mut self, name: &str, dims: Vec<usize>, init: Init, line: Span) -> Result<()> {
-        crate::net::syntax::check_entries(&dims, line, name)?;
-        let init = match init {
-            Init::Named(dist) => InitSyntax::Random {
-                dist: Self::ident(dist, line),
-                args: Vec::new(),
-                call: line,
-            },
-            Init::Constant(c) => InitSyntax::Formula {
-                value: self.exprs.num(Num::int(c), line),
-                span: line,
-            },
-        };
-        self.push(
-            StmtKind::Decl(Decl {
-                role: Role::Param,
-                name: Self::ident(name, line),
-                dims,
-                shape_span: line,
-                init: Some(init),
-            }),
-            line,
-        );
-        Ok(())
-    }
-
-    /// Makes `name` (of shape `dims`) the current layer output.
-    fn output(&mut self, name: String, dims: Vec<usize>) {
-        self.current = Some(Source {
-            name,
-            dims,
-            layer: true,
-        });
     }
 
     /// `conv F KxK [stride S] [padding P] [activation]` at `line`.
@@ -159,7 +100,7 @@ impl State<'_> {
             None | Some("identity" | "linear") => self.output(z, dims),
             Some(act) => {
                 let zn = self.exprs.name(&z, line);
-                let value = self.exprs.call(act, vec![zn], line);
+                let value = self.activate(act, zn, line);
                 self.equation(&a, value, line);
                 self.output(a, dims);
             }
@@ -245,13 +186,9 @@ impl State<'_> {
     pub(super) fn activation(&mut self, line: Span, act: &str) -> Result<()> {
         let input = self.input(line, act)?;
         let [a] = self.names(["a"], line, act)?;
-        match act {
-            "identity" | "linear" => {
-                let value = self.exprs.name(&input.name, line);
-                self.equation(&a, value, line);
-            }
-            _ => self.apply(&a, act, &input, line),
-        }
+        let arg = self.exprs.name(&input.name, line);
+        let value = self.activate(act, arg, line);
+        self.equation(&a, value, line);
         self.output(a, input.dims);
         Ok(())
     }
@@ -321,10 +258,7 @@ impl State<'_> {
             }
             let b = e.name(&bias, line);
             let sum = e.binary(BinOp::Add, sum, b, line);
-            match act {
-                "identity" | "linear" => sum,
-                _ => e.call(act, vec![sum], line),
-            }
+            s.activate(act, sum, line)
         };
         let first = step_value(self, Some(0));
         self.push(

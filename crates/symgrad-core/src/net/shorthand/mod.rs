@@ -111,6 +111,16 @@ impl Source {
     }
 }
 
+/// How a layer initializes a parameter.
+enum Init {
+    /// `~ normal(0, std)`.
+    Normal(ExprId),
+    /// `~ he`, `~ xavier`.
+    Named(&'static str),
+    /// `= c`.
+    Constant(i64),
+}
+
 /// What the expansion tracks while reading the file top-down.
 struct State<'s> {
     src: &'s str,
@@ -278,16 +288,13 @@ impl State<'_> {
         let e = &mut self.exprs;
         let (o, i) = (e.name(&out.name, line), e.name(&input.name, line));
         let sum = e.binary(BinOp::Add, o, i, line);
-        let value = match b.activation.as_ref().map(|a| a.name.as_str()) {
-            None | Some("identity" | "linear") => sum,
-            Some(act) => self.exprs.call(act, vec![sum], line),
-        };
+        let act = b
+            .activation
+            .as_ref()
+            .map_or("identity", |a| a.name.as_str());
+        let value = self.activate(act, sum, line);
         self.equation(&name, value, line);
-        self.current = Some(Source {
-            name,
-            dims: input.dims,
-            layer: true,
-        });
+        self.output(name, input.dims);
         Ok(())
     }
 
@@ -328,31 +335,67 @@ impl State<'_> {
         }
     }
 
-    /// `param name[dims] ~ normal(mean, std)`, with `std` an expression.
-    fn normal_param(
-        &mut self,
-        name: &str,
-        dims: Vec<usize>,
-        std: ExprId,
-        line: Span,
-    ) -> Result<()> {
+    fn param(&mut self, name: &str, dims: Vec<usize>, init: Init, line: Span) -> Result<()> {
         check_entries(&dims, line, name)?;
-        let mean = self.exprs.num(Num::int(0), line);
+        let init = match init {
+            Init::Normal(std) => InitSyntax::Random {
+                dist: Self::ident("normal", line),
+                args: vec![self.exprs.num(Num::int(0), line), std],
+                call: line,
+            },
+            Init::Named(dist) => InitSyntax::Random {
+                dist: Self::ident(dist, line),
+                args: Vec::new(),
+                call: line,
+            },
+            Init::Constant(c) => InitSyntax::Formula {
+                value: self.exprs.num(Num::int(c), line),
+                span: line,
+            },
+        };
         self.push(
             StmtKind::Decl(Decl {
                 role: Role::Param,
                 name: Self::ident(name, line),
                 dims,
                 shape_span: line,
-                init: Some(InitSyntax::Random {
-                    dist: Self::ident("normal", line),
-                    args: vec![mean, std],
-                    call: line,
-                }),
+                init: Some(init),
             }),
             line,
         );
         Ok(())
+    }
+
+    /// Numbers the next layer line and claims the names `prefix + k` it
+    /// defines.
+    fn names<const N: usize>(
+        &mut self,
+        prefixes: [&str; N],
+        line: Span,
+        what: &str,
+    ) -> Result<[String; N]> {
+        self.layers += 1;
+        let k = self.layers;
+        let names = prefixes.map(|p| format!("{p}{k}"));
+        self.claim(&names, line, &format!("layer {k} ('{what}')"))?;
+        Ok(names)
+    }
+
+    /// Makes `name` (of shape `dims`) the current layer output.
+    fn output(&mut self, name: String, dims: Vec<usize>) {
+        self.current = Some(Source {
+            name,
+            dims,
+            layer: true,
+        });
+    }
+
+    /// `act(value)`, or `value` itself for `identity` and `linear`.
+    fn activate(&mut self, act: &str, value: ExprId, line: Span) -> ExprId {
+        match act {
+            "identity" | "linear" => value,
+            _ => self.exprs.call(act, vec![value], line),
+        }
     }
 
     fn equation(&mut self, name: &str, value: ExprId, line: Span) {
@@ -375,20 +418,16 @@ impl State<'_> {
         };
         let n = input.len(line, "a dense layer")?;
         let v = input.name.clone();
-        self.layers += 1;
-        let k = self.layers;
-        let names = ["W", "b", "z", "a"].map(|p| format!("{p}{k}"));
-        self.claim(&names, line, &format!("layer {k} ('dense')"))?;
-        let [w, b, z, a] = names;
+        let [w, b, z, a] = self.names(["W", "b", "z", "a"], line, "dense")?;
         // W ~ normal(0, 1/sqrt(n)), b ~ normal(0, 1).
         let e = &mut self.exprs;
         let one = e.num(Num::int(1), line);
         let fan_in = e.num(Num::int(n as i64), line);
         let root = e.call("sqrt", vec![fan_in], line);
         let std = e.binary(BinOp::Div, one, root, line);
-        self.normal_param(&w, vec![width, n], std, line)?;
+        self.param(&w, vec![width, n], Init::Normal(std), line)?;
         let one = self.exprs.num(Num::int(1), line);
-        self.normal_param(&b, vec![width], one, line)?;
+        self.param(&b, vec![width], Init::Normal(one), line)?;
         // z = W @ v + b; a = activation(z).
         let e = &mut self.exprs;
         let (wn, vn, bn) = (e.name(&w, line), e.name(&v, line), e.name(&b, line));
@@ -396,16 +435,9 @@ impl State<'_> {
         let sum = e.binary(BinOp::Add, product, bn, line);
         self.equation(&z, sum, line);
         let zn = self.exprs.name(&z, line);
-        let out = match act {
-            "identity" | "linear" => zn,
-            _ => self.exprs.call(act, vec![zn], line),
-        };
+        let out = self.activate(act, zn, line);
         self.equation(&a, out, line);
-        self.current = Some(Source {
-            name: a,
-            dims: vec![width],
-            layer: true,
-        });
+        self.output(a, vec![width]);
         Ok(())
     }
 
