@@ -493,6 +493,10 @@ impl Explanation {
                 .collect()
         };
         let is_step = |n: &Named| matches!(&n.quantity, Quantity::Adjoint { name, .. } if name.ends_with(']'));
+        // Without a recurrence there is nothing to fold: skip rendering.
+        if !self.names.iter().any(is_step) {
+            return Vec::new();
+        }
         let aliases: Vec<(String, String)> = self
             .names
             .iter()
