@@ -41,13 +41,14 @@ pub trait Real:
     /// `1 - erf(x)` without the cancellation (from `libm`).
     fn erfc(self) -> Self;
 
-    /// `xs[j] = e^(xs[j] - shift)` for every entry, returning `sum` plus
-    /// their sum: the inner loop of softmax and log-sum-exp. `f32` and
-    /// `f64` run vector code where the CPU has it ([`simd`]), within 1 ulp
-    /// of [`Real::exp`] per entry and summed in another order.
+    /// `xs[j] = e^(xs[j])` for every entry: the exponentials of softmax
+    /// and log-sum-exp. `f32` and `f64` run vector code where the CPU has
+    /// it ([`simd`]), within 1 ulp of [`Real::exp`] per entry.
     #[inline]
-    fn exp_shifted_in_place(xs: &mut [Self], shift: Self, sum: Self) -> Self {
-        exp_shifted_scalar(xs, shift, sum)
+    fn exp_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = x.exp();
+        }
     }
 
     /// On entry `pos` holds `x`; on exit `pos = σ(x)` and `neg = σ(-x)`,
@@ -69,16 +70,6 @@ pub trait Real:
     }
 }
 
-/// [`Real::exp_shifted_in_place`] entry by entry, summed in order.
-#[inline]
-pub fn exp_shifted_scalar<T: Real>(xs: &mut [T], shift: T, mut sum: T) -> T {
-    for x in xs {
-        *x = (*x - shift).exp();
-        sum = sum + *x;
-    }
-    sum
-}
-
 /// [`Real::sigmoid_pair_in_place`] entry by entry: with `e = e^-|x|`,
 /// `1/(1+e)` and `e/(1+e)` in the order the sign of `x` gives.
 #[inline]
@@ -96,16 +87,18 @@ pub fn sigmoid_pair_scalar<T: Real>(pos: &mut [T], neg: &mut [T]) {
 }
 
 macro_rules! real {
-    ($t:ty, $erf:path, $erfc:path, $exp_shifted:ident, $sigmoid_pair:ident, $sigmoid:ident) => {
+    ($t:ty, $erf:path, $erfc:path, $exp_all:ident, $sigmoid_pair:ident, $sigmoid:ident) => {
         impl Real for $t {
             #[inline]
-            fn exp_shifted_in_place(xs: &mut [Self], shift: Self, sum: Self) -> Self {
+            fn exp_in_place(xs: &mut [Self]) {
                 #[cfg(target_arch = "x86_64")]
                 if simd::avx2_fma() {
                     // SAFETY: the CPU has AVX2 and FMA.
-                    return sum + unsafe { simd::x86::$exp_shifted(xs, shift) };
+                    return unsafe { simd::x86::$exp_all(xs) };
                 }
-                exp_shifted_scalar(xs, shift, sum)
+                for x in xs {
+                    *x = x.exp();
+                }
             }
             #[inline]
             fn sigmoid_pair_in_place(pos: &mut [Self], neg: &mut [Self]) {
@@ -181,7 +174,7 @@ real!(
     f32,
     libm::erff,
     libm::erfcf,
-    exp_shifted_f32,
+    exp_f32s,
     sigmoid_pair_f32,
     sigmoid_f32
 );
@@ -189,7 +182,7 @@ real!(
     f64,
     libm::erf,
     libm::erfc,
-    exp_shifted_f64,
+    exp_f64s,
     sigmoid_pair_f64,
     sigmoid_f64
 );

@@ -403,32 +403,43 @@ pub fn softmax_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
         a.len() >= rows * cols && out.len() >= rows * cols,
         "symgrad kernel: softmax sizes"
     );
-    for (src, dst) in a
-        .chunks_exact(cols)
-        .zip(out.chunks_exact_mut(cols))
-        .take(rows)
-    {
-        let m = src.iter().fold(src[0], |m, &x| crate::max(m, x));
-        dst.copy_from_slice(src);
-        let sum = exp_shifted_row(dst, m);
-        for d in dst.iter_mut() {
+    let out = &mut out[..rows * cols];
+    shifted_exps(cols, &a[..rows * cols], out);
+    for row in out.chunks_exact_mut(cols.max(1)) {
+        let sum = row_sum(row);
+        for d in row.iter_mut() {
             *d = *d / sum;
         }
     }
 }
 
-/// How many entries of a row [`Real::exp_shifted_in_place`] takes at a
-/// time: [`logsumexp_rows`] goes through a buffer of this size, and the
-/// softmax kernels cut rows the same way so that all three sum alike.
-const EXP_CHUNK: usize = 64;
+/// The largest entry of a row (NaN where the row has one: `crate::max`
+/// propagates it).
+fn row_max<T: Real>(row: &[T]) -> T {
+    row.iter().fold(row[0], |m, &x| crate::max(m, x))
+}
 
-/// `row[j] = e^(row[j] - m)`, returning the sum, in [`EXP_CHUNK`]s.
-fn exp_shifted_row<T: Real>(row: &mut [T], m: T) -> T {
-    let mut sum = T::ZERO;
-    for c in row.chunks_mut(EXP_CHUNK) {
-        sum = T::exp_shifted_in_place(c, m, sum);
+/// A row's entries added in order: the one summation of the three
+/// softmax and log-sum-exp kernels, so that they agree bit for bit.
+fn row_sum<T: Real>(row: &[T]) -> T {
+    row.iter().fold(T::ZERO, |s, &x| s + x)
+}
+
+/// `dst = e^(src - m)` for every row of `cols` entries, `m` the row's
+/// largest entry. The shifts come first and the exponentials in one
+/// pass over the whole block, so that the vector `exp`s of different
+/// rows overlap (a row of ten, alone, is three dependent polynomials).
+fn shifted_exps<T: Real>(cols: usize, src: &[T], dst: &mut [T]) {
+    if cols == 0 {
+        return;
     }
-    sum
+    for (s, d) in src.chunks_exact(cols).zip(dst.chunks_exact_mut(cols)) {
+        let m = row_max(s);
+        for (d, &x) in d.iter_mut().zip(s) {
+            *d = x - m;
+        }
+    }
+    T::exp_in_place(dst);
 }
 
 /// The softmax (into `p`) and the log-sum-exp (into `lse`) of each row of a
@@ -448,20 +459,25 @@ pub fn softmax_logsumexp_rows<T: Real>(
         a.len() >= rows * cols && p.len() >= rows * cols && lse.len() >= rows,
         "symgrad kernel: softmax_logsumexp sizes"
     );
-    let rows_iter = a
-        .chunks_exact(cols)
-        .zip(p.chunks_exact_mut(cols))
-        .zip(lse.iter_mut());
-    for ((src, dst), l) in rows_iter.take(rows) {
-        let m = src.iter().fold(src[0], |m, &x| crate::max(m, x));
-        dst.copy_from_slice(src);
-        let sum = exp_shifted_row(dst, m);
-        for d in dst.iter_mut() {
+    if cols == 0 {
+        lse[..rows].fill(-(T::ONE / T::ZERO));
+        return;
+    }
+    let (a, p) = (&a[..rows * cols], &mut p[..rows * cols]);
+    shifted_exps(cols, a, p);
+    for ((src, row), l) in a.chunks_exact(cols).zip(p.chunks_exact_mut(cols)).zip(lse) {
+        let sum = row_sum(row);
+        for d in row.iter_mut() {
             *d = *d / sum;
         }
-        *l = m + sum.ln();
+        *l = row_max(src) + sum.ln();
     }
 }
+
+/// How many entries [`logsumexp_rows`] exponentiates at a time, in a
+/// buffer on the stack: whole rows while they fit, else a long row piece
+/// by piece.
+const EXP_BLOCK: usize = 256;
 
 /// The log-sum-exp of each row of a contiguous `[rows, cols]` tensor.
 pub fn logsumexp_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
@@ -469,20 +485,37 @@ pub fn logsumexp_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T])
         a.len() >= rows * cols && out.len() >= rows,
         "symgrad kernel: logsumexp sizes"
     );
-    let mut buf = [T::ZERO; EXP_CHUNK];
-    for (src, d) in a.chunks_exact(cols).zip(out.iter_mut()).take(rows) {
-        // As crate::log_sum_exp, with the exponentials summed as the
-        // softmax kernels sum them.
-        let Some(&first) = src.first() else {
-            *d = -(T::ONE / T::ZERO);
-            continue;
-        };
-        let m = src.iter().fold(first, |m, &x| crate::max(m, x));
+    if cols == 0 {
+        out[..rows].fill(-(T::ONE / T::ZERO));
+        return;
+    }
+    let mut buf = [T::ZERO; EXP_BLOCK];
+    let a = &a[..rows * cols];
+    let out = &mut out[..rows];
+    if cols <= EXP_BLOCK {
+        // As many whole rows as the buffer holds, exponentiated together.
+        let per_block = EXP_BLOCK / cols;
+        for (src, dst) in a.chunks(per_block * cols).zip(out.chunks_mut(per_block)) {
+            let b = &mut buf[..src.len()];
+            shifted_exps(cols, src, b);
+            for ((s, e), d) in src.chunks_exact(cols).zip(b.chunks_exact(cols)).zip(dst) {
+                *d = row_max(s) + row_sum(e).ln();
+            }
+        }
+        return;
+    }
+    for (src, d) in a.chunks_exact(cols).zip(out) {
+        // A long row: its shifted exponentials piece by piece, added in
+        // order as `row_sum` adds a whole row.
+        let m = row_max(src);
         let mut sum = T::ZERO;
-        for c in src.chunks(EXP_CHUNK) {
+        for c in src.chunks(EXP_BLOCK) {
             let b = &mut buf[..c.len()];
-            b.copy_from_slice(c);
-            sum = T::exp_shifted_in_place(b, m, sum);
+            for (b, &x) in b.iter_mut().zip(c) {
+                *b = x - m;
+            }
+            T::exp_in_place(b);
+            sum = b.iter().fold(sum, |s, &x| s + x);
         }
         *d = m + sum.ln();
     }
@@ -575,6 +608,37 @@ mod tests {
         logsumexp_rows(2, 3, &a, &mut l2);
         assert_eq!(p, p2);
         assert_eq!(l, l2);
+    }
+
+    #[test]
+    fn softmax_rows_in_a_batch_have_the_bits_of_each_row_alone() {
+        // 40 rows of 10 (more than one of logsumexp's blocks) and 3 rows of
+        // 300 (longer than a block), against each row alone and against
+        // the formulas in scalar code.
+        for (rows, cols) in [(40, 10), (3, 300), (7, 1)] {
+            let a: Vec<f64> = (0..rows * cols)
+                .map(|k| ((k * 37 % 101) as f64 - 50.0) * 0.31)
+                .collect();
+            let (mut p, mut l) = (vec![0.0; rows * cols], vec![0.0; rows]);
+            softmax_logsumexp_rows(rows, cols, &a, &mut p, &mut l);
+            let mut l2 = vec![0.0; rows];
+            logsumexp_rows(rows, cols, &a, &mut l2);
+            assert_eq!(l, l2);
+            for r in 0..rows {
+                let row = &a[r * cols..(r + 1) * cols];
+                let (mut pr, mut lr) = (vec![0.0; cols], [0.0]);
+                softmax_logsumexp_rows(1, cols, row, &mut pr, &mut lr);
+                assert_eq!(pr, p[r * cols..(r + 1) * cols]);
+                assert_eq!(lr[0].to_bits(), l[r].to_bits());
+                let m = row.iter().cloned().fold(f64::MIN, f64::max);
+                let sum: f64 = row.iter().map(|&x| (x - m).exp()).sum();
+                assert!((l[r] - (m + sum.ln())).abs() <= 1e-14 * l[r].abs().max(1.0));
+                for (j, &x) in row.iter().enumerate() {
+                    let want = (x - m).exp() / sum;
+                    assert!((p[r * cols + j] - want).abs() <= 4e-16 * want.max(1e-300) + 1e-300);
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! AVX2 + FMA kernels for x86-64: a vector `exp` for `f64` (4 lanes) and
-//! `f32` (8 lanes), and the slice loops built on it (shifted exponentials
-//! with their sum, the sigmoid pair, the sigmoid alone).
+//! `f32` (8 lanes), and the slice loops built on it (exponentials of a
+//! slice, the sigmoid pair, the sigmoid alone).
 //!
 //! The `exp`: `x = n ln2 + r` with `n` the integer nearest `x / ln 2` and
 //! `|r| ≤ ln2 / 2`, `r` computed with `ln 2` split in two parts (the high
@@ -150,48 +150,38 @@ macro_rules! slice_kernels {
         add: $add:ident, sub: $sub:ident, div: $div:ident,
         andnot: $andnot:ident, cmp: $cmp:ident, blend: $blend:ident,
         zero: $zero:ident,
-        exp_shifted: $exp_shifted:ident, sigmoid_pair: $sigmoid_pair:ident,
+        exp_all: $exp_all:ident, sigmoid_pair: $sigmoid_pair:ident,
         sigmoid: $sigmoid:ident, sigmoid_vector: $sigmoid_vector:ident $(,)?
     ) => {
-        /// `xs[j] = e^(xs[j] - shift)` for every entry; returns their sum
-        /// (lane-wise partial sums added lane by lane, then the tail in
-        /// order).
+        /// `xs[j] = e^(xs[j])` for every entry. The vectors are independent
+        /// of each other, so over a block of many rows the core overlaps
+        /// their polynomials (a row of ten alone would wait on one
+        /// polynomial's latency at a time).
         ///
         /// # Safety
         /// The CPU must have AVX2 and FMA.
         #[target_feature(enable = "avx2,fma")]
-        pub unsafe fn $exp_shifted(xs: &mut [$t], shift: $t) -> $t {
-            let s = $set1(shift);
-            let mut acc = $zero();
+        pub unsafe fn $exp_all(xs: &mut [$t]) {
             let mut chunks = xs.chunks_exact_mut($lanes);
             for c in &mut chunks {
                 // SAFETY: `c` has exactly one vector's entries.
                 unsafe {
-                    let e = $exp($sub($load(c.as_ptr()), s));
+                    let e = $exp($load(c.as_ptr()));
                     $store(c.as_mut_ptr(), e);
-                    acc = $add(acc, e);
                 }
             }
-            let mut lanes = [0.0 as $t; $lanes];
-            // SAFETY: `lanes` holds one vector.
-            unsafe { $store(lanes.as_mut_ptr(), acc) };
-            let mut sum = lanes.iter().fold(0.0 as $t, |a, &b| a + b);
             let tail = chunks.into_remainder();
             if !tail.is_empty() {
                 // The tail goes through the same vector code, padded.
-                let mut buf = [shift; $lanes];
+                let mut buf = [0.0 as $t; $lanes];
                 buf[..tail.len()].copy_from_slice(tail);
                 // SAFETY: `buf` holds one vector.
                 unsafe {
-                    let e = $exp($sub($load(buf.as_ptr()), s));
+                    let e = $exp($load(buf.as_ptr()));
                     $store(buf.as_mut_ptr(), e);
                 }
                 tail.copy_from_slice(&buf[..tail.len()]);
-                for &e in &buf[..tail.len()] {
-                    sum += e;
-                }
             }
-            sum
         }
 
         /// `(σ(x), σ(-x))` in every lane: with `e = e^-|x|`, `1/(1+e)` and
@@ -251,6 +241,20 @@ macro_rules! slice_kernels {
             // inside `pos`, `neg` or a local buffer.
             let pair = |x: $v| unsafe { $sigmoid_vector(x) };
             let mut j = 0;
+            // Two vectors per turn: each `exp` is a chain of dependent
+            // multiply-adds, and two chains side by side keep both FMA
+            // units busy.
+            while j + 2 * $lanes <= n {
+                unsafe {
+                    let (p0, q0) = pair($load(pos.as_ptr().add(j)));
+                    let (p1, q1) = pair($load(pos.as_ptr().add(j + $lanes)));
+                    $store(pos.as_mut_ptr().add(j), p0);
+                    $store(neg.as_mut_ptr().add(j), q0);
+                    $store(pos.as_mut_ptr().add(j + $lanes), p1);
+                    $store(neg.as_mut_ptr().add(j + $lanes), q1);
+                }
+                j += 2 * $lanes;
+            }
             while j + $lanes <= n {
                 unsafe {
                     let (p, q) = pair($load(pos.as_ptr().add(j)));
@@ -294,7 +298,7 @@ slice_kernels!(
     add: _mm256_add_pd, sub: _mm256_sub_pd, div: _mm256_div_pd,
     andnot: _mm256_andnot_pd, cmp: ge_pd, blend: _mm256_blendv_pd,
     zero: _mm256_setzero_pd,
-    exp_shifted: exp_shifted_f64, sigmoid_pair: sigmoid_pair_f64,
+    exp_all: exp_f64s, sigmoid_pair: sigmoid_pair_f64,
     sigmoid: sigmoid_f64, sigmoid_vector: sigmoid_f64x4,
 );
 
@@ -304,7 +308,7 @@ slice_kernels!(
     add: _mm256_add_ps, sub: _mm256_sub_ps, div: _mm256_div_ps,
     andnot: _mm256_andnot_ps, cmp: ge_ps, blend: _mm256_blendv_ps,
     zero: _mm256_setzero_ps,
-    exp_shifted: exp_shifted_f32, sigmoid_pair: sigmoid_pair_f32,
+    exp_all: exp_f32s, sigmoid_pair: sigmoid_pair_f32,
     sigmoid: sigmoid_f32, sigmoid_vector: sigmoid_f32x8,
 );
 
