@@ -2,7 +2,10 @@
 //! that has it (`symgrad_runtime::dispatch!`), give the same bits as the
 //! update formulas written out here as plain scalar loops, over tensors
 //! long enough for the vector loops and their remainders to run. (Run with
-//! `SYMGRAD_SIMD=scalar` to check the baseline build the same way.)
+//! `SYMGRAD_SIMD=scalar` to check the baseline build the same way.) The
+//! exception is Adam's and Nadam's division on a CPU with AVX-512, a
+//! Newton reciprocal within 1 ulp of the quotient: there the moments keep
+//! their bits and θ stays within the rounding that allows.
 
 use symgrad_nn::{AdaDelta, AdaGrad, Adam, Momentum, Nadam, Optimizer, RmsProp, Sgd};
 
@@ -74,6 +77,33 @@ fn assert_same_bits(name: &str, got: &[Vec<Vec<f64>>], want: &[Vec<Vec<f64>>]) {
     }
 }
 
+/// Adam's or Nadam's θ after each step against the formulas: the same
+/// bits, or with the Newton division (see `symgrad_runtime::kernels::adam`)
+/// within what it allows. The moments are the same bits either way and
+/// each update s is within 1 ulp of the quotient, so each step adds at most
+/// ulp(s) + ulp(θ) to θ's distance from the formulas, and
+/// |s| ≤ |θ before| + |θ after|.
+fn assert_moments_update(name: &str, got: &[Vec<Vec<f64>>], want: &[Vec<Vec<f64>>]) {
+    if !symgrad_runtime::kernels::adam::newton_division() {
+        return assert_same_bits(name, got, want);
+    }
+    let mut before = theta0();
+    let mut allowed: Vec<Vec<f64>> = SIZES.iter().map(|&n| vec![0.0; n]).collect();
+    for (t, (g, w)) in got.iter().zip(want).enumerate() {
+        for (k, (g, w)) in g.iter().zip(w).enumerate() {
+            for (i, (g, w)) in g.iter().zip(w).enumerate() {
+                allowed[k][i] += 2.0 * f64::EPSILON * (before[k][i].abs() + 2.0 * w.abs());
+                assert!(
+                    (g - w).abs() <= allowed[k][i],
+                    "{name}: step {}, tensor {k}, entry {i}: {g} vs {w}",
+                    t + 1
+                );
+            }
+        }
+        before = w.clone();
+    }
+}
+
 #[test]
 fn sgd_and_momentum() {
     let want = reference::<0>(|_, g, p, _| *p -= LR * g);
@@ -123,7 +153,7 @@ fn adam_and_nadam() {
         let (a, irb2) = (LR / (1.0 - b1.powf(t)), 1.0 / (1.0 - b2.powf(t)).sqrt());
         *p -= (a * *m + 0.0 * g) / (v.sqrt() * irb2 + eps);
     });
-    assert_same_bits("adam", &run(&mut Adam::new(LR)), &want);
+    assert_moments_update("adam", &run(&mut Adam::new(LR)), &want);
     let want = reference::<2>(|t, g, p, [m, v]| {
         moments(g, m, v);
         let a = LR * (b1 / (1.0 - b1.powf(t + 1.0)));
@@ -131,5 +161,5 @@ fn adam_and_nadam() {
         let irb2 = 1.0 / (1.0 - b2.powf(t)).sqrt();
         *p -= (a * *m + b * g) / (v.sqrt() * irb2 + eps);
     });
-    assert_same_bits("nadam", &run(&mut Nadam::new(LR)), &want);
+    assert_moments_update("nadam", &run(&mut Nadam::new(LR)), &want);
 }

@@ -26,8 +26,11 @@
 //! computed once per step, so that each entry costs at most one square
 //! root and one division; this groups the same arithmetic differently from
 //! the formulas as printed (as PyTorch does), which changes results in the
-//! last bits only. A step allocates nothing after the first, which sizes
-//! the state to the parameters.
+//! last bits only; so does Adam's and Nadam's division on a CPU with
+//! AVX-512, which is a reciprocal refined by Newton's method, within 1 ulp
+//! of the quotient (the divider's throughput bounded the step). A step
+//! allocates nothing after the first, which sizes the state to the
+//! parameters.
 
 // Index loops over slices cut to one length: no bounds checks, and the
 // compiler vectorizes them.
@@ -584,7 +587,9 @@ moment_setters!(Nadam);
 
 /// Adam's and Nadam's entries: m and v updated, then
 /// θ -= (a m + b g) / (√v · r + ε) with `[a, b]` = `direction` (Adam:
-/// a = α/(1-β1^t), b = 0) and r = 1/√(1-β2^t).
+/// a = α/(1-β1^t), b = 0) and r = 1/√(1-β2^t). The loop is the runtime's
+/// kernel, which on AVX-512 divides by Newton's reciprocal (within 1 ulp
+/// of the division; see `symgrad_runtime::kernels::adam`).
 fn adam_entries(
     p: &mut [f64],
     g: &[f64],
@@ -593,17 +598,7 @@ fn adam_entries(
     scalars: [f64; 4],
     factors: [f64; 2],
 ) {
-    symgrad_runtime::dispatch!(fn(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], scalars: [f64; 4], factors: [f64; 2]) {
-        let [beta1, beta2, eps, inv_root_bias2] = scalars;
-        let [a, b] = factors;
-        let n = p.len();
-        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-        for i in 0..n {
-            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
-            v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
-            p[i] -= (a * m[i] + b * g[i]) / (v[i].sqrt() * inv_root_bias2 + eps);
-        }
-    })
+    symgrad_runtime::kernels::adam::adam_entries(p, g, m, v, scalars, factors);
 }
 
 impl Optimizer for Adam {

@@ -25,6 +25,7 @@
 
 use crate::Real;
 
+pub mod adam;
 pub mod conv;
 
 pub use crate::matmul::{matmul, Gemm};
