@@ -525,7 +525,9 @@ impl Moments {
             .zip(&mut self.m.0)
             .zip(&mut self.v.0)
         {
-            adam_entries(p, g, m, v, scalars, factors);
+            // The runtime's loop: on AVX-512 it divides by Newton's
+            // reciprocal, within 1 ulp of the quotient.
+            symgrad_runtime::kernels::adam::adam_entries(p, g, m, v, scalars, factors);
         }
     }
 
@@ -584,22 +586,6 @@ macro_rules! moment_setters {
 }
 moment_setters!(Adam);
 moment_setters!(Nadam);
-
-/// Adam's and Nadam's entries: m and v updated, then
-/// θ -= (a m + b g) / (√v · r + ε) with `[a, b]` = `direction` (Adam:
-/// a = α/(1-β1^t), b = 0) and r = 1/√(1-β2^t). The loop is the runtime's
-/// kernel, which on AVX-512 divides by Newton's reciprocal (within 1 ulp
-/// of the division; see `symgrad_runtime::kernels::adam`).
-fn adam_entries(
-    p: &mut [f64],
-    g: &[f64],
-    m: &mut [f64],
-    v: &mut [f64],
-    scalars: [f64; 4],
-    factors: [f64; 2],
-) {
-    symgrad_runtime::kernels::adam::adam_entries(p, g, m, v, scalars, factors);
-}
 
 impl Optimizer for Adam {
     common!("adam");
