@@ -21,7 +21,7 @@ pub use shape::{Shape, ShapeId};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::num::Num;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use smallvec::{smallvec, SmallVec};
 use std::hash::BuildHasher;
 
@@ -636,6 +636,26 @@ impl Graph {
     pub fn reachable(&self, outputs: &[NodeId]) -> Vec<NodeId> {
         let marks = self.reachable_mask(outputs);
         self.ids().filter(|id| marks[id.index()]).collect()
+    }
+
+    /// [`Graph::reachable`] by a search from `outputs`, in time proportional
+    /// to what they reach rather than to the graph: for passes over a small
+    /// part of a large graph.
+    pub fn reachable_sparse(&self, outputs: &[NodeId]) -> Vec<NodeId> {
+        let mut seen: FxHashSet<NodeId> = outputs.iter().copied().collect();
+        let mut stack: Vec<NodeId> = seen.iter().copied().collect();
+        let mut out = Vec::with_capacity(stack.len());
+        while let Some(id) = stack.pop() {
+            out.push(id);
+            for &a in &self.nodes[id.index()].args {
+                if seen.insert(a) {
+                    stack.push(a);
+                }
+            }
+        }
+        // Operands have smaller ids than their users.
+        out.sort_unstable();
+        out
     }
 
     /// For every node, whether one of `outputs` depends on it.

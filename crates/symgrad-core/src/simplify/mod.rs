@@ -217,6 +217,8 @@ enum Repr {
 struct Pass<'a> {
     g: &'a mut Graph,
     order: &'a mut Order,
+    /// Each reachable node's place in `repr`.
+    local: FxHashMap<NodeId, usize>,
     repr: Vec<Repr>,
 }
 
@@ -227,27 +229,46 @@ impl Pass<'_> {
         roots: &[NodeId],
         keep: &FxHashSet<NodeId>,
     ) -> Vec<NodeId> {
-        let mut counts = g.use_counts(roots);
+        // The pass's arrays are over the nodes the roots reach, not over the
+        // graph: factoring canonicalizes hundreds of small candidates inside
+        // one large graph, and arrays of the graph's size made that
+        // quadratic (Rosenbrock of 120 terms: 2.5 s instead of 0.06 s).
+        let reachable = g.reachable_sparse(roots);
+        let local: FxHashMap<NodeId, usize> = reachable
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
+        let mut counts = vec![0u32; reachable.len()];
+        for &id in &reachable {
+            for a in g.args(id) {
+                counts[local[a]] += 1;
+            }
+        }
         for k in keep {
-            if k.index() < counts.len() {
-                counts[k.index()] += 2;
+            if let Some(&i) = local.get(k) {
+                counts[i] += 2;
             }
         }
         // Roots must come out as nodes, so they never stay pending.
         for r in roots {
-            counts[r.index()] += 2;
+            counts[local[r]] += 2;
         }
-        let reachable = g.reachable(roots);
-        let repr = (0..g.len()).map(|_| Repr::Taken).collect();
-        let mut pass = Pass { g, order, repr };
-        for id in reachable {
+        let repr = (0..reachable.len()).map(|_| Repr::Taken).collect();
+        let mut pass = Pass {
+            g,
+            order,
+            local,
+            repr,
+        };
+        for (i, &id) in reachable.iter().enumerate() {
             let r = pass.rewrite(id);
-            let r = if counts[id.index()] > 1 {
+            let r = if counts[i] > 1 {
                 Repr::Node(pass.build(r))
             } else {
                 r
             };
-            pass.repr[id.index()] = r;
+            pass.repr[i] = r;
         }
         roots
             .iter()
@@ -261,9 +282,10 @@ impl Pass<'_> {
     /// The representation of operand `id`, moved out when it is pending (its
     /// node has exactly one user, the caller).
     fn take(&mut self, id: NodeId) -> Repr {
-        match &self.repr[id.index()] {
+        let i = self.local[&id];
+        match &self.repr[i] {
             Repr::Node(n) => Repr::Node(*n),
-            _ => std::mem::replace(&mut self.repr[id.index()], Repr::Taken),
+            _ => std::mem::replace(&mut self.repr[i], Repr::Taken),
         }
     }
 
