@@ -18,6 +18,12 @@
 // compiler vectorizes them.
 #![allow(clippy::needless_range_loop)]
 
+/// 2^-1000, 2^400 and 2^1000, the bounds in [`adam_entries`] (an exponent
+/// field of e + 1023 and a zero fraction).
+const TWO_POW_MINUS_1000: f64 = f64::from_bits(23 << 52);
+const TWO_POW_400: f64 = f64::from_bits(1423 << 52);
+const TWO_POW_1000: f64 = f64::from_bits(2023 << 52);
+
 /// Step entries of Adam or Nadam: `m = β1 m + (1-β1) g`,
 /// `v = β2 v + (1-β2) g²`, then `p -= (a m + b g) / (√v · r + ε)`, with
 /// `scalars = [β1, β2, ε, r]` and `factors = [a, b]` (Adam: a = α/(1-β1^t),
@@ -40,7 +46,7 @@ pub fn adam_entries(
     // in [2^-1000, 2^913], where the Newton reciprocal is accurate; the
     // loop itself checks only for an infinite one.
     #[cfg(target_arch = "x86_64")]
-    if eps >= 2f64.powi(-1000) && inv_root_bias2 <= 2f64.powi(400) && newton_division() {
+    if eps >= TWO_POW_MINUS_1000 && inv_root_bias2 <= TWO_POW_400 && newton_division() {
         // SAFETY: the CPU has AVX-512F.
         let done = unsafe { x86::adam_avx512(p, g, m, v, scalars, factors) };
         return exact(
@@ -116,7 +122,7 @@ mod x86 {
         let set = |x: f64| _mm512_set1_pd(x);
         let (b1, c1, b2, c2) = (set(beta1), set(1.0 - beta1), set(beta2), set(1.0 - beta2));
         let (veps, vr, va, vb, one) = (set(eps), set(r), set(a), set(b), set(1.0));
-        let high = set(2f64.powi(1000));
+        let high = set(super::TWO_POW_1000);
         let mut i = 0;
         while i + 8 <= n {
             // SAFETY (the loads and stores): i + 8 <= n, the shortest length.
@@ -188,6 +194,13 @@ mod tests {
 
     const SCALARS: [f64; 4] = [0.9, 0.999, 1e-8, 31.6];
     const FACTORS: [f64; 2] = [0.0523, 0.0071];
+
+    #[test]
+    fn the_bounds_are_the_powers_of_two() {
+        assert_eq!(TWO_POW_MINUS_1000, 2f64.powi(-1000));
+        assert_eq!(TWO_POW_400, 2f64.powi(400));
+        assert_eq!(TWO_POW_1000, 2f64.powi(1000));
+    }
 
     #[test]
     fn within_an_ulp_of_the_exact_division() {

@@ -405,7 +405,7 @@ pub fn softmax_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
         "symgrad kernel: softmax sizes"
     );
     let out = &mut out[..rows * cols];
-    shifted_exps(cols, &a[..rows * cols], out);
+    shifted_exps(cols, &a[..rows * cols], out, |_, _| {});
     for row in out.chunks_exact_mut(cols.max(1)) {
         let sum = row_sum(row);
         for d in row.iter_mut() {
@@ -427,15 +427,21 @@ fn row_sum<T: Real>(row: &[T]) -> T {
 }
 
 /// `dst = e^(src - m)` for every row of `cols` entries, `m` the row's
-/// largest entry. The shifts come first and the exponentials in one
-/// pass over the whole block, so that the vector `exp`s of different
-/// rows overlap (a row of ten, alone, is three dependent polynomials).
-fn shifted_exps<T: Real>(cols: usize, src: &[T], dst: &mut [T]) {
+/// largest entry, which `max(row, m)` receives. The shifts come first and
+/// the exponentials in one pass over the whole block, so that the vector
+/// `exp`s of different rows overlap (a row of ten, alone, is three
+/// dependent polynomials).
+fn shifted_exps<T: Real>(cols: usize, src: &[T], dst: &mut [T], mut max: impl FnMut(usize, T)) {
     if cols == 0 {
         return;
     }
-    for (s, d) in src.chunks_exact(cols).zip(dst.chunks_exact_mut(cols)) {
+    for (r, (s, d)) in src
+        .chunks_exact(cols)
+        .zip(dst.chunks_exact_mut(cols))
+        .enumerate()
+    {
         let m = row_max(s);
+        max(r, m);
         for (d, &x) in d.iter_mut().zip(s) {
             *d = x - m;
         }
@@ -464,14 +470,15 @@ pub fn softmax_logsumexp_rows<T: Real>(
         lse[..rows].fill(-(T::ONE / T::ZERO));
         return;
     }
-    let (a, p) = (&a[..rows * cols], &mut p[..rows * cols]);
-    shifted_exps(cols, a, p);
-    for ((src, row), l) in a.chunks_exact(cols).zip(p.chunks_exact_mut(cols)).zip(lse) {
+    let (a, p, lse) = (&a[..rows * cols], &mut p[..rows * cols], &mut lse[..rows]);
+    // Each row's largest entry goes into `lse` until its sum is known.
+    shifted_exps(cols, a, p, |r, m| lse[r] = m);
+    for (row, l) in p.chunks_exact_mut(cols).zip(lse) {
         let sum = row_sum(row);
         for d in row.iter_mut() {
             *d = *d / sum;
         }
-        *l = row_max(src) + sum.ln();
+        *l = *l + sum.ln();
     }
 }
 
@@ -498,9 +505,10 @@ pub fn logsumexp_rows<T: Real>(rows: usize, cols: usize, a: &[T], out: &mut [T])
         let per_block = EXP_BLOCK / cols;
         for (src, dst) in a.chunks(per_block * cols).zip(out.chunks_mut(per_block)) {
             let b = &mut buf[..src.len()];
-            shifted_exps(cols, src, b);
-            for ((s, e), d) in src.chunks_exact(cols).zip(b.chunks_exact(cols)).zip(dst) {
-                *d = row_max(s) + row_sum(e).ln();
+            // Each row's largest entry goes into `dst` until its sum is known.
+            shifted_exps(cols, src, b, |r, m| dst[r] = m);
+            for (e, d) in b.chunks_exact(cols).zip(dst) {
+                *d = *d + row_sum(e).ln();
             }
         }
         return;
