@@ -258,15 +258,19 @@ unsafe fn dot_tile<T: Gemm, const R: usize, const C: usize, const L: usize, cons
     }
 }
 
-/// The sum of `L` lanes as a tree (halves added pairwise), as vector
-/// reductions do it.
+/// The sum of `L` lanes as a tree of neighbours, for 8 lanes
+/// `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`. The x86 dot tiles reduce 8
+/// accumulators at once by unpacking and adding neighbouring lanes
+/// (`x86.rs`), which is this order; every path adds in it, so that an
+/// entry's bits do not depend on whether it fell in a whole tile or at
+/// the edge of the result.
 #[inline(always)]
 fn lane_sum<T: Real, const L: usize>(mut v: [T; L]) -> T {
     let mut width = L;
     while width > 1 {
         width /= 2;
         for l in 0..width {
-            v[l] = v[l] + v[l + width];
+            v[l] = v[2 * l] + v[2 * l + 1];
         }
     }
     v[0]
@@ -709,6 +713,39 @@ mod tests {
         for isa in paths() {
             for (m, k, n) in shapes(&mut rng) {
                 compare_all_layouts::<f32>(isa, &mut rng, m, k, n, 2e-7, f64::from);
+            }
+        }
+    }
+
+    /// A 2 × 4 tile is reduced in one go and the edges one entry at a
+    /// time; both add the lanes in the same order, so an entry of the dot
+    /// layout has the same bits in a whole tile, at the edge, or computed
+    /// alone (a sample's prediction does not depend on its batch).
+    #[test]
+    fn dot_entries_have_the_same_bits_in_a_tile_and_alone() {
+        let mut rng = SplitMix64(13);
+        for isa in Isa::available() {
+            for (m, k, n) in [(6, 64, 9), (5, 37, 10), (4, 8, 4), (3, 200, 13)] {
+                let a: Vec<f64> = (0..m * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
+                // b column-major (X·Wᵀ), so that the product is the dot layout.
+                let b: Vec<f64> = (0..k * n).map(|_| rng.uniform(-1.0, 1.0)).collect();
+                let whole = {
+                    let mut c = vec![0.0; m * n];
+                    matmul_on(Some(isa), m, k, n, &a, [k, 1], &b, [1, k], &mut c, [n, 1]);
+                    c
+                };
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut c = [0.0];
+                        let (row, col) = (&a[i * k..][..k], &b[j * k..][..k]);
+                        matmul_on(Some(isa), 1, k, 1, row, [k, 1], col, [1, k], &mut c, [1, 1]);
+                        assert_eq!(
+                            c[0].to_bits(),
+                            whole[i * n + j].to_bits(),
+                            "{isa:?} [{m}x{k}]·[{k}x{n}] entry ({i}, {j})"
+                        );
+                    }
+                }
             }
         }
     }

@@ -109,6 +109,15 @@ impl Runner {
     /// # Errors
     /// An input of the wrong number of entries.
     pub fn execute(&mut self, inputs: &[&[f64]]) -> Result<()> {
+        self.check_inputs(inputs)?;
+        for i in &self.plan.instrs {
+            exec(i, self.m, &mut self.bufs, &mut self.scratch, inputs);
+        }
+        Ok(())
+    }
+
+    /// An error unless `inputs` fit the plan at the current batch size.
+    fn check_inputs(&self, inputs: &[&[f64]]) -> Result<()> {
         if inputs.len() != self.plan.inputs.len() {
             return Err(Error::new(
                 ErrorKind::InvalidValue,
@@ -128,8 +137,35 @@ impl Runner {
                 ));
             }
         }
-        for i in &self.plan.instrs {
+        Ok(())
+    }
+
+    /// Runs the plan like [`execute`](Self::execute) and adds each
+    /// instruction's wall time to `times` (one entry per instruction of
+    /// [`Plan::instrs`]): where a plan spends its time, for profiling.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute); `times` of the wrong length.
+    pub fn execute_timed(
+        &mut self,
+        inputs: &[&[f64]],
+        times: &mut [std::time::Duration],
+    ) -> Result<()> {
+        if times.len() != self.plan.instrs.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!(
+                    "expected {} times, got {}",
+                    self.plan.instrs.len(),
+                    times.len()
+                ),
+            ));
+        }
+        self.check_inputs(inputs)?;
+        for (i, t) in self.plan.instrs.iter().zip(times) {
+            let start = std::time::Instant::now();
             exec(i, self.m, &mut self.bufs, &mut self.scratch, inputs);
+            *t += start.elapsed();
         }
         Ok(())
     }
