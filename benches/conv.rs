@@ -1,7 +1,9 @@
 //! Convolution kernels (issue 9, part 4): the direct loops against the
 //! products over unfolded columns (im2col + `kernels::matmul`), forward and
 //! both backward products, on the shapes the issue names, float64, one
-//! thread. This is the measurement behind the plans' choice of im2col.
+//! thread, and for the 3×3 "same" convolutions with at least 8 channels
+//! and filters, Winograd's F(2×2, 3×3) (`kernels/conv/winograd.rs`). This
+//! is the measurement behind the kernels' choice between them.
 //!
 //! ```text
 //! cargo bench --bench conv -- --warm-up-time 1 --measurement-time 3
@@ -16,7 +18,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
-use symgrad::__private::kernels::conv::{self, ConvShape};
+use symgrad::__private::kernels::conv::{self, unfold, winograd, ConvShape};
 
 fn geometry(n: usize, c: usize, hw: usize, f: usize) -> ConvShape {
     ConvShape {
@@ -78,14 +80,35 @@ fn convolutions(c: &mut Criterion) {
         // The scratch is kept across calls, as the plans keep theirs.
         let mut scratch = Vec::new();
         group.bench_function("im2col forward", |b| {
-            b.iter(|| conv::conv2d_in(&g, black_box(&x), &k, &mut y, &mut scratch))
+            b.iter(|| unfold::conv2d_unfolded(&g, black_box(&x), &k, &mut y, &mut scratch))
         });
         group.bench_function("im2col input grad", |b| {
-            b.iter(|| conv::conv2d_input_grad_in(&g, black_box(&w), &k, &mut dx, &mut scratch))
+            b.iter(|| {
+                unfold::conv2d_input_grad_unfolded(&g, black_box(&w), &k, &mut dx, &mut scratch)
+            })
         });
         group.bench_function("im2col kernel grad", |b| {
-            b.iter(|| conv::conv2d_kernel_grad_in(&g, black_box(&x), &w, &mut dk, &mut scratch))
+            b.iter(|| {
+                unfold::conv2d_kernel_grad_unfolded(&g, black_box(&x), &w, &mut dk, &mut scratch)
+            })
         });
+        if winograd::applies(&g) {
+            let mut want = vec![0.0; w.len()];
+            winograd::conv2d(&g, &x, &k, &mut y, &mut scratch);
+            unfold::conv2d_unfolded(&g, &x, &k, &mut want, &mut scratch);
+            assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-9));
+            group.bench_function("winograd forward", |b| {
+                b.iter(|| winograd::conv2d(&g, black_box(&x), &k, &mut y, &mut scratch))
+            });
+            group.bench_function("winograd input grad", |b| {
+                b.iter(|| winograd::conv2d_input_grad(&g, black_box(&w), &k, &mut dx, &mut scratch))
+            });
+            group.bench_function("winograd kernel grad", |b| {
+                b.iter(|| {
+                    winograd::conv2d_kernel_grad(&g, black_box(&x), &w, &mut dk, &mut scratch)
+                })
+            });
+        }
         if with_direct {
             group.bench_function("direct forward", |b| {
                 b.iter(|| conv::conv2d_direct(&g, black_box(&x), &k, &mut y))

@@ -26,6 +26,7 @@ use crate::matmul::Gemm;
 use crate::Real;
 
 pub mod unfold;
+pub mod winograd;
 
 pub use unfold::{conv2d_in, conv2d_input_grad_in, conv2d_kernel_grad_in};
 

@@ -79,6 +79,9 @@ impl ConvShape {
     /// [`conv2d_kernel_grad_in`] use for this geometry (the most of the
     /// three), so that a plan can size its scratch once.
     pub fn scratch_len(&self) -> usize {
+        if super::winograd::applies(self) {
+            return super::winograd::scratch_len(self);
+        }
         let l = self.layout();
         l.cols + l.stage + l.part
     }
@@ -268,10 +271,61 @@ fn gather<T: Gemm>(f: usize, s: usize, hw: usize, samples: &[T], stage: &mut [T]
     }
 }
 
+/// The convolution of `x` by `k` into `out`, intermediates in `scratch`
+/// (grown to [`ConvShape::scratch_len`] on the first call): by Winograd's
+/// F(2×2, 3×3) where [`super::winograd::applies`], else as products over
+/// the unfolded input ([`conv2d_unfolded`]).
+pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
+    if super::winograd::applies(g) {
+        let (xs, ck, os, _) = g.sizes();
+        assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
+        return super::winograd::conv2d(g, x, k, out, scratch);
+    }
+    conv2d_unfolded(g, x, k, out, scratch)
+}
+
+/// The input gradient, chosen as [`conv2d_in`] chooses.
+pub fn conv2d_input_grad_in<T: Gemm>(
+    g: &ConvShape,
+    w: &[T],
+    k: &[T],
+    dx: &mut [T],
+    scratch: &mut Vec<T>,
+) {
+    if super::winograd::applies(g) {
+        let (xs, ck, os, _) = g.sizes();
+        assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
+        return super::winograd::conv2d_input_grad(g, w, k, dx, scratch);
+    }
+    conv2d_input_grad_unfolded(g, w, k, dx, scratch)
+}
+
+/// The kernel gradient, chosen as [`conv2d_in`] chooses.
+pub fn conv2d_kernel_grad_in<T: Gemm>(
+    g: &ConvShape,
+    x: &[T],
+    w: &[T],
+    dk: &mut [T],
+    scratch: &mut Vec<T>,
+) {
+    if super::winograd::applies(g) {
+        let (xs, ck, os, _) = g.sizes();
+        assert!(x.len() == g.n * xs && dk.len() == g.f * ck && w.len() == g.n * os);
+        return super::winograd::conv2d_kernel_grad(g, x, w, dk, scratch);
+    }
+    conv2d_kernel_grad_unfolded(g, x, w, dk, scratch)
+}
+
 /// [`super::conv2d_direct`] as one product per sample over its unfolded
 /// columns, `out_n [F, Ho·Wo] = K [F, C·kh·kw] @ cols_n`, the columns in
 /// `scratch` (grown to [`ConvShape::scratch_len`] on the first call).
-pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
+pub fn conv2d_unfolded<T: Gemm>(
+    g: &ConvShape,
+    x: &[T],
+    k: &[T],
+    out: &mut [T],
+    scratch: &mut Vec<T>,
+) {
     let (xs, ck, os, hw) = g.sizes();
     assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
     let cols = reserve(scratch, if g.unfolds_to_itself() { 0 } else { ck * hw });
@@ -290,7 +344,7 @@ pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratc
 
 /// [`super::conv2d_input_grad_direct`] as one product per sample: the
 /// columns `Kᵀ @ w_n` (in `scratch`) folded back onto the image.
-pub fn conv2d_input_grad_in<T: Gemm>(
+pub fn conv2d_input_grad_unfolded<T: Gemm>(
     g: &ConvShape,
     w: &[T],
     k: &[T],
@@ -316,7 +370,7 @@ pub fn conv2d_input_grad_in<T: Gemm>(
 
 /// [`super::conv2d_kernel_grad_direct`] as products: `dK = w @ colsᵀ`
 /// summed over the chunks, intermediates in `scratch`.
-pub fn conv2d_kernel_grad_in<T: Gemm>(
+pub fn conv2d_kernel_grad_unfolded<T: Gemm>(
     g: &ConvShape,
     x: &[T],
     w: &[T],
