@@ -15,7 +15,7 @@
 //! The pass runs bottom-up over the topological order (no recursion over
 //! depth), on scalar graphs only: a graph with tensor nodes is left alone.
 
-use super::expand;
+use super::{expand, group};
 use super::order::{split_pow, Order};
 use crate::graph::{Args, Graph, NodeId, Op};
 use crate::num::Num;
@@ -275,6 +275,17 @@ fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
     Some(g.intern(Op::Pow, smallvec![b, en]))
 }
 
+/// Which common part [`factored`] takes out of a sum.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The coefficient gcd and the shared bases ([`common_part`]).
+    Common,
+    /// The shared bases alone, the coefficients left inside.
+    Bases,
+    /// The least common denominator ([`denominator_part`]).
+    Together,
+}
+
 /// `common · Σ (term / common)` for the canonical sum `s`, in canonical form,
 /// when the terms have a common part.
 fn factored(
@@ -283,19 +294,27 @@ fn factored(
     s: NodeId,
     canonical: &mut Canonical<'_>,
     keep: &FxHashSet<NodeId>,
-    together: bool,
+    part: Part,
 ) -> Option<NodeId> {
     let args: Args = g.args(s).into();
     if args.len() < 2 || args.len() > MAX_TERMS {
         return None;
     }
     let terms: Vec<Term> = args.iter().map(|&t| term_of(g, t)).collect();
-    let (coef, common) = if together {
-        denominator_part(&terms)
-    } else {
-        common_part(&terms)
+    let (coef, common) = match part {
+        Part::Together => denominator_part(&terms),
+        Part::Common => common_part(&terms),
+        Part::Bases => {
+            // Only where it differs from `Common`: `x·(4y + 6)` is shorter
+            // than `2x·(2y + 3)`, the coefficient being multiplied anyway.
+            let (coef, common) = common_part(&terms);
+            if coef.is_one() || common.is_empty() {
+                return None;
+            }
+            (Num::int(1), common)
+        }
     };
-    if together && common.is_empty() {
+    if part != Part::Common && common.is_empty() {
         return None;
     }
     if common.is_empty() && coef.is_one() {
@@ -393,6 +412,10 @@ const MAX_REACHABLE: usize = 5_000;
 /// depends only on the graph, so the result is deterministic.
 const BUDGET: usize = 200;
 
+/// The common parts tried on a sum as built, and on its normal form.
+const BUILT_PARTS: &[Part] = &[Part::Common, Part::Together];
+const NORMAL_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
+
 /// How many times the inner sum of a factored candidate is itself improved
 /// (`n·(t·S^(n-1) - S^(2n-1))` with `t = K^n + S^n` is `n·K^n·S^(n-1)` once
 /// its inner sum is distributed).
@@ -469,10 +492,12 @@ impl Factorer<'_> {
             return node;
         }
         self.budget -= 1;
-        let normal = expand::expand(g, node, FULL_DEPTH, &self.keep).map(|p| {
-            let raw = expand::build(g, &p);
-            (self.canonical)(g, order, raw, &self.keep)
-        });
+        let poly = expand::expand(g, node, FULL_DEPTH, &self.keep);
+        let mut normal = Vec::new();
+        if let Some(p) = &poly {
+            let raw = expand::build(g, p);
+            normal.push((self.canonical)(g, order, raw, &self.keep));
+        }
         let mut built = vec![node];
         if let Some(p) = expand::expand(g, node, 1, &self.keep) {
             let raw = expand::build(g, &p);
@@ -481,9 +506,19 @@ impl Factorer<'_> {
                 built.push(c);
             }
         }
-        let (mut best, mut best_cost) = self.cheapest(g, order, built, nesting);
-        if let Some(n) = normal {
-            let (best_normal, normal_cost) = self.cheapest(g, order, vec![n], nesting);
+        let (mut best, mut best_cost) = self.cheapest(g, order, built, BUILT_PARTS, nesting);
+        if !normal.is_empty() {
+            let (mut best_normal, mut normal_cost) =
+                self.cheapest(g, order, normal, NORMAL_PARTS, nesting);
+            // The normal form with shared factors grouped out (see
+            // `group`), weighed as it is: its groups are not factored again.
+            if let Some(raw) = poly.as_ref().and_then(|p| group::grouped(g, order, p)) {
+                let c = (self.canonical)(g, order, raw, &self.keep);
+                let k = self.cost.of(g, c);
+                if k < normal_cost {
+                    (best_normal, normal_cost) = (c, k);
+                }
+            }
             if normal_cost <= best_cost {
                 (best, best_cost) = (best_normal, normal_cost);
             }
@@ -495,7 +530,8 @@ impl Factorer<'_> {
             if let Some(p) = expand::expand(g, node, FULL_DEPTH, &none) {
                 let raw = expand::build(g, &p);
                 let n = (self.canonical)(g, order, raw, &none);
-                let (best_open, open_cost) = self.cheapest(g, order, vec![n], nesting);
+                let (best_open, open_cost) =
+                    self.cheapest(g, order, vec![n], BUILT_PARTS, nesting);
                 if open_cost < best_cost {
                     best = best_open;
                 }
@@ -511,6 +547,7 @@ impl Factorer<'_> {
         g: &mut Graph,
         order: &mut Order,
         mut candidates: Vec<NodeId>,
+        parts: &[Part],
         nesting: usize,
     ) -> (NodeId, f64) {
         for k in 0..candidates.len() {
@@ -518,8 +555,8 @@ impl Factorer<'_> {
             if g.op(c) != Op::Add {
                 continue;
             }
-            for together in [false, true] {
-                let Some(f) = factored(g, order, c, self.canonical, &self.keep, together) else {
+            for &part in parts {
+                let Some(f) = factored(g, order, c, self.canonical, &self.keep, part) else {
                     continue;
                 };
                 candidates.push(f);

@@ -22,6 +22,7 @@
 
 mod expand;
 mod factor;
+mod group;
 mod order;
 mod products;
 #[cfg(test)]
