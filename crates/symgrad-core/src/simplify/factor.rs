@@ -15,8 +15,8 @@
 //! The pass runs bottom-up over the topological order (no recursion over
 //! depth), on scalar graphs only: a graph with tensor nodes is left alone.
 
-use super::{expand, group};
 use super::order::{split_pow, Order};
+use super::{expand, group};
 use crate::graph::{Args, Graph, NodeId, Op};
 use crate::num::Num;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -264,6 +264,23 @@ fn denominator_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
     (coef, common)
 }
 
+/// How many sums at the top of `id` (itself, or the operands of a product)
+/// have a numeric content, a coefficient gcd other than 1.
+fn content(g: &Graph, id: NodeId) -> usize {
+    let has = |s: NodeId| {
+        if g.op(s) != Op::Add {
+            return false;
+        }
+        let terms: Vec<Term> = g.args(s).iter().map(|&t| term_of(g, t)).collect();
+        !coefficient_gcd(&terms).is_one()
+    };
+    match g.op(id) {
+        Op::Add => usize::from(has(id)),
+        Op::Mul => g.args(id).iter().filter(|&&a| has(a)).count(),
+        _ => 0,
+    }
+}
+
 fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
     if e.is_zero() {
         return None;
@@ -286,16 +303,9 @@ enum Part {
     Together,
 }
 
-/// `common · Σ (term / common)` for the canonical sum `s`, in canonical form,
-/// when the terms have a common part.
-fn factored(
-    g: &mut Graph,
-    order: &mut Order,
-    s: NodeId,
-    canonical: &mut Canonical<'_>,
-    keep: &FxHashSet<NodeId>,
-    part: Part,
-) -> Option<NodeId> {
+/// `common · Σ (term / common)` for the canonical sum `s`, when the terms
+/// have a common part; not yet in canonical form.
+fn factored(g: &mut Graph, s: NodeId, part: Part) -> Option<NodeId> {
     let args: Args = g.args(s).into();
     if args.len() < 2 || args.len() > MAX_TERMS {
         return None;
@@ -358,8 +368,7 @@ fn factored(
         }
     }
     outer.push(inner);
-    let outer = g.intern(Op::Mul, outer);
-    Some(canonical(g, order, outer, keep))
+    Some(g.intern(Op::Mul, outer))
 }
 
 /// The roots with common factors taken out of their sums where that
@@ -396,6 +405,7 @@ pub(super) fn factor_sums(
         best: FxHashMap::default(),
         keep,
         canonical,
+        canonical_of: FxHashMap::default(),
     };
     f.run(g, order, roots, NESTING)
 }
@@ -413,7 +423,7 @@ const MAX_REACHABLE: usize = 5_000;
 const BUDGET: usize = 200;
 
 /// The common parts tried on a sum as built, and on its normal form.
-const BUILT_PARTS: &[Part] = &[Part::Common, Part::Together];
+const BUILT_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
 const NORMAL_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
 
 /// How many times the inner sum of a factored candidate is itself improved
@@ -431,9 +441,24 @@ struct Factorer<'c> {
     /// stay shared (expansion treats them as atoms).
     keep: FxHashSet<NodeId>,
     canonical: &'c mut Canonical<'c>,
+    /// Canonical forms already computed (with `keep` kept shared): one
+    /// sum's candidates often repeat another's (a sum already in normal
+    /// form is its own expansion), and each costs a pass.
+    canonical_of: FxHashMap<NodeId, NodeId>,
 }
 
 impl Factorer<'_> {
+    /// The canonical form of `raw`, with the sums of `keep` kept shared.
+    fn canonical(&mut self, g: &mut Graph, order: &mut Order, raw: NodeId) -> NodeId {
+        if let Some(&c) = self.canonical_of.get(&raw) {
+            return c;
+        }
+        let c = (self.canonical)(g, order, raw, &self.keep);
+        self.canonical_of.insert(raw, c);
+        self.canonical_of.insert(c, c);
+        c
+    }
+
     /// Visits the nodes below `roots` not visited before, operands first,
     /// and returns the roots' best forms.
     fn run(
@@ -496,12 +521,12 @@ impl Factorer<'_> {
         let mut normal = Vec::new();
         if let Some(p) = &poly {
             let raw = expand::build(g, p);
-            normal.push((self.canonical)(g, order, raw, &self.keep));
+            normal.push(self.canonical(g, order, raw));
         }
         let mut built = vec![node];
         if let Some(p) = expand::expand(g, node, 1, &self.keep) {
             let raw = expand::build(g, &p);
-            let c = (self.canonical)(g, order, raw, &self.keep);
+            let c = self.canonical(g, order, raw);
             if c != node {
                 built.push(c);
             }
@@ -512,11 +537,15 @@ impl Factorer<'_> {
                 self.cheapest(g, order, normal, NORMAL_PARTS, nesting);
             // The normal form with shared factors grouped out (see
             // `group`), weighed as it is: its groups are not factored again.
+            // Canonicalized only if it can win: the canonical form merges
+            // no terms of the groups, so it costs about what they do.
             if let Some(raw) = poly.as_ref().and_then(|p| group::grouped(g, order, p)) {
-                let c = (self.canonical)(g, order, raw, &self.keep);
-                let k = self.cost.of(g, c);
-                if k < normal_cost {
-                    (best_normal, normal_cost) = (c, k);
+                if self.cost.of(g, raw) < normal_cost {
+                    let c = self.canonical(g, order, raw);
+                    let k = self.cost.of(g, c);
+                    if k < normal_cost {
+                        (best_normal, normal_cost) = (c, k);
+                    }
                 }
             }
             if normal_cost <= best_cost {
@@ -530,8 +559,7 @@ impl Factorer<'_> {
             if let Some(p) = expand::expand(g, node, FULL_DEPTH, &none) {
                 let raw = expand::build(g, &p);
                 let n = (self.canonical)(g, order, raw, &none);
-                let (best_open, open_cost) =
-                    self.cheapest(g, order, vec![n], BUILT_PARTS, nesting);
+                let (best_open, open_cost) = self.cheapest(g, order, vec![n], BUILT_PARTS, nesting);
                 if open_cost < best_cost {
                     best = best_open;
                 }
@@ -550,30 +578,57 @@ impl Factorer<'_> {
         parts: &[Part],
         nesting: usize,
     ) -> (NodeId, f64) {
+        let mut deferred = Vec::new();
         for k in 0..candidates.len() {
             let c = candidates[k];
             if g.op(c) != Op::Add {
                 continue;
             }
             for &part in parts {
-                let Some(f) = factored(g, order, c, self.canonical, &self.keep, part) else {
+                let Some(raw) = factored(g, c, part) else {
                     continue;
                 };
+                if part == Part::Bases {
+                    // Its inner sum is that of `Common` times a number
+                    // (improved there already), and dividing the terms by
+                    // their shared bases merges none of them, so the form
+                    // as built costs what its canonical form does: it is
+                    // canonicalized only if it can win (below).
+                    deferred.push(raw);
+                    continue;
+                }
+                let f = self.canonical(g, order, raw);
                 candidates.push(f);
                 if nesting > 0 {
                     let better = self.run(g, order, &[f], nesting - 1)[0];
                     if better != f {
-                        let c = (self.canonical)(g, order, better, &self.keep);
+                        let c = self.canonical(g, order, better);
                         candidates.push(c);
                     }
                 }
             }
         }
+        let (mut best, mut best_cost) = self.pick(g, &candidates);
+        for raw in deferred {
+            if self.cost.of(g, raw) <= best_cost {
+                let f = self.canonical(g, order, raw);
+                (best, best_cost) = self.pick(g, &[best, f]);
+            }
+        }
+        (best, best_cost)
+    }
+
+    /// The cheapest of `candidates` (the first on ties, unless another
+    /// takes out a numeric content the first keeps), with its cost.
+    fn pick(&mut self, g: &Graph, candidates: &[NodeId]) -> (NodeId, f64) {
         let mut best = candidates[0];
         let mut best_cost = self.cost.of(g, best);
         for &c in &candidates[1..] {
             let k = self.cost.of(g, c);
-            if k < best_cost {
+            // On a tie, a form whose sums keep a numeric content loses to
+            // one with it taken out (`2x·(2t + 1)`, not `4x·t + 2x`): the
+            // modes reach a tie from different sides, and this picks one.
+            if k < best_cost || (k == best_cost && content(g, c) < content(g, best)) {
                 best = c;
                 best_cost = k;
             }
