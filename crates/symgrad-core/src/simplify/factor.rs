@@ -264,6 +264,15 @@ fn denominator_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
     (coef, common)
 }
 
+/// Whether `id` is a number times a sum and nothing else.
+fn bare_multiple(g: &Graph, id: NodeId) -> bool {
+    let args = g.args(id);
+    g.op(id) == Op::Mul
+        && args.len() == 2
+        && g.as_const(args[0]).is_some()
+        && g.op(args[1]) == Op::Add
+}
+
 /// How many sums at the top of `id` (itself, or the operands of a product)
 /// have a numeric content, a coefficient gcd other than 1.
 fn content(g: &Graph, id: NodeId) -> usize {
@@ -279,6 +288,57 @@ fn content(g: &Graph, id: NodeId) -> usize {
         Op::Mul => g.args(id).iter().filter(|&&a| has(a)).count(),
         _ => 0,
     }
+}
+
+/// The product `id` with the numeric content of each of its sum factors
+/// (raised to a positive integer power) moved to its coefficient:
+/// `-(20·sin(u) + 6·sin(v))·S` is `-2·(10·sin(u) + 3·sin(v))·S`. Not yet in
+/// canonical form; `None` when no sum factor has a content.
+fn content_out(g: &mut Graph, id: NodeId) -> Option<NodeId> {
+    let args: Args = g.args(id).into();
+    let mut coef = Num::int(1);
+    let mut out = Args::new();
+    let mut changed = false;
+    for a in args {
+        let (b, e) = split_pow(g, a);
+        let k = e.as_int().filter(|&k| k > 0 && e.is_exact());
+        let (Some(k), Op::Add) = (k, g.op(b)) else {
+            out.push(a);
+            continue;
+        };
+        let terms: Vec<Term> = g.args(b).iter().map(|&t| term_of(g, t)).collect();
+        let c = coefficient_gcd(&terms);
+        let Some(ck) = c.pow_exact(Num::int(k)) else {
+            out.push(a);
+            continue;
+        };
+        if c.is_one() {
+            out.push(a);
+            continue;
+        }
+        let mut inner = Args::new();
+        for t in &terms {
+            let tc = g.constant(t.coef.div(c)?);
+            if t.factors.is_empty() {
+                inner.push(tc);
+                continue;
+            }
+            let mut margs: Args = smallvec![tc];
+            for &(tb, te) in &t.factors {
+                margs.extend(power(g, tb, te));
+            }
+            inner.push(g.intern(Op::Mul, margs));
+        }
+        let inner = g.intern(Op::Add, inner);
+        out.extend(power(g, inner, e));
+        coef = coef.mul(ck);
+        changed = true;
+    }
+    if !changed {
+        return None;
+    }
+    out.insert(0, g.constant(coef));
+    Some(g.intern(Op::Mul, out))
 }
 
 fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
@@ -531,6 +591,18 @@ impl Factorer<'_> {
                 built.push(c);
             }
         }
+        // A product's sums with their numeric contents moved to its coefficient,
+        // which win ties (see `pick`): the modes reach such a tie from
+        // either side.
+        if let Some(raw) = (g.op(node) == Op::Mul)
+            .then(|| content_out(g, node))
+            .flatten()
+        {
+            let c = self.canonical(g, order, raw);
+            if c != node {
+                built.push(c);
+            }
+        }
         let (mut best, mut best_cost) = self.cheapest(g, order, built, BUILT_PARTS, nesting);
         if !normal.is_empty() {
             let (mut best_normal, mut normal_cost) =
@@ -619,7 +691,8 @@ impl Factorer<'_> {
     }
 
     /// The cheapest of `candidates` (the first on ties, unless another
-    /// takes out a numeric content the first keeps), with its cost.
+    /// takes out a numeric content the first keeps and is more than a
+    /// number times a sum), with its cost.
     fn pick(&mut self, g: &Graph, candidates: &[NodeId]) -> (NodeId, f64) {
         let mut best = candidates[0];
         let mut best_cost = self.cost.of(g, best);
@@ -628,7 +701,9 @@ impl Factorer<'_> {
             // On a tie, a form whose sums keep a numeric content loses to
             // one with it taken out (`2x·(2t + 1)`, not `4x·t + 2x`): the
             // modes reach a tie from different sides, and this picks one.
-            if k < best_cost || (k == best_cost && content(g, c) < content(g, best)) {
+            if k < best_cost
+                || (k == best_cost && !bare_multiple(g, c) && content(g, c) < content(g, best))
+            {
                 best = c;
                 best_cost = k;
             }
