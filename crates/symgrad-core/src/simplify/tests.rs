@@ -416,3 +416,75 @@ fn a_factored_sum_is_a_fixed_point() {
         print::parens(&g, once)
     );
 }
+
+/// As in Shubert's derivative, forward mode's `-(20·sin(x) + 2·sin(y))·S`
+/// and reverse mode's `-2·(10·sin(x) + sin(y))·S` cost the same (the
+/// coefficient's product is the one `2·sin(y)` loses); the form with the
+/// numeric content taken out of the sum wins the tie, so both print it. A number times a sum alone keeps its normal form.
+#[test]
+fn the_numeric_content_of_a_sum_in_a_product_wins_ties() {
+    let mut g = Graph::new();
+    let (x, y) = (g.var("x"), g.var("y"));
+    let (sx, sy) = (g.func(Func::Sin, x), g.func(Func::Sin, y));
+    let (cx, cy) = (g.func(Func::Cos, x), g.func(Func::Cos, y));
+    let k = |g: &mut Graph, n: i64, f: NodeId| {
+        let c = g.int(n);
+        g.mul(c, f)
+    };
+    let (a, b) = (k(&mut g, 20, sx), k(&mut g, 2, sy));
+    let wide = g.add(a, b);
+    let a = k(&mut g, 10, sx);
+    let narrow = g.add(a, sy);
+    let other = g.add(cx, cy);
+    let p = g.mul(wide, other);
+    let forward = g.neg(p);
+    let p = g.mul(narrow, other);
+    let reverse = k(&mut g, -2, p);
+    let r = simplify(&mut g, &[forward, reverse]);
+    assert_eq!(
+        r[0],
+        r[1],
+        "{} vs {}",
+        print::parens(&g, r[0]),
+        print::parens(&g, r[1])
+    );
+    assert_eq!(
+        print::text(&g, &[r[0]]).formula(0),
+        "-2*(cos(x) + cos(y))*(10*sin(x) + sin(y))"
+    );
+    // 2·(x + 1) is 2·x + 2, as SymPy prints it.
+    let one = g.int(1);
+    let s = g.add(x, one);
+    let e = k(&mut g, 2, s);
+    check(&mut g, e, "2*x + 2");
+}
+
+/// Zettl's ∂/∂x expanded, `4x³ + 4xy² - 12x² - 4y² + 8x`, is shorter with
+/// the factor x grouped out of the terms that have it, and again inside: a
+/// form of the normal form, so every mode that reaches the normal form
+/// reaches it too.
+#[test]
+fn a_polynomial_groups_its_shared_factors() {
+    let mut g = Graph::new();
+    let (x, y) = (g.var("x"), g.var("y"));
+    let k = |g: &mut Graph, n: i64, f: NodeId| {
+        let c = g.int(n);
+        g.mul(c, f)
+    };
+    let x2 = g.powi(x, 2);
+    let x3 = g.powi(x, 3);
+    let y2 = g.powi(y, 2);
+    let xy2 = g.mul(x, y2);
+    let terms = [
+        k(&mut g, 4, x3),
+        k(&mut g, 4, xy2),
+        k(&mut g, -12, x2),
+        k(&mut g, -4, y2),
+        k(&mut g, 8, x),
+    ];
+    let mut s = terms[0];
+    for &t in &terms[1..] {
+        s = g.add(s, t);
+    }
+    check(&mut g, s, "4*(x*(x*(x - 3) + y^2 + 2) - y^2)");
+}
