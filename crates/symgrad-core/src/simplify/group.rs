@@ -35,6 +35,16 @@ pub(super) fn grouped(g: &mut Graph, order: &mut Order, p: &Poly) -> Option<Node
     if terms.len() < 3 {
         return None;
     }
+    // A polynomial in one atom would only be rewritten by Horner's rule
+    // (`x² + 3x + 2` as `x·(x + 3) + 2`): one operation shorter, harder to
+    // read, and no help to the modes, which meet on its expansion anyway.
+    let first = terms.iter().find_map(|(_, m)| m.first().map(|&(b, _)| b));
+    if terms
+        .iter()
+        .all(|(_, m)| m.iter().all(|&(b, _)| Some(b) == first))
+    {
+        return None;
+    }
     let (atom, _) = best_atom(g, order, &terms)?;
     let shared = terms
         .iter()

@@ -488,3 +488,29 @@ fn a_polynomial_groups_its_shared_factors() {
     }
     check(&mut g, s, "4*(x*(x*(x - 3) + y^2 + 2) - y^2)");
 }
+
+/// A polynomial in one variable keeps its expanded form: Horner's
+/// grouping (`x*(x + 3) + 2`) would be one operation shorter but is not
+/// what a reader expects, and the modes meet on the expansion anyway.
+#[test]
+fn a_polynomial_in_one_variable_is_not_written_by_horner() {
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let x2 = g.powi(x, 2);
+    let three = g.int(3);
+    let two = g.int(2);
+    let t = g.mul(three, x);
+    let s = g.add(x2, t);
+    let s = g.add(s, two);
+    check(&mut g, s, "x^2 + 3*x + 2");
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let one = g.int(1);
+    let two = g.int(2);
+    let three = g.int(3);
+    let (a, b, c) = (g.add(x, one), g.add(x, two), g.add(x, three));
+    let p = g.mul(a, b);
+    let p = g.mul(p, c);
+    let d = crate::diff::reverse::gradient(&mut g, p, &[x]).0[0];
+    check(&mut g, d, "3*x^2 + 12*x + 11");
+}
