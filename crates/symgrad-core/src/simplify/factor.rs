@@ -15,8 +15,8 @@
 //! The pass runs bottom-up over the topological order (no recursion over
 //! depth), on scalar graphs only: a graph with tensor nodes is left alone.
 
-use super::expand;
 use super::order::{split_pow, Order};
+use super::{expand, group};
 use crate::graph::{Args, Graph, NodeId, Op};
 use crate::num::Num;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -264,6 +264,83 @@ fn denominator_part(terms: &[Term]) -> (Num, Vec<(NodeId, Num)>) {
     (coef, common)
 }
 
+/// Whether `id` is a number times a sum and nothing else.
+fn bare_multiple(g: &Graph, id: NodeId) -> bool {
+    let args = g.args(id);
+    g.op(id) == Op::Mul
+        && args.len() == 2
+        && g.as_const(args[0]).is_some()
+        && g.op(args[1]) == Op::Add
+}
+
+/// How many sums at the top of `id` (itself, or the operands of a product)
+/// have a numeric content, a coefficient gcd other than 1.
+fn content(g: &Graph, id: NodeId) -> usize {
+    let has = |s: NodeId| {
+        if g.op(s) != Op::Add {
+            return false;
+        }
+        let terms: Vec<Term> = g.args(s).iter().map(|&t| term_of(g, t)).collect();
+        !coefficient_gcd(&terms).is_one()
+    };
+    match g.op(id) {
+        Op::Add => usize::from(has(id)),
+        Op::Mul => g.args(id).iter().filter(|&&a| has(a)).count(),
+        _ => 0,
+    }
+}
+
+/// The product `id` with the numeric content of each of its sum factors
+/// (raised to a positive integer power) moved to its coefficient:
+/// `-(20·sin(u) + 6·sin(v))·S` is `-2·(10·sin(u) + 3·sin(v))·S`. Not yet in
+/// canonical form; `None` when no sum factor has a content.
+fn content_out(g: &mut Graph, id: NodeId) -> Option<NodeId> {
+    let args: Args = g.args(id).into();
+    let mut coef = Num::int(1);
+    let mut out = Args::new();
+    let mut changed = false;
+    for a in args {
+        let (b, e) = split_pow(g, a);
+        let k = e.as_int().filter(|&k| k > 0 && e.is_exact());
+        let (Some(k), Op::Add) = (k, g.op(b)) else {
+            out.push(a);
+            continue;
+        };
+        let terms: Vec<Term> = g.args(b).iter().map(|&t| term_of(g, t)).collect();
+        let c = coefficient_gcd(&terms);
+        let Some(ck) = c.pow_exact(Num::int(k)) else {
+            out.push(a);
+            continue;
+        };
+        if c.is_one() {
+            out.push(a);
+            continue;
+        }
+        let mut inner = Args::new();
+        for t in &terms {
+            let tc = g.constant(t.coef.div(c)?);
+            if t.factors.is_empty() {
+                inner.push(tc);
+                continue;
+            }
+            let mut margs: Args = smallvec![tc];
+            for &(tb, te) in &t.factors {
+                margs.extend(power(g, tb, te));
+            }
+            inner.push(g.intern(Op::Mul, margs));
+        }
+        let inner = g.intern(Op::Add, inner);
+        out.extend(power(g, inner, e));
+        coef = coef.mul(ck);
+        changed = true;
+    }
+    if !changed {
+        return None;
+    }
+    out.insert(0, g.constant(coef));
+    Some(g.intern(Op::Mul, out))
+}
+
 fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
     if e.is_zero() {
         return None;
@@ -275,27 +352,39 @@ fn power(g: &mut Graph, b: NodeId, e: Num) -> Option<NodeId> {
     Some(g.intern(Op::Pow, smallvec![b, en]))
 }
 
-/// `common · Σ (term / common)` for the canonical sum `s`, in canonical form,
-/// when the terms have a common part.
-fn factored(
-    g: &mut Graph,
-    order: &mut Order,
-    s: NodeId,
-    canonical: &mut Canonical<'_>,
-    keep: &FxHashSet<NodeId>,
-    together: bool,
-) -> Option<NodeId> {
+/// Which common part [`factored`] takes out of a sum.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The coefficient gcd and the shared bases ([`common_part`]).
+    Common,
+    /// The shared bases alone, the coefficients left inside.
+    Bases,
+    /// The least common denominator ([`denominator_part`]).
+    Together,
+}
+
+/// `common · Σ (term / common)` for the canonical sum `s`, when the terms
+/// have a common part; not yet in canonical form.
+fn factored(g: &mut Graph, s: NodeId, part: Part) -> Option<NodeId> {
     let args: Args = g.args(s).into();
     if args.len() < 2 || args.len() > MAX_TERMS {
         return None;
     }
     let terms: Vec<Term> = args.iter().map(|&t| term_of(g, t)).collect();
-    let (coef, common) = if together {
-        denominator_part(&terms)
-    } else {
-        common_part(&terms)
+    let (coef, common) = match part {
+        Part::Together => denominator_part(&terms),
+        Part::Common => common_part(&terms),
+        Part::Bases => {
+            // Only where it differs from `Common`: `x·(4y + 6)` is shorter
+            // than `2x·(2y + 3)`, the coefficient being multiplied anyway.
+            let (coef, common) = common_part(&terms);
+            if coef.is_one() || common.is_empty() {
+                return None;
+            }
+            (Num::int(1), common)
+        }
     };
-    if together && common.is_empty() {
+    if part != Part::Common && common.is_empty() {
         return None;
     }
     if common.is_empty() && coef.is_one() {
@@ -339,8 +428,7 @@ fn factored(
         }
     }
     outer.push(inner);
-    let outer = g.intern(Op::Mul, outer);
-    Some(canonical(g, order, outer, keep))
+    Some(g.intern(Op::Mul, outer))
 }
 
 /// The roots with common factors taken out of their sums where that
@@ -377,6 +465,7 @@ pub(super) fn factor_sums(
         best: FxHashMap::default(),
         keep,
         canonical,
+        canonical_of: FxHashMap::default(),
     };
     f.run(g, order, roots, NESTING)
 }
@@ -393,6 +482,10 @@ const MAX_REACHABLE: usize = 5_000;
 /// depends only on the graph, so the result is deterministic.
 const BUDGET: usize = 200;
 
+/// The common parts tried on a sum as built, and on its normal form.
+const BUILT_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
+const NORMAL_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
+
 /// How many times the inner sum of a factored candidate is itself improved
 /// (`n·(t·S^(n-1) - S^(2n-1))` with `t = K^n + S^n` is `n·K^n·S^(n-1)` once
 /// its inner sum is distributed).
@@ -408,9 +501,24 @@ struct Factorer<'c> {
     /// stay shared (expansion treats them as atoms).
     keep: FxHashSet<NodeId>,
     canonical: &'c mut Canonical<'c>,
+    /// Canonical forms already computed (with `keep` kept shared): one
+    /// sum's candidates often repeat another's (a sum already in normal
+    /// form is its own expansion), and each costs a pass.
+    canonical_of: FxHashMap<NodeId, NodeId>,
 }
 
 impl Factorer<'_> {
+    /// The canonical form of `raw`, with the sums of `keep` kept shared.
+    fn canonical(&mut self, g: &mut Graph, order: &mut Order, raw: NodeId) -> NodeId {
+        if let Some(&c) = self.canonical_of.get(&raw) {
+            return c;
+        }
+        let c = (self.canonical)(g, order, raw, &self.keep);
+        self.canonical_of.insert(raw, c);
+        self.canonical_of.insert(c, c);
+        c
+    }
+
     /// Visits the nodes below `roots` not visited before, operands first,
     /// and returns the roots' best forms.
     fn run(
@@ -469,21 +577,49 @@ impl Factorer<'_> {
             return node;
         }
         self.budget -= 1;
-        let normal = expand::expand(g, node, FULL_DEPTH, &self.keep).map(|p| {
-            let raw = expand::build(g, &p);
-            (self.canonical)(g, order, raw, &self.keep)
-        });
+        let poly = expand::expand(g, node, FULL_DEPTH, &self.keep);
+        let mut normal = Vec::new();
+        if let Some(p) = &poly {
+            let raw = expand::build(g, p);
+            normal.push(self.canonical(g, order, raw));
+        }
         let mut built = vec![node];
         if let Some(p) = expand::expand(g, node, 1, &self.keep) {
             let raw = expand::build(g, &p);
-            let c = (self.canonical)(g, order, raw, &self.keep);
+            let c = self.canonical(g, order, raw);
             if c != node {
                 built.push(c);
             }
         }
-        let (mut best, mut best_cost) = self.cheapest(g, order, built, nesting);
-        if let Some(n) = normal {
-            let (best_normal, normal_cost) = self.cheapest(g, order, vec![n], nesting);
+        // A product's sums with their numeric contents moved to its coefficient,
+        // which win ties (see `pick`): the modes reach such a tie from
+        // either side.
+        if let Some(raw) = (g.op(node) == Op::Mul)
+            .then(|| content_out(g, node))
+            .flatten()
+        {
+            let c = self.canonical(g, order, raw);
+            if c != node {
+                built.push(c);
+            }
+        }
+        let (mut best, mut best_cost) = self.cheapest(g, order, built, BUILT_PARTS, nesting);
+        if !normal.is_empty() {
+            let (mut best_normal, mut normal_cost) =
+                self.cheapest(g, order, normal, NORMAL_PARTS, nesting);
+            // The normal form with shared factors grouped out (see
+            // `group`), weighed as it is: its groups are not factored again.
+            // Canonicalized only if it can win: the canonical form merges
+            // no terms of the groups, so it costs about what they do.
+            if let Some(raw) = poly.as_ref().and_then(|p| group::grouped(g, order, p)) {
+                if self.cost.of(g, raw) < normal_cost {
+                    let c = self.canonical(g, order, raw);
+                    let k = self.cost.of(g, c);
+                    if k < normal_cost {
+                        (best_normal, normal_cost) = (c, k);
+                    }
+                }
+            }
             if normal_cost <= best_cost {
                 (best, best_cost) = (best_normal, normal_cost);
             }
@@ -495,7 +631,7 @@ impl Factorer<'_> {
             if let Some(p) = expand::expand(g, node, FULL_DEPTH, &none) {
                 let raw = expand::build(g, &p);
                 let n = (self.canonical)(g, order, raw, &none);
-                let (best_open, open_cost) = self.cheapest(g, order, vec![n], nesting);
+                let (best_open, open_cost) = self.cheapest(g, order, vec![n], BUILT_PARTS, nesting);
                 if open_cost < best_cost {
                     best = best_open;
                 }
@@ -511,32 +647,63 @@ impl Factorer<'_> {
         g: &mut Graph,
         order: &mut Order,
         mut candidates: Vec<NodeId>,
+        parts: &[Part],
         nesting: usize,
     ) -> (NodeId, f64) {
+        let mut deferred = Vec::new();
         for k in 0..candidates.len() {
             let c = candidates[k];
             if g.op(c) != Op::Add {
                 continue;
             }
-            for together in [false, true] {
-                let Some(f) = factored(g, order, c, self.canonical, &self.keep, together) else {
+            for &part in parts {
+                let Some(raw) = factored(g, c, part) else {
                     continue;
                 };
+                if part == Part::Bases {
+                    // Its inner sum is that of `Common` times a number
+                    // (improved there already), and dividing the terms by
+                    // their shared bases merges none of them, so the form
+                    // as built costs what its canonical form does: it is
+                    // canonicalized only if it can win (below).
+                    deferred.push(raw);
+                    continue;
+                }
+                let f = self.canonical(g, order, raw);
                 candidates.push(f);
                 if nesting > 0 {
                     let better = self.run(g, order, &[f], nesting - 1)[0];
                     if better != f {
-                        let c = (self.canonical)(g, order, better, &self.keep);
+                        let c = self.canonical(g, order, better);
                         candidates.push(c);
                     }
                 }
             }
         }
+        let (mut best, mut best_cost) = self.pick(g, &candidates);
+        for raw in deferred {
+            if self.cost.of(g, raw) <= best_cost {
+                let f = self.canonical(g, order, raw);
+                (best, best_cost) = self.pick(g, &[best, f]);
+            }
+        }
+        (best, best_cost)
+    }
+
+    /// The cheapest of `candidates` (the first on ties, unless another
+    /// takes out a numeric content the first keeps and is more than a
+    /// number times a sum), with its cost.
+    fn pick(&mut self, g: &Graph, candidates: &[NodeId]) -> (NodeId, f64) {
         let mut best = candidates[0];
         let mut best_cost = self.cost.of(g, best);
         for &c in &candidates[1..] {
             let k = self.cost.of(g, c);
-            if k < best_cost {
+            // On a tie, a form whose sums keep a numeric content loses to
+            // one with it taken out (`2x·(2t + 1)`, not `4x·t + 2x`): the
+            // modes reach a tie from different sides, and this picks one.
+            if k < best_cost
+                || (k == best_cost && !bare_multiple(g, c) && content(g, c) < content(g, best))
+            {
                 best = c;
                 best_cost = k;
             }

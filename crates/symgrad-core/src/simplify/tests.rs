@@ -303,9 +303,87 @@ proptest! {
         let s = simplify(&mut g, &[a])[0];
         let (u, v) = (eval(&g, a, &xs), eval(&g, s, &xs));
         if u.is_finite() && v.is_finite() {
-            prop_assert!((u - v).abs() <= 1e-9 * u.abs().max(v.abs()).max(1.0),
+            prop_assert!(agrees(&g, a, &xs, v),
                 "{} = {} but {} = {}", print::parens(&g, a), u, print::parens(&g, s), v);
         }
+    }
+}
+
+/// Relative size of the input changes in [`agrees`].
+const INPUT_CHANGE: f64 = 1e-9;
+
+/// Whether `v` is the value of `a` at `xs`, as well as floating point can
+/// tell: to 1e-9 relative, or within what changing each input by 1e-9 of
+/// itself does to `a` (the spread: a backward error of 1e-9). An equivalent
+/// form is evaluated with other roundings, and where `a` is ill-conditioned
+/// (`sin` of an argument near 1e18) those differ by far more than 1e-9 of
+/// the value. Where the spread is a tenth of the values' size or more, the
+/// value is not determined at that resolution at all (a sample of the
+/// spread then only sees part of the range), and nothing is compared. A
+/// wrong simplification at a well-conditioned point is still caught.
+fn agrees(g: &Graph, a: NodeId, xs: &[f64], v: f64) -> bool {
+    let u = eval(g, a, xs);
+    let scale = u.abs().max(v.abs()).max(1.0);
+    if (u - v).abs() <= 1e-9 * scale {
+        return true;
+    }
+    let mut spread = 0.0f64;
+    for i in 0..xs.len() {
+        for sign in [-1.0, 1.0] {
+            let mut p = xs.to_vec();
+            p[i] += sign * INPUT_CHANGE * xs[i].abs().max(f64::MIN_POSITIVE);
+            let w = eval(g, a, &p);
+            if !w.is_finite() {
+                // A pole or a branch within the change: nothing to compare.
+                return true;
+            }
+            spread = spread.max((w - u).abs());
+        }
+    }
+    (u - v).abs() <= spread || spread >= 0.1 * scale
+}
+
+/// A case proptest found: `sin(y/z + exp(16·y⁹/z⁹))` simplified, where the
+/// argument of sin is about 4e18 and its last bit is worth 512, so
+/// the two forms' values differ by O(1) although the forms are equal.
+/// Conditioning accounts for it; a real difference at a well-conditioned
+/// point does not pass.
+#[test]
+fn values_are_compared_as_well_as_the_conditioning_allows() {
+    let mut g = Graph::new();
+    let (y, z) = (g.var("y"), g.var("z"));
+    let t = g.div(y, z);
+    let t9 = g.powi(t, 9);
+    let sixteen = g.int(16);
+    let k = g.mul(sixteen, t9);
+    let e = g.func(Func::Exp, k);
+    let arg = g.add(t, e);
+    let a = g.func(Func::Sin, arg);
+    let s = simplify(&mut g, &[a])[0];
+    assert_eq!(
+        print::text(&g, &[s]).formula(0),
+        "sin(y/z + exp(16*y^9/z^9))"
+    );
+    // y/z = 1.116: 16·(y/z)⁹ = 42.9, exp of it 4.2e18.
+    let xs = [1.06, 0.95];
+    let (u, v) = (eval(&g, a, &xs), eval(&g, s, &xs));
+    assert!(u.is_finite() && v.is_finite());
+    // The roundings differ by a few units in the last place of the
+    // argument (512 at 4.2e18), so the values are unrelated, and a relative
+    // tolerance alone fails; the change the tolerance allows in y moves
+    // the argument by about 1e12.
+    assert!((u - v).abs() > 1e-9, "{u} vs {v}");
+    assert!(agrees(&g, a, &xs, v), "{u} vs {v}");
+    // 1e-6 off is another value at a tame point; where the argument is
+    // 493, the spread is 3e-5: 1e-5 off is within it, 1e-3 off is not.
+    for (tame, off, within) in [
+        ([0.3, 1.0], 1e-6, false),
+        ([0.9, 1.0], 1e-5, true),
+        ([0.9, 1.0], 1e-3, false),
+    ] {
+        let w = eval(&g, s, &tame);
+        assert!(agrees(&g, a, &tame, w), "{tame:?}");
+        assert_eq!(agrees(&g, a, &tame, w + off), within, "{tame:?} {off}");
     }
 }
 
@@ -337,4 +415,102 @@ fn a_factored_sum_is_a_fixed_point() {
         "{}",
         print::parens(&g, once)
     );
+}
+
+/// As in Shubert's derivative, forward mode's `-(20·sin(x) + 2·sin(y))·S`
+/// and reverse mode's `-2·(10·sin(x) + sin(y))·S` cost the same (the
+/// coefficient's product is the one `2·sin(y)` loses); the form with the
+/// numeric content taken out of the sum wins the tie, so both print it. A number times a sum alone keeps its normal form.
+#[test]
+fn the_numeric_content_of_a_sum_in_a_product_wins_ties() {
+    let mut g = Graph::new();
+    let (x, y) = (g.var("x"), g.var("y"));
+    let (sx, sy) = (g.func(Func::Sin, x), g.func(Func::Sin, y));
+    let (cx, cy) = (g.func(Func::Cos, x), g.func(Func::Cos, y));
+    let k = |g: &mut Graph, n: i64, f: NodeId| {
+        let c = g.int(n);
+        g.mul(c, f)
+    };
+    let (a, b) = (k(&mut g, 20, sx), k(&mut g, 2, sy));
+    let wide = g.add(a, b);
+    let a = k(&mut g, 10, sx);
+    let narrow = g.add(a, sy);
+    let other = g.add(cx, cy);
+    let p = g.mul(wide, other);
+    let forward = g.neg(p);
+    let p = g.mul(narrow, other);
+    let reverse = k(&mut g, -2, p);
+    let r = simplify(&mut g, &[forward, reverse]);
+    assert_eq!(
+        r[0],
+        r[1],
+        "{} vs {}",
+        print::parens(&g, r[0]),
+        print::parens(&g, r[1])
+    );
+    assert_eq!(
+        print::text(&g, &[r[0]]).formula(0),
+        "-2*(cos(x) + cos(y))*(10*sin(x) + sin(y))"
+    );
+    // 2·(x + 1) is 2·x + 2, as SymPy prints it.
+    let one = g.int(1);
+    let s = g.add(x, one);
+    let e = k(&mut g, 2, s);
+    check(&mut g, e, "2*x + 2");
+}
+
+/// Zettl's ∂/∂x expanded, `4x³ + 4xy² - 12x² - 4y² + 8x`, is shorter with
+/// the factor x grouped out of the terms that have it, and again inside: a
+/// form of the normal form, so every mode that reaches the normal form
+/// reaches it too.
+#[test]
+fn a_polynomial_groups_its_shared_factors() {
+    let mut g = Graph::new();
+    let (x, y) = (g.var("x"), g.var("y"));
+    let k = |g: &mut Graph, n: i64, f: NodeId| {
+        let c = g.int(n);
+        g.mul(c, f)
+    };
+    let x2 = g.powi(x, 2);
+    let x3 = g.powi(x, 3);
+    let y2 = g.powi(y, 2);
+    let xy2 = g.mul(x, y2);
+    let terms = [
+        k(&mut g, 4, x3),
+        k(&mut g, 4, xy2),
+        k(&mut g, -12, x2),
+        k(&mut g, -4, y2),
+        k(&mut g, 8, x),
+    ];
+    let mut s = terms[0];
+    for &t in &terms[1..] {
+        s = g.add(s, t);
+    }
+    check(&mut g, s, "4*(x*(x*(x - 3) + y^2 + 2) - y^2)");
+}
+
+/// A polynomial in one variable keeps its expanded form: Horner's
+/// grouping (`x*(x + 3) + 2`) would be one operation shorter but is not
+/// what a reader expects, and the modes meet on the expansion anyway.
+#[test]
+fn a_polynomial_in_one_variable_is_not_written_by_horner() {
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let x2 = g.powi(x, 2);
+    let three = g.int(3);
+    let two = g.int(2);
+    let t = g.mul(three, x);
+    let s = g.add(x2, t);
+    let s = g.add(s, two);
+    check(&mut g, s, "x^2 + 3*x + 2");
+    let mut g = Graph::new();
+    let x = g.var("x");
+    let one = g.int(1);
+    let two = g.int(2);
+    let three = g.int(3);
+    let (a, b, c) = (g.add(x, one), g.add(x, two), g.add(x, three));
+    let p = g.mul(a, b);
+    let p = g.mul(p, c);
+    let d = crate::diff::reverse::gradient(&mut g, p, &[x]).0[0];
+    check(&mut g, d, "3*x^2 + 12*x + 11");
 }
