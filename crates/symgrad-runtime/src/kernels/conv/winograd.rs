@@ -592,6 +592,36 @@ mod tests {
         }
     }
 
+    /// `network!`'s `f32` structs take the same path: its three products
+    /// in `f32` against the `f64` direct loops, to `f32`'s precision.
+    #[test]
+    fn the_products_in_f32() {
+        let g = geometry(3, 12, 5, 6, 10);
+        let x = lcg(6, g.n * g.c * 30);
+        let k = lcg(7, g.f * g.c * 9);
+        let w = lcg(8, g.n * g.f * 30);
+        let narrow = |v: &[f64]| v.iter().map(|&e| e as f32).collect::<Vec<f32>>();
+        let (x32, k32, w32) = (narrow(&x), narrow(&k), narrow(&w));
+        let near = |a: &[f32], b: &[f64]| {
+            a.iter()
+                .zip(b)
+                .all(|(&p, &q)| (f64::from(p) - q).abs() < 1e-4)
+        };
+        let mut scratch = Vec::new();
+        let (mut y, mut want) = (vec![0.0f32; w.len()], vec![0.0; w.len()]);
+        conv2d(&g, &x32, &k32, &mut y, &mut scratch);
+        conv2d_direct(&g, &x, &k, &mut want);
+        assert!(near(&y, &want), "forward");
+        let (mut d, mut want) = (vec![0.0f32; x.len()], vec![0.0; x.len()]);
+        conv2d_input_grad(&g, &w32, &k32, &mut d, &mut scratch);
+        conv2d_input_grad_direct(&g, &w, &k, &mut want);
+        assert!(near(&d, &want), "input gradient");
+        let (mut dk, mut want) = (vec![0.0f32; k.len()], vec![0.0; k.len()]);
+        conv2d_kernel_grad(&g, &x32, &w32, &mut dk, &mut scratch);
+        conv2d_kernel_grad_direct(&g, &x, &w, &mut want);
+        assert!(near(&dk, &want), "kernel gradient");
+    }
+
     #[test]
     fn the_kernels_take_this_path_for_channel_rich_layers_only() {
         // Through the dispatching entry points of the unfolded module, on
