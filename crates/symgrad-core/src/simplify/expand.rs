@@ -185,28 +185,45 @@ impl Cx<'_> {
 
 /// The polynomial as (non-canonical) graph nodes.
 pub(super) fn build(g: &mut Graph, p: &Poly) -> NodeId {
-    let mut terms = Args::new();
-    for (m, &c) in p {
+    build_terms(g, p.iter().map(|(m, &c)| (c, m.as_slice())))
+}
+
+/// A sum of terms, each a coefficient times atoms to nonzero integer
+/// powers, as (non-canonical) graph nodes.
+pub(super) fn build_terms<'a>(
+    g: &mut Graph,
+    terms: impl IntoIterator<Item = (Num, &'a [(NodeId, i64)])>,
+) -> NodeId {
+    let mut args = Args::new();
+    for (c, m) in terms {
+        if m.is_empty() {
+            args.push(g.constant(c));
+            continue;
+        }
         let mut margs: Args = smallvec![g.constant(c)];
         for &(b, k) in m {
-            if k == 1 {
-                margs.push(b);
-            } else {
-                let kn = g.int(k);
-                margs.push(g.intern(Op::Pow, smallvec![b, kn]));
-            }
+            margs.push(power(g, b, k));
         }
         // A lone factor stays itself (a one-factor product would be taken
         // for a product to flatten into the sum).
-        terms.push(if margs.len() == 2 && c.is_exact() && c.is_one() {
+        args.push(if margs.len() == 2 && c.is_exact() && c.is_one() {
             margs[1]
         } else {
             g.intern(Op::Mul, margs)
         });
     }
-    match terms.len() {
+    match args.len() {
         0 => g.int(0),
-        1 => terms[0],
-        _ => g.intern(Op::Add, terms),
+        1 => args[0],
+        _ => g.intern(Op::Add, args),
     }
+}
+
+/// `b^k` as a node, `b` itself for k = 1.
+pub(super) fn power(g: &mut Graph, b: NodeId, k: i64) -> NodeId {
+    if k == 1 {
+        return b;
+    }
+    let kn = g.int(k);
+    g.intern(Op::Pow, smallvec![b, kn])
 }

@@ -16,9 +16,9 @@
 //! pass over the terms per level and builds at most one node per term and
 //! level: no candidate is canonicalized here.
 
-use super::expand::Poly;
+use super::expand::{build_terms, power, Poly};
 use super::order::Order;
-use crate::graph::{Args, Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op};
 use crate::num::Num;
 use rustc_hash::FxHashMap;
 use smallvec::smallvec;
@@ -96,7 +96,8 @@ fn sign(positive: bool) -> Num {
 /// factors per term.
 fn group(g: &mut Graph, order: &mut Order, terms: Vec<Term>) -> NodeId {
     let Some((atom, positive)) = best_atom(g, order, &terms) else {
-        return plain(g, &terms);
+        // No atom is shared by two terms: a plain sum.
+        return build_terms(g, terms.iter().map(|(c, m)| (*c, m.as_slice())));
     };
     let (mut with, rest): (Vec<Term>, Vec<Term>) = terms
         .into_iter()
@@ -123,37 +124,4 @@ fn group(g: &mut Graph, order: &mut Order, terms: Vec<Term>) -> NodeId {
     }
     let rest = group(g, order, rest);
     g.intern(Op::Add, smallvec![grouped, rest])
-}
-
-fn power(g: &mut Graph, b: NodeId, k: i64) -> NodeId {
-    if k == 1 {
-        return b;
-    }
-    let kn = g.int(k);
-    g.intern(Op::Pow, smallvec![b, kn])
-}
-
-/// The terms as a plain sum (no atom is shared by two of them).
-fn plain(g: &mut Graph, terms: &[Term]) -> NodeId {
-    let mut args = Args::new();
-    for (c, m) in terms {
-        if m.is_empty() {
-            args.push(g.constant(*c));
-            continue;
-        }
-        let mut margs: Args = smallvec![g.constant(*c)];
-        for &(b, k) in m {
-            margs.push(power(g, b, k));
-        }
-        args.push(if margs.len() == 2 && c.is_exact() && c.is_one() {
-            margs[1]
-        } else {
-            g.intern(Op::Mul, margs)
-        });
-    }
-    match args.len() {
-        0 => g.int(0),
-        1 => args[0],
-        _ => g.intern(Op::Add, args),
-    }
 }

@@ -28,7 +28,7 @@ use crate::Real;
 pub mod unfold;
 pub mod winograd;
 
-pub use unfold::{conv2d_in, conv2d_input_grad_in, conv2d_kernel_grad_in};
+pub use unfold::{conv2d_input_grad_unfolded, conv2d_kernel_grad_unfolded, conv2d_unfolded};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +175,61 @@ pub fn conv2d_kernel_grad_direct<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &
                 }
             }
         }
+    }
+}
+
+impl ConvShape {
+    /// The scratch entries [`conv2d_in`], [`conv2d_input_grad_in`] and
+    /// [`conv2d_kernel_grad_in`] use for this geometry (the most of the
+    /// three), so that a plan can size its scratch once.
+    pub fn scratch_len(&self) -> usize {
+        if winograd::applies(self) {
+            winograd::scratch_len(self)
+        } else {
+            self.unfolded_scratch_len()
+        }
+    }
+}
+
+/// The convolution of `x` by `k` into `out`, intermediates in `scratch`
+/// (grown to [`ConvShape::scratch_len`] on the first call): by Winograd's
+/// F(2×2, 3×3) where [`winograd::applies`], else as products over the
+/// unfolded input ([`conv2d_unfolded`]).
+pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
+    if winograd::applies(g) {
+        winograd::conv2d(g, x, k, out, scratch)
+    } else {
+        conv2d_unfolded(g, x, k, out, scratch)
+    }
+}
+
+/// The input gradient, by the algorithm [`conv2d_in`] chooses.
+pub fn conv2d_input_grad_in<T: Gemm>(
+    g: &ConvShape,
+    w: &[T],
+    k: &[T],
+    dx: &mut [T],
+    scratch: &mut Vec<T>,
+) {
+    if winograd::applies(g) {
+        winograd::conv2d_input_grad(g, w, k, dx, scratch)
+    } else {
+        conv2d_input_grad_unfolded(g, w, k, dx, scratch)
+    }
+}
+
+/// The kernel gradient, by the algorithm [`conv2d_in`] chooses.
+pub fn conv2d_kernel_grad_in<T: Gemm>(
+    g: &ConvShape,
+    x: &[T],
+    w: &[T],
+    dk: &mut [T],
+    scratch: &mut Vec<T>,
+) {
+    if winograd::applies(g) {
+        winograd::conv2d_kernel_grad(g, x, w, dk, scratch)
+    } else {
+        conv2d_kernel_grad_unfolded(g, x, w, dk, scratch)
     }
 }
 
@@ -478,11 +533,13 @@ pub fn run_in<T: Gemm>(
     }
 }
 
+/// What the convolution tests of this module and its children share.
 #[cfg(test)]
-mod tests {
+mod testing {
     use super::*;
 
-    fn lcg(seed: u64, n: usize) -> Vec<f64> {
+    /// `n` pseudo-random values in [-1, 1).
+    pub fn lcg(seed: u64, n: usize) -> Vec<f64> {
         let mut s = seed;
         (0..n)
             .map(|_| {
@@ -493,6 +550,51 @@ mod tests {
             })
             .collect()
     }
+
+    /// Entrywise within 1e-10.
+    pub fn close(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-10)
+    }
+
+    /// A forward product, input gradient or kernel gradient with its
+    /// scratch vector.
+    pub type Product = fn(&ConvShape, &[f64], &[f64], &mut [f64], &mut Vec<f64>);
+
+    /// `products` (forward, input gradient, kernel gradient) against the
+    /// direct loops, run twice over one scratch vector that starts full of
+    /// NaN (scratch is reused without clearing, so every entry read must
+    /// have been written first), which must end at `scratch_len` entries;
+    /// the results start as NaN too, so each must be written whole.
+    pub fn agree_with(g: ConvShape, scratch_len: usize, products: [Product; 3]) {
+        let [forward, input_grad, kernel_grad] = products;
+        let (ho, wo) = g.out_hw();
+        let x = lcg(1, g.n * g.c * g.h * g.w);
+        let k = lcg(2, g.f * g.c * g.kh * g.kw);
+        let w = lcg(3, g.n * g.f * ho * wo);
+        let mut scratch = vec![f64::NAN; 7];
+        for _ in 0..2 {
+            let (mut y1, mut y2) = (vec![f64::NAN; w.len()], vec![0.0; w.len()]);
+            forward(&g, &x, &k, &mut y1, &mut scratch);
+            conv2d_direct(&g, &x, &k, &mut y2);
+            assert!(close(&y1, &y2), "forward {g:?}");
+            let (mut d1, mut d2) = (vec![f64::NAN; x.len()], vec![0.0; x.len()]);
+            input_grad(&g, &w, &k, &mut d1, &mut scratch);
+            conv2d_input_grad_direct(&g, &w, &k, &mut d2);
+            assert!(close(&d1, &d2), "input gradient {g:?}");
+            let (mut k1, mut k2) = (vec![f64::NAN; k.len()], vec![0.0; k.len()]);
+            kernel_grad(&g, &x, &w, &mut k1, &mut scratch);
+            conv2d_kernel_grad_direct(&g, &x, &w, &mut k2);
+            assert!(close(&k1, &k2), "kernel gradient {g:?}");
+            assert_eq!(scratch.len(), scratch_len.max(7), "{g:?}");
+            scratch.fill(f64::NAN);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::lcg;
+    use super::*;
 
     /// A 3×2 kernel geometry of `[n, c, f]` with random input, kernel and
     /// output adjoint.

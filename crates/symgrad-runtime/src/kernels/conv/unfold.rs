@@ -75,13 +75,10 @@ impl ConvShape {
         }
     }
 
-    /// The scratch entries [`conv2d_in`], [`conv2d_input_grad_in`] and
-    /// [`conv2d_kernel_grad_in`] use for this geometry (the most of the
-    /// three), so that a plan can size its scratch once.
-    pub fn scratch_len(&self) -> usize {
-        if super::winograd::applies(self) {
-            return super::winograd::scratch_len(self);
-        }
+    /// The scratch entries [`conv2d_unfolded`], [`conv2d_input_grad_unfolded`]
+    /// and [`conv2d_kernel_grad_unfolded`] use for this geometry (the most
+    /// of the three).
+    pub fn unfolded_scratch_len(&self) -> usize {
         let l = self.layout();
         l.cols + l.stage + l.part
     }
@@ -271,54 +268,10 @@ fn gather<T: Gemm>(f: usize, s: usize, hw: usize, samples: &[T], stage: &mut [T]
     }
 }
 
-/// The convolution of `x` by `k` into `out`, intermediates in `scratch`
-/// (grown to [`ConvShape::scratch_len`] on the first call): by Winograd's
-/// F(2×2, 3×3) where [`super::winograd::applies`], else as products over
-/// the unfolded input ([`conv2d_unfolded`]).
-pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
-    if super::winograd::applies(g) {
-        let (xs, ck, os, _) = g.sizes();
-        assert!(x.len() == g.n * xs && k.len() == g.f * ck && out.len() == g.n * os);
-        return super::winograd::conv2d(g, x, k, out, scratch);
-    }
-    conv2d_unfolded(g, x, k, out, scratch)
-}
-
-/// The input gradient, chosen as [`conv2d_in`] chooses.
-pub fn conv2d_input_grad_in<T: Gemm>(
-    g: &ConvShape,
-    w: &[T],
-    k: &[T],
-    dx: &mut [T],
-    scratch: &mut Vec<T>,
-) {
-    if super::winograd::applies(g) {
-        let (xs, ck, os, _) = g.sizes();
-        assert!(dx.len() == g.n * xs && k.len() == g.f * ck && w.len() == g.n * os);
-        return super::winograd::conv2d_input_grad(g, w, k, dx, scratch);
-    }
-    conv2d_input_grad_unfolded(g, w, k, dx, scratch)
-}
-
-/// The kernel gradient, chosen as [`conv2d_in`] chooses.
-pub fn conv2d_kernel_grad_in<T: Gemm>(
-    g: &ConvShape,
-    x: &[T],
-    w: &[T],
-    dk: &mut [T],
-    scratch: &mut Vec<T>,
-) {
-    if super::winograd::applies(g) {
-        let (xs, ck, os, _) = g.sizes();
-        assert!(x.len() == g.n * xs && dk.len() == g.f * ck && w.len() == g.n * os);
-        return super::winograd::conv2d_kernel_grad(g, x, w, dk, scratch);
-    }
-    conv2d_kernel_grad_unfolded(g, x, w, dk, scratch)
-}
-
 /// [`super::conv2d_direct`] as one product per sample over its unfolded
 /// columns, `out_n [F, Ho·Wo] = K [F, C·kh·kw] @ cols_n`, the columns in
-/// `scratch` (grown to [`ConvShape::scratch_len`] on the first call).
+/// `scratch` (grown to [`ConvShape::unfolded_scratch_len`] on the first
+/// call).
 pub fn conv2d_unfolded<T: Gemm>(
     g: &ConvShape,
     x: &[T],
@@ -429,51 +382,20 @@ pub fn conv2d_kernel_grad_unfolded<T: Gemm>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{conv2d_direct, conv2d_input_grad_direct, conv2d_kernel_grad_direct};
+    use super::super::testing::agree_with;
     use super::*;
 
-    fn lcg(seed: u64, n: usize) -> Vec<f64> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
-    fn close(a: &[f64], b: &[f64]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-10)
-    }
-
-    /// The three products against the direct loops, run twice over one
-    /// scratch vector that starts full of NaN (scratch is reused without
-    /// clearing, so every entry read must have been written first); the
-    /// second run must not grow it past `scratch_len`.
+    /// The three unfolded products against the direct loops.
     fn agree(g: ConvShape) {
-        let (ho, wo) = g.out_hw();
-        let x = lcg(1, g.n * g.c * g.h * g.w);
-        let k = lcg(2, g.f * g.c * g.kh * g.kw);
-        let w = lcg(3, g.n * g.f * ho * wo);
-        let mut scratch = vec![f64::NAN; 7];
-        for _ in 0..2 {
-            let (mut y1, mut y2) = (vec![0.0; w.len()], vec![0.0; w.len()]);
-            conv2d_in(&g, &x, &k, &mut y1, &mut scratch);
-            conv2d_direct(&g, &x, &k, &mut y2);
-            assert!(close(&y1, &y2), "forward {g:?}");
-            let (mut d1, mut d2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-            conv2d_input_grad_in(&g, &w, &k, &mut d1, &mut scratch);
-            conv2d_input_grad_direct(&g, &w, &k, &mut d2);
-            assert!(close(&d1, &d2), "input gradient {g:?}");
-            let (mut k1, mut k2) = (vec![0.0; k.len()], vec![0.0; k.len()]);
-            conv2d_kernel_grad_in(&g, &x, &w, &mut k1, &mut scratch);
-            conv2d_kernel_grad_direct(&g, &x, &w, &mut k2);
-            assert!(close(&k1, &k2), "kernel gradient {g:?}");
-            assert_eq!(scratch.len(), g.scratch_len().max(7));
-            scratch.fill(f64::NAN);
-        }
+        agree_with(
+            g,
+            g.unfolded_scratch_len(),
+            [
+                conv2d_unfolded,
+                conv2d_input_grad_unfolded,
+                conv2d_kernel_grad_unfolded,
+            ],
+        );
     }
 
     fn shape(
@@ -523,7 +445,7 @@ mod tests {
     fn a_one_by_one_kernel_reads_the_image_in_place() {
         let g = shape(3, 4, [5, 3], 6, [1, 1], 1, 0);
         assert_eq!(
-            g.scratch_len(),
+            g.unfolded_scratch_len(),
             6 * 4,
             "only the kernel gradient's partial sum"
         );

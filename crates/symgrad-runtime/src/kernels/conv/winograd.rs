@@ -131,6 +131,17 @@ pub fn scratch_len(g: &ConvShape) -> usize {
     (9 * f * c + u + chunk(fw)).max(2 * u + chunk(kg))
 }
 
+/// Panics unless an image batch, a kernel and an output (or their
+/// adjoints) have `g`'s sizes: a bug in the caller, as in the other
+/// convolution kernels.
+fn check(g: &ConvShape, image: usize, kernel: usize, output: usize) {
+    let plane = g.h * g.w;
+    assert!(
+        image == g.n * g.c * plane && kernel == g.f * g.c * 9 && output == g.n * g.f * plane,
+        "symgrad kernel: winograd convolution sizes"
+    );
+}
+
 /// The first `len` entries of `scratch`, grown (never shrunk) to that.
 fn reserve<T: Gemm>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
     if scratch.len() < len {
@@ -190,6 +201,15 @@ fn transform_kernel_adjoint<T: Gemm>(f: usize, c: usize, du: &[T], dk: &mut [T])
     }
 }
 
+/// `out[t] = entry(t)` for every `t`: one row of a transformed block's
+/// entry over a row of tiles.
+#[inline(always)]
+fn fill_with<T: Gemm>(out: &mut [T], entry: impl Fn(usize) -> T) {
+    for (t, o) in out.iter_mut().enumerate() {
+        *o = entry(t);
+    }
+}
+
 /// `v[ξ][c][k] = (Bᵀ d B)[ξ]` for the tiles of the tile rows `row0..row0 +
 /// rows` of `x` (`[n, C, H, W]`; `k` counts from the chunk's first tile),
 /// `d` the 4×4 block at rows `2 ti - 1 ..`, columns `2 tj - 1 ..` of
@@ -242,22 +262,10 @@ fn transform_tiles<T: Gemm>(
             for (i, b) in [&*b0, &*b1, &*b2, &*b3].into_iter().enumerate() {
                 let b = &b[..wp];
                 let at = |j: usize| ((i * 4 + j) * c + ci) * ld + k0;
-                let out = &mut v[at(0)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = b[2 * t] - b[2 * t + 2];
-                }
-                let out = &mut v[at(1)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = b[2 * t + 1] + b[2 * t + 2];
-                }
-                let out = &mut v[at(2)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = b[2 * t + 2] - b[2 * t + 1];
-                }
-                let out = &mut v[at(3)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = b[2 * t + 1] - b[2 * t + 3];
-                }
+                fill_with(&mut v[at(0)..][..tw], |t| b[2 * t] - b[2 * t + 2]);
+                fill_with(&mut v[at(1)..][..tw], |t| b[2 * t + 1] + b[2 * t + 2]);
+                fill_with(&mut v[at(2)..][..tw], |t| b[2 * t + 2] - b[2 * t + 1]);
+                fill_with(&mut v[at(3)..][..tw], |t| b[2 * t + 1] - b[2 * t + 3]);
             }
         }
     }
@@ -359,22 +367,10 @@ fn transform_adjoints<T: Gemm>(
             for (i, q) in [y0, &*p1, &*p2, &*p3].into_iter().enumerate() {
                 let q = &q[..wt];
                 let at = |j: usize| ((i * 4 + j) * f + fi) * ld + k0;
-                let out = &mut dm[at(0)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = q[2 * t];
-                }
-                let out = &mut dm[at(1)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = q[2 * t] + q[2 * t + 1];
-                }
-                let out = &mut dm[at(2)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = q[2 * t] - q[2 * t + 1];
-                }
-                let out = &mut dm[at(3)..][..tw];
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = T::ZERO - q[2 * t + 1];
-                }
+                fill_with(&mut dm[at(0)..][..tw], |t| q[2 * t]);
+                fill_with(&mut dm[at(1)..][..tw], |t| q[2 * t] + q[2 * t + 1]);
+                fill_with(&mut dm[at(2)..][..tw], |t| q[2 * t] - q[2 * t + 1]);
+                fill_with(&mut dm[at(3)..][..tw], |t| T::ZERO - q[2 * t + 1]);
             }
         }
     }
@@ -384,6 +380,7 @@ fn transform_adjoints<T: Gemm>(
 /// stride 1, padding 1, into `out` (`[n, F, H, W]`). The geometry must
 /// satisfy [`applies`].
 pub fn conv2d<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
+    check(g, x.len(), k.len(), out.len());
     let p = Plan::forward(g);
     let u_len = XI * g.f * g.c;
     let scratch = reserve(scratch, u_len + XI * (g.c + g.f) * p.chunk + p.lines());
@@ -431,6 +428,7 @@ pub fn conv2d_input_grad<T: Gemm>(
     dx: &mut [T],
     scratch: &mut Vec<T>,
 ) {
+    check(g, dx.len(), k.len(), w.len());
     let (c, f) = (g.c, g.f);
     // The adjoint's geometry: F input channels, C filters.
     let adj = ConvShape { c: f, f: c, ..*g };
@@ -462,6 +460,7 @@ pub fn conv2d_kernel_grad<T: Gemm>(
     dk: &mut [T],
     scratch: &mut Vec<T>,
 ) {
+    check(g, x.len(), dk.len(), w.len());
     let p = Plan::kernel_grad(g);
     let (c, f, ld) = (g.c, g.f, p.chunk);
     let u_len = XI * f * c;
@@ -508,20 +507,9 @@ pub fn conv2d_kernel_grad<T: Gemm>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{agree_with, close, lcg};
     use super::super::{conv2d_direct, conv2d_input_grad_direct, conv2d_kernel_grad_direct};
     use super::*;
-
-    fn lcg(seed: u64, n: usize) -> Vec<f64> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     fn geometry(n: usize, c: usize, h: usize, w: usize, f: usize) -> ConvShape {
         ConvShape {
@@ -537,34 +525,13 @@ mod tests {
         }
     }
 
-    fn close(a: &[f64], b: &[f64]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-10)
-    }
-
-    /// The three products against the direct loops, twice over one scratch
-    /// vector that starts full of NaN (every entry read must have been
-    /// written first) and must not grow past [`scratch_len`].
+    /// The three products against the direct loops (see `agree_with`).
     fn agree(g: ConvShape) {
-        let x = lcg(1, g.n * g.c * g.h * g.w);
-        let k = lcg(2, g.f * g.c * 9);
-        let w = lcg(3, g.n * g.f * g.h * g.w);
-        let mut scratch = vec![f64::NAN; 5];
-        for _ in 0..2 {
-            let (mut y1, mut y2) = (vec![0.0; w.len()], vec![0.0; w.len()]);
-            conv2d(&g, &x, &k, &mut y1, &mut scratch);
-            conv2d_direct(&g, &x, &k, &mut y2);
-            assert!(close(&y1, &y2), "forward {g:?}");
-            let (mut d1, mut d2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-            conv2d_input_grad(&g, &w, &k, &mut d1, &mut scratch);
-            conv2d_input_grad_direct(&g, &w, &k, &mut d2);
-            assert!(close(&d1, &d2), "input gradient {g:?}");
-            let (mut k1, mut k2) = (vec![f64::NAN; k.len()], vec![0.0; k.len()]);
-            conv2d_kernel_grad(&g, &x, &w, &mut k1, &mut scratch);
-            conv2d_kernel_grad_direct(&g, &x, &w, &mut k2);
-            assert!(close(&k1, &k2), "kernel gradient {g:?}");
-            assert_eq!(scratch.len(), scratch_len(&g).max(5), "{g:?}");
-            scratch.fill(f64::NAN);
-        }
+        agree_with(
+            g,
+            scratch_len(&g),
+            [conv2d, conv2d_input_grad, conv2d_kernel_grad],
+        );
     }
 
     #[test]
