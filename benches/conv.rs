@@ -124,5 +124,46 @@ fn convolutions(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, convolutions);
+/// Max pooling 2×2 of the digits network's second layer (32 samples of
+/// 32×8×8) and its adjoint: the graph's `maxpool_mask(x) · upsample(dy)`
+/// as three passes against the one pass the plans fuse them into.
+fn pooling(c: &mut Criterion) {
+    let g = conv::PoolShape {
+        planes: 32 * 32,
+        h: 8,
+        w: 8,
+        k: 2,
+    };
+    let x = values(4, g.planes * 64);
+    let dy = values(5, g.planes * 16);
+    let (mut pooled, mut mask, mut up, mut out) = (
+        vec![0.0; dy.len()],
+        vec![0.0; x.len()],
+        vec![0.0; x.len()],
+        vec![0.0; x.len()],
+    );
+    let mut group = c.benchmark_group("pool/digits 32x32x8x8 2x2");
+    group.sample_size(20);
+    group.bench_function("max pool", |b| {
+        b.iter(|| conv::max_pool(&g, black_box(&x), &mut pooled))
+    });
+    group.bench_function("adjoint as mask, upsample, product", |b| {
+        b.iter(|| {
+            conv::max_pool_mask(&g, black_box(&x), &mut mask);
+            conv::upsample(&g, &dy, &mut up);
+            for ((o, m), u) in out.iter_mut().zip(&mask).zip(&up) {
+                *o = m * u;
+            }
+        })
+    });
+    let want = out.clone();
+    conv::max_pool_adjoint(&g, &x, &dy, &mut out);
+    assert_eq!(out, want);
+    group.bench_function("adjoint fused", |b| {
+        b.iter(|| conv::max_pool_adjoint(&g, black_box(&x), &dy, &mut out))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, convolutions, pooling);
 criterion_main!(benches);

@@ -50,6 +50,7 @@ fn image_op(op: &ImageOp) -> TokenStream {
         ImageOp::Conv2dKernelGrad(g) => ("Conv2dKernelGrad", conv_shape(g)),
         ImageOp::MaxPool(g) => ("MaxPool", pool_shape(g)),
         ImageOp::MaxPoolMask(g) => ("MaxPoolMask", pool_shape(g)),
+        ImageOp::MaxPoolAdjoint(g) => ("MaxPoolAdjoint", pool_shape(g)),
         ImageOp::SumPool(g) => ("SumPool", pool_shape(g)),
         ImageOp::Upsample(g) => ("Upsample", pool_shape(g)),
         ImageOp::Select { len, inner, at } | ImageOp::Embed { len, inner, at } => {
@@ -155,6 +156,7 @@ pub(super) fn workspace(
                     Binary::Max => quote!(#private::max(x, y)),
                     Binary::Min => quote!(#private::min(x, y)),
                     Binary::Atan2 => quote!(#ty::atan2(x, y)),
+                    Binary::StepMul => quote!(#private::step(x) * y),
                 };
                 let f = ops.function(quote!((x: #ty, y: #ty) -> #ty { #body }));
                 quote!(#kernels::zip(#d, #a, #sa, #b, #sb, &mut __ws.#out, #f);)

@@ -1,7 +1,9 @@
 //! Lowering: a graph's nodes, in topological order, become views (reshapes,
 //! transposes, broadcasts) or kernel calls over new buffers.
 
-use super::passes::{drop_dead_instructions, fuse_transposed_products};
+use super::passes::{
+    drop_dead_instructions, fuse_max_pool_adjoints, fuse_step_products, fuse_transposed_products,
+};
 use super::{
     numel, BatchAxis, Binary, ConvShape, ImageOp, Instr, Plan, PoolShape, Reduction, Size, Src,
     Unary, View, RANK,
@@ -274,6 +276,8 @@ impl Plan {
             outputs: outs,
         };
         fuse_transposed_products(&mut plan);
+        fuse_max_pool_adjoints(&mut plan);
+        fuse_step_products(&mut plan);
         drop_dead_instructions(&mut plan);
         Ok(plan)
     }

@@ -140,6 +140,10 @@ pub enum Binary {
     Min,
     /// `atan2(a, b)`.
     Atan2,
+    /// `step(a) · b`: reverse mode's adjoint through `relu` (its
+    /// derivative times the adjoint) in one pass; only the plans' fusion
+    /// pass makes it.
+    StepMul,
 }
 
 /// What a [`Instr::Reduce`] computes along its axis.

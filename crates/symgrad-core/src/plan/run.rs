@@ -251,6 +251,9 @@ fn exec(instr: &Instr, m: usize, bufs: &mut [Vec<f64>], scratch: &mut Vec<f64>, 
                 Binary::Max => kernels::zip(d, a, sa, b, sb, out, symgrad_runtime::max),
                 Binary::Min => kernels::zip(d, a, sa, b, sb, out, symgrad_runtime::min),
                 Binary::Atan2 => kernels::zip(d, a, sa, b, sb, out, f64::atan2),
+                Binary::StepMul => {
+                    kernels::zip(d, a, sa, b, sb, out, |x, y| symgrad_runtime::step(x) * y)
+                }
             }
         }
         Instr::SumInto {

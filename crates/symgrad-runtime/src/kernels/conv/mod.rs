@@ -307,6 +307,22 @@ impl PoolShape {
     }
 }
 
+/// The first largest of a 2×2 window's entries `[a, b, c, d]` (row-major)
+/// or its first NaN, the value [`PoolShape::argmax`] picks, by selects
+/// rather than an index (max pooling's forward pass needs only the value).
+#[inline(always)]
+fn window_max_2x2<T: Real>([a, b, c, d]: [T; 4]) -> T {
+    // `take`: x replaces the best so far, unless that is already a NaN.
+    let take = |best: T, x: T| !best.is_nan() & ((x > best) | x.is_nan());
+    let ab = if take(a, b) { b } else { a };
+    let abc = if take(ab, c) { c } else { ab };
+    if take(abc, d) {
+        d
+    } else {
+        abc
+    }
+}
+
 /// Calls `visit(o, e)` with each window's pooled index and the flat index
 /// of its [`PoolShape::argmax`]. 2×2 windows (the common pooling) take
 /// their two rows as slices, checked once per row of windows rather than
@@ -347,9 +363,25 @@ fn each_argmax<T: Real>(g: &PoolShape, x: &[T], mut visit: impl FnMut(usize, usi
     }
 }
 
-/// The largest entry of each window.
+/// The largest entry of each window (its first NaN if it has one).
 pub fn max_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
-    each_argmax(g, x, |o, e| out[o] = x[e]);
+    if g.k != 2 {
+        each_argmax(g, x, |o, e| out[o] = x[e]);
+        return;
+    }
+    // Each row of windows reads its two image rows as slices, checked once.
+    let (ho, wo) = g.out_hw();
+    for plane in 0..g.planes {
+        for oi in 0..ho {
+            let r0 = (plane * g.h + 2 * oi) * g.w;
+            let (top, bottom) = (&x[r0..][..2 * wo], &x[r0 + g.w..][..2 * wo]);
+            let o = (plane * ho + oi) * wo;
+            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (r, (t, b)) in out[o..][..wo].iter_mut().zip(windows) {
+                *r = window_max_2x2([t[0], t[1], b[0], b[1]]);
+            }
+        }
+    }
 }
 
 /// 1 at the first largest entry of each window, 0 elsewhere (also in the
@@ -357,6 +389,26 @@ pub fn max_pool<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
 pub fn max_pool_mask<T: Real>(g: &PoolShape, x: &[T], out: &mut [T]) {
     out.fill(T::ZERO);
     each_argmax(g, x, |_, e| out[e] = T::ONE);
+}
+
+/// Max pooling's adjoint in one pass: each entry of `dy` (the pooled
+/// shape) written at its window's first largest entry of `x`, 0 elsewhere.
+/// It is `max_pool_mask(x) · upsample(dy)` (which the graph and the
+/// reference evaluator compute) without the two image-sized intermediates;
+/// the plans fuse that product into it. The one difference: a non-finite
+/// entry of `dy` stays in its window's argmax, where the product would also
+/// spread `0 · ∞ = NaN` over the rest of the window.
+pub fn max_pool_adjoint<T: Real>(g: &PoolShape, x: &[T], dy: &[T], out: &mut [T]) {
+    let (ho, wo) = g.out_hw();
+    assert!(
+        x.len() == out.len() && dy.len() == g.planes * ho * wo,
+        "symgrad kernel: max pooling's adjoint with {} image, {} pooled and {} result entries",
+        x.len(),
+        dy.len(),
+        out.len()
+    );
+    out.fill(T::ZERO);
+    each_argmax(g, x, |o, e| out[e] = dy[o]);
 }
 
 /// The sum of each window in row-major order (average pooling divides it
@@ -432,6 +484,8 @@ pub enum ImageOp {
     Conv2dKernelGrad(ConvShape),
     MaxPool(PoolShape),
     MaxPoolMask(PoolShape),
+    /// [`max_pool_adjoint`]: `a` the image, `b` the pooled adjoint.
+    MaxPoolAdjoint(PoolShape),
     SumPool(PoolShape),
     Upsample(PoolShape),
     /// The slice at `at` of a `[samples, len, inner]` tensor.
@@ -510,6 +564,15 @@ pub fn run_in<T: Gemm>(
                 ..g
             },
             a,
+            out,
+        ),
+        ImageOp::MaxPoolAdjoint(g) => max_pool_adjoint(
+            &PoolShape {
+                planes: samples,
+                ..g
+            },
+            a,
+            b.expect("max pooling's adjoint has two operands"),
             out,
         ),
         ImageOp::SumPool(g) => sum_pool(
@@ -754,5 +817,44 @@ mod tests {
         upsample(&g, &[1.0, 2.0, 3.0, 4.0], &mut up);
         assert_eq!(&up[..5], &[1.0, 1.0, 2.0, 2.0, 0.0]);
         assert_eq!(&up[15..], &[3.0, 3.0, 4.0, 4.0, 0.0]);
+        // The fused adjoint: the pooled entries at the argmaxes above.
+        let mut adj = [f64::NAN; 20];
+        max_pool_adjoint(&g, &x, &[1.0, 2.0, 3.0, 4.0], &mut adj);
+        let mut want = [0.0; 20];
+        for (e, v) in [(1, 1.0), (2, 2.0), (10, 3.0), (18, 4.0)] {
+            want[e] = v;
+        }
+        assert_eq!(adj, want);
+    }
+
+    /// The fused adjoint of max pooling is the mask times the upsampled
+    /// adjoint, over several planes, 2×2 (the sliced walk) and 3×3 windows
+    /// (the general one), with ties and uncovered rows and columns.
+    #[test]
+    fn max_pool_adjoint_is_the_mask_times_the_upsampled_adjoint() {
+        for (k, h, w) in [(2, 6, 7), (3, 7, 9), (2, 2, 2)] {
+            let g = PoolShape { planes: 3, h, w, k };
+            let (ho, wo) = g.out_hw();
+            // Rounded values so that windows hold ties.
+            let mut x: Vec<f64> = testing::lcg(7, 3 * h * w)
+                .iter()
+                .map(|v| (v * 4.0).round())
+                .collect();
+            // A NaN wins its window wherever it is; infinities compare.
+            x[w + 1] = f64::NAN;
+            x[2 * w] = f64::INFINITY;
+            x[h * w + 3] = f64::NEG_INFINITY;
+            let dy = testing::lcg(8, 3 * ho * wo);
+            let (mut mask, mut up, mut adj) = (
+                vec![0.0; x.len()],
+                vec![0.0; x.len()],
+                vec![f64::NAN; x.len()],
+            );
+            max_pool_mask(&g, &x, &mut mask);
+            upsample(&g, &dy, &mut up);
+            max_pool_adjoint(&g, &x, &dy, &mut adj);
+            let want: Vec<f64> = mask.iter().zip(&up).map(|(m, u)| m * u).collect();
+            assert_eq!(adj, want, "{k}x{k} windows over {h}x{w}");
+        }
     }
 }
