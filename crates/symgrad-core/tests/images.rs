@@ -417,15 +417,30 @@ fn the_plans_agree_with_the_reference_interpreter() {
     // The plan fuses max pooling's adjoint (mask · upsample) and relu's
     // (step · adjoint) into one pass each; the agreement below checks them.
     let count = |f: &dyn Fn(&Instr) -> bool| plan.instrs.iter().filter(|i| f(i)).count();
-    let image = |want: fn(&ImageOp) -> bool| {
-        count(&|i| matches!(i, Instr::Image { op, .. } if want(op)))
-    };
+    let image =
+        |want: fn(&ImageOp) -> bool| count(&|i| matches!(i, Instr::Image { op, .. } if want(op)));
     assert_eq!(image(|op| matches!(op, ImageOp::MaxPoolAdjoint(_))), 1);
     let unfused = image(|op| matches!(op, ImageOp::MaxPoolMask(_)));
     assert_eq!(unfused, 0, "{:#?}", plan.instrs);
-    let step_mul = |i: &Instr| matches!(i, Instr::Zip { op: Binary::StepMul, .. });
+    let step_mul = |i: &Instr| {
+        matches!(
+            i,
+            Instr::Zip {
+                op: Binary::StepMul,
+                ..
+            }
+        )
+    };
     assert_eq!(count(&step_mul), 1, "{:#?}", plan.instrs);
-    let step = |i: &Instr| matches!(i, Instr::Map { f: Unary::Func(Func::Step), .. });
+    let step = |i: &Instr| {
+        matches!(
+            i,
+            Instr::Map {
+                f: Unary::Func(Func::Step),
+                ..
+            }
+        )
+    };
     assert_eq!(count(&step), 0, "{:#?}", plan.instrs);
     let mut rng = Rng(SplitMix64(96));
     let kv = rng.tensor(&shape(&[3, 2, 3, 3]), -1.0, 1.0);
