@@ -9,7 +9,16 @@
 //! beside the divider: the step over 2,410 entries went from 2.25 µs to
 //! 1.47 µs, and the update stays within 1 ulp of the correctly rounded
 //! quotient (measured over random gradients and moments in the tests
-//! below, including v = 0). Where the denominator could leave
+//! below, including v = 0).
+//!
+//! The square root stays the divider's. Newton's root from `vrsqrt14pd`
+//! (two steps and a correction by the residual, within an ulp over
+//! 2^-1000..2^1000) was tried on 3 December 2026 and made the step slower
+//! on the development machine (4.24 against 3.28 µs, back to back); taking
+//! it for one vector in two or in four was no faster than the divider
+//! alone (2.46 to 3.09 µs against 2.37 to 2.54 µs in the same hour): the
+//! loop's other multiply-adds already keep the 512-bit units busy while
+//! the divider works. Where the denominator could leave
 //! [2^-1000, 2^1000] (ε under 2^-1000, an infinite moment) the exact
 //! division is taken, so infinities and NaN are those of the formula.
 //! Every other CPU, and `SYMGRAD_SIMD=scalar`, takes the exact division.
