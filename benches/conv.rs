@@ -18,7 +18,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
-use symgrad::__private::kernels::conv::{self, unfold, winograd, ConvShape};
+use symgrad::__private::kernels::conv::{self, unfold, winograd, winograd_nhwc, ConvShape};
 
 fn geometry(n: usize, c: usize, hw: usize, f: usize) -> ConvShape {
     ConvShape {
@@ -109,6 +109,25 @@ fn convolutions(c: &mut Criterion) {
                 })
             });
         }
+        if winograd_nhwc::applies(&g) {
+            let mut want = vec![0.0; w.len()];
+            winograd_nhwc::conv2d(&g, &x, &k, &mut y, &mut scratch);
+            unfold::conv2d_unfolded(&g, &x, &k, &mut want, &mut scratch);
+            assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-9));
+            group.bench_function("winograd channels-last forward", |b| {
+                b.iter(|| winograd_nhwc::conv2d(&g, black_box(&x), &k, &mut y, &mut scratch))
+            });
+            group.bench_function("winograd channels-last input grad", |b| {
+                b.iter(|| {
+                    winograd_nhwc::conv2d_input_grad(&g, black_box(&w), &k, &mut dx, &mut scratch)
+                })
+            });
+            group.bench_function("winograd channels-last kernel grad", |b| {
+                b.iter(|| {
+                    winograd_nhwc::conv2d_kernel_grad(&g, black_box(&x), &w, &mut dk, &mut scratch)
+                })
+            });
+        }
         if with_direct {
             group.bench_function("direct forward", |b| {
                 b.iter(|| conv::conv2d_direct(&g, black_box(&x), &k, &mut y))
@@ -156,7 +175,11 @@ fn pooling(c: &mut Criterion) {
             }
         })
     });
-    let want = out.clone();
+    // The three passes once more outside criterion's closure, which a
+    // filter on the command line may skip.
+    conv::max_pool_mask(&g, &x, &mut mask);
+    conv::upsample(&g, &dy, &mut up);
+    let want: Vec<f64> = mask.iter().zip(&up).map(|(m, u)| m * u).collect();
     conv::max_pool_adjoint(&g, &x, &dy, &mut out);
     assert_eq!(out, want);
     group.bench_function("adjoint fused", |b| {

@@ -27,6 +27,7 @@ use crate::Real;
 
 pub mod unfold;
 pub mod winograd;
+pub mod winograd_nhwc;
 
 pub use unfold::{conv2d_input_grad_unfolded, conv2d_kernel_grad_unfolded, conv2d_unfolded};
 
@@ -178,28 +179,53 @@ pub fn conv2d_kernel_grad_direct<T: Real>(g: &ConvShape, x: &[T], w: &[T], dk: &
     }
 }
 
+/// The algorithms the convolution kernels choose between (measured in
+/// `benches/conv.rs`; see [`ConvShape::algorithm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Winograd's F(2×2, 3×3) with the channels innermost
+    /// ([`winograd_nhwc`]): 3×3 "same" convolutions of at least 8 channels
+    /// and filters on images of at most 16×16.
+    WinogradChannelsLast,
+    /// Winograd's F(2×2, 3×3) over rows of tiles ([`winograd`]): the larger
+    /// images, with channels enough to pay for the transforms.
+    Winograd,
+    /// Products over the unfolded input ([`unfold`]): everything else.
+    Unfolded,
+}
+
 impl ConvShape {
+    /// The algorithm the kernels run for this geometry.
+    pub fn algorithm(&self) -> Algorithm {
+        if winograd_nhwc::applies(self) {
+            Algorithm::WinogradChannelsLast
+        } else if winograd::applies(self) {
+            Algorithm::Winograd
+        } else {
+            Algorithm::Unfolded
+        }
+    }
+
     /// The scratch entries [`conv2d_in`], [`conv2d_input_grad_in`] and
     /// [`conv2d_kernel_grad_in`] use for this geometry (the most of the
     /// three), so that a plan can size its scratch once.
     pub fn scratch_len(&self) -> usize {
-        if winograd::applies(self) {
-            winograd::scratch_len(self)
-        } else {
-            self.unfolded_scratch_len()
+        match self.algorithm() {
+            Algorithm::WinogradChannelsLast => winograd_nhwc::scratch_len(self),
+            Algorithm::Winograd => winograd::scratch_len(self),
+            Algorithm::Unfolded => self.unfolded_scratch_len(),
         }
     }
 }
 
 /// The convolution of `x` by `k` into `out`, intermediates in `scratch`
-/// (grown to [`ConvShape::scratch_len`] on the first call): by Winograd's
-/// F(2×2, 3×3) where [`winograd::applies`], else as products over the
-/// unfolded input ([`conv2d_unfolded`]).
+/// (grown to [`ConvShape::scratch_len`] on the first call), by the
+/// geometry's [`Algorithm`].
 pub fn conv2d_in<T: Gemm>(g: &ConvShape, x: &[T], k: &[T], out: &mut [T], scratch: &mut Vec<T>) {
-    if winograd::applies(g) {
-        winograd::conv2d(g, x, k, out, scratch)
-    } else {
-        conv2d_unfolded(g, x, k, out, scratch)
+    match g.algorithm() {
+        Algorithm::WinogradChannelsLast => winograd_nhwc::conv2d(g, x, k, out, scratch),
+        Algorithm::Winograd => winograd::conv2d(g, x, k, out, scratch),
+        Algorithm::Unfolded => conv2d_unfolded(g, x, k, out, scratch),
     }
 }
 
@@ -211,10 +237,10 @@ pub fn conv2d_input_grad_in<T: Gemm>(
     dx: &mut [T],
     scratch: &mut Vec<T>,
 ) {
-    if winograd::applies(g) {
-        winograd::conv2d_input_grad(g, w, k, dx, scratch)
-    } else {
-        conv2d_input_grad_unfolded(g, w, k, dx, scratch)
+    match g.algorithm() {
+        Algorithm::WinogradChannelsLast => winograd_nhwc::conv2d_input_grad(g, w, k, dx, scratch),
+        Algorithm::Winograd => winograd::conv2d_input_grad(g, w, k, dx, scratch),
+        Algorithm::Unfolded => conv2d_input_grad_unfolded(g, w, k, dx, scratch),
     }
 }
 
@@ -226,10 +252,10 @@ pub fn conv2d_kernel_grad_in<T: Gemm>(
     dk: &mut [T],
     scratch: &mut Vec<T>,
 ) {
-    if winograd::applies(g) {
-        winograd::conv2d_kernel_grad(g, x, w, dk, scratch)
-    } else {
-        conv2d_kernel_grad_unfolded(g, x, w, dk, scratch)
+    match g.algorithm() {
+        Algorithm::WinogradChannelsLast => winograd_nhwc::conv2d_kernel_grad(g, x, w, dk, scratch),
+        Algorithm::Winograd => winograd::conv2d_kernel_grad(g, x, w, dk, scratch),
+        Algorithm::Unfolded => conv2d_kernel_grad_unfolded(g, x, w, dk, scratch),
     }
 }
 
@@ -622,6 +648,40 @@ mod testing {
     /// A forward product, input gradient or kernel gradient with its
     /// scratch vector.
     pub type Product = fn(&ConvShape, &[f64], &[f64], &mut [f64], &mut Vec<f64>);
+
+    /// [`Product`] in `f32`.
+    pub type Product32 = fn(&ConvShape, &[f32], &[f32], &mut [f32], &mut Vec<f32>);
+
+    /// `products` in `f32` (`network!`'s `f32` structs) against the `f64`
+    /// direct loops, to `f32`'s precision.
+    pub fn agree_in_f32(g: ConvShape, products: [Product32; 3]) {
+        let [forward, input_grad, kernel_grad] = products;
+        let (ho, wo) = g.out_hw();
+        let x = lcg(6, g.n * g.c * g.h * g.w);
+        let k = lcg(7, g.f * g.c * g.kh * g.kw);
+        let w = lcg(8, g.n * g.f * ho * wo);
+        let narrow = |v: &[f64]| v.iter().map(|&e| e as f32).collect::<Vec<f32>>();
+        let (x32, k32, w32) = (narrow(&x), narrow(&k), narrow(&w));
+        let near = |a: &[f32], b: &[f64]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(&p, &q)| (f64::from(p) - q).abs() < 1e-4)
+        };
+        let mut scratch = Vec::new();
+        let (mut y, mut want) = (vec![0.0f32; w.len()], vec![0.0; w.len()]);
+        forward(&g, &x32, &k32, &mut y, &mut scratch);
+        conv2d_direct(&g, &x, &k, &mut want);
+        assert!(near(&y, &want), "forward {g:?}");
+        let (mut d, mut want) = (vec![0.0f32; x.len()], vec![0.0; x.len()]);
+        input_grad(&g, &w32, &k32, &mut d, &mut scratch);
+        conv2d_input_grad_direct(&g, &w, &k, &mut want);
+        assert!(near(&d, &want), "input gradient {g:?}");
+        let (mut dk, mut want) = (vec![0.0f32; k.len()], vec![0.0; k.len()]);
+        kernel_grad(&g, &x32, &w32, &mut dk, &mut scratch);
+        conv2d_kernel_grad_direct(&g, &x, &w, &mut want);
+        assert!(near(&dk, &want), "kernel gradient {g:?}");
+    }
 
     /// `products` (forward, input gradient, kernel gradient) against the
     /// direct loops, run twice over one scratch vector that starts full of

@@ -60,7 +60,7 @@ pub fn applies(g: &ConvShape) -> bool {
 }
 
 /// The 16 positions of a transformed 4×4 block.
-const XI: usize = 16;
+pub(super) const XI: usize = 16;
 
 /// The geometry's tiles and how the scratch is laid out. Tiles are
 /// numbered by sample, tile row and tile column, and a chunk is a run of
@@ -134,7 +134,7 @@ pub fn scratch_len(g: &ConvShape) -> usize {
 /// Panics unless an image batch, a kernel and an output (or their
 /// adjoints) have `g`'s sizes: a bug in the caller, as in the other
 /// convolution kernels.
-fn check(g: &ConvShape, image: usize, kernel: usize, output: usize) {
+pub(super) fn check(g: &ConvShape, image: usize, kernel: usize, output: usize) {
     let plane = g.h * g.w;
     assert!(
         image == g.n * g.c * plane && kernel == g.f * g.c * 9 && output == g.n * g.f * plane,
@@ -143,7 +143,7 @@ fn check(g: &ConvShape, image: usize, kernel: usize, output: usize) {
 }
 
 /// The first `len` entries of `scratch`, grown (never shrunk) to that.
-fn reserve<T: Gemm>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
+pub(super) fn reserve<T: Gemm>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
     if scratch.len() < len {
         scratch.resize(len, T::ZERO);
     }
@@ -152,6 +152,17 @@ fn reserve<T: Gemm>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
 
 /// `u[ξ][f][c] = (G k[f, c] Gᵀ)[ξ]` for a kernel `[F, C, 3, 3]`.
 fn transform_kernel<T: Gemm>(f: usize, c: usize, k: &[T], u: &mut [T]) {
+    transform_kernel_at(f, c, k, u, |xi, fi, ci| (xi * f + fi) * c + ci);
+}
+
+/// [`transform_kernel`] with `u[ξ, f, c]` at `at(ξ, f, c)`.
+pub(super) fn transform_kernel_at<T: Gemm>(
+    f: usize,
+    c: usize,
+    k: &[T],
+    u: &mut [T],
+    at: impl Fn(usize, usize, usize) -> usize,
+) {
     let half = T::from_f64(0.5);
     for fi in 0..f {
         for ci in 0..c {
@@ -169,7 +180,7 @@ fn transform_kernel<T: Gemm>(f: usize, c: usize, k: &[T], u: &mut [T]) {
                 let [a, b, cc] = *row;
                 let vals = [a, (a + b + cc) * half, (a - b + cc) * half, cc];
                 for (j, v) in vals.into_iter().enumerate() {
-                    u[((i * 4 + j) * f + fi) * c + ci] = v;
+                    u[at(i * 4 + j, fi, ci)] = v;
                 }
             }
         }
@@ -178,10 +189,21 @@ fn transform_kernel<T: Gemm>(f: usize, c: usize, k: &[T], u: &mut [T]) {
 
 /// `dk[f, c] = Gᵀ du[·][f][c] G` (the adjoint of [`transform_kernel`]).
 fn transform_kernel_adjoint<T: Gemm>(f: usize, c: usize, du: &[T], dk: &mut [T]) {
+    transform_kernel_adjoint_at(f, c, du, dk, |xi, fi, ci| (xi * f + fi) * c + ci);
+}
+
+/// [`transform_kernel_adjoint`] with `du[ξ, f, c]` at `at(ξ, f, c)`.
+pub(super) fn transform_kernel_adjoint_at<T: Gemm>(
+    f: usize,
+    c: usize,
+    du: &[T],
+    dk: &mut [T],
+    index: impl Fn(usize, usize, usize) -> usize,
+) {
     let half = T::from_f64(0.5);
     for fi in 0..f {
         for ci in 0..c {
-            let at = |xi: usize| du[(xi * f + fi) * c + ci];
+            let at = |xi: usize| du[index(xi, fi, ci)];
             // r = Gᵀ dU (3 × 4), by columns of dU.
             let mut r = [[T::ZERO; 4]; 3];
             for j in 0..4 {
@@ -507,8 +529,8 @@ pub fn conv2d_kernel_grad<T: Gemm>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{agree_with, close, lcg};
-    use super::super::{conv2d_direct, conv2d_input_grad_direct, conv2d_kernel_grad_direct};
+    use super::super::testing::{agree_in_f32, agree_with, close, lcg};
+    use super::super::conv2d_direct;
     use super::*;
 
     fn geometry(n: usize, c: usize, h: usize, w: usize, f: usize) -> ConvShape {
@@ -559,46 +581,27 @@ mod tests {
         }
     }
 
-    /// `network!`'s `f32` structs take the same path: its three products
-    /// in `f32` against the `f64` direct loops, to `f32`'s precision.
+    /// `network!`'s `f32` structs take the same path (see `agree_in_f32`).
     #[test]
     fn the_products_in_f32() {
-        let g = geometry(3, 12, 5, 6, 10);
-        let x = lcg(6, g.n * g.c * 30);
-        let k = lcg(7, g.f * g.c * 9);
-        let w = lcg(8, g.n * g.f * 30);
-        let narrow = |v: &[f64]| v.iter().map(|&e| e as f32).collect::<Vec<f32>>();
-        let (x32, k32, w32) = (narrow(&x), narrow(&k), narrow(&w));
-        let near = |a: &[f32], b: &[f64]| {
-            a.iter()
-                .zip(b)
-                .all(|(&p, &q)| (f64::from(p) - q).abs() < 1e-4)
-        };
-        let mut scratch = Vec::new();
-        let (mut y, mut want) = (vec![0.0f32; w.len()], vec![0.0; w.len()]);
-        conv2d(&g, &x32, &k32, &mut y, &mut scratch);
-        conv2d_direct(&g, &x, &k, &mut want);
-        assert!(near(&y, &want), "forward");
-        let (mut d, mut want) = (vec![0.0f32; x.len()], vec![0.0; x.len()]);
-        conv2d_input_grad(&g, &w32, &k32, &mut d, &mut scratch);
-        conv2d_input_grad_direct(&g, &w, &k, &mut want);
-        assert!(near(&d, &want), "input gradient");
-        let (mut dk, mut want) = (vec![0.0f32; k.len()], vec![0.0; k.len()]);
-        conv2d_kernel_grad(&g, &x32, &w32, &mut dk, &mut scratch);
-        conv2d_kernel_grad_direct(&g, &x, &w, &mut want);
-        assert!(near(&dk, &want), "kernel gradient");
+        agree_in_f32(
+            geometry(3, 12, 5, 6, 10),
+            [conv2d, conv2d_input_grad, conv2d_kernel_grad],
+        );
     }
 
     #[test]
     fn the_kernels_take_this_path_for_channel_rich_layers_only() {
-        // Through the dispatching entry points of the unfolded module, on
-        // a layer that qualifies (64 → 64: C F / (C + F) = 32).
-        let g = geometry(2, 64, 6, 6, 64);
+        // Through the dispatching entry points, on a layer that qualifies
+        // (64 → 64: C F / (C + F) = 32) on images too large for the
+        // channels-last variant (which takes 16×16 and smaller).
+        let g = geometry(2, 64, 18, 18, 64);
         assert!(applies(&g));
+        assert_eq!(g.algorithm(), super::super::Algorithm::Winograd);
         assert_eq!(g.scratch_len(), scratch_len(&g));
-        let x = lcg(4, g.n * g.c * 36);
+        let x = lcg(4, g.n * g.c * 324);
         let k = lcg(5, g.f * g.c * 9);
-        let (mut y1, mut y2) = (vec![0.0; g.n * g.f * 36], vec![0.0; g.n * g.f * 36]);
+        let (mut y1, mut y2) = (vec![0.0; g.n * g.f * 324], vec![0.0; g.n * g.f * 324]);
         super::super::conv2d_in(&g, &x, &k, &mut y1, &mut Vec::new());
         conv2d_direct(&g, &x, &k, &mut y2);
         assert!(close(&y1, &y2));
