@@ -529,8 +529,8 @@ pub fn conv2d_kernel_grad<T: Gemm>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{agree_in_f32, agree_with, close, lcg};
     use super::super::conv2d_direct;
+    use super::super::testing::{agree_in_f32, agree_with, close, lcg};
     use super::*;
 
     fn geometry(n: usize, c: usize, h: usize, w: usize, f: usize) -> ConvShape {
