@@ -568,8 +568,20 @@ mod tests {
         // The digits network's second layer and a residual block's layer.
         for g in [geometry(32, 16, 8, 8, 32), geometry(32, 16, 8, 8, 16)] {
             assert_eq!(g.algorithm(), Algorithm::WinogradChannelsLast);
-            assert_eq!(g.scratch_len(), scratch_len(&g));
         }
+        // The input gradient of a layer with more filters than channels
+        // runs unfolded (the scratch fits both); with as many, this path.
+        let (wide, square) = (geometry(32, 16, 8, 8, 32), geometry(32, 16, 8, 8, 16));
+        assert_eq!(wide.input_grad_algorithm(), Algorithm::Unfolded);
+        assert_eq!(
+            wide.scratch_len(),
+            scratch_len(&wide).max(wide.unfolded_scratch_len())
+        );
+        assert_eq!(
+            square.input_grad_algorithm(),
+            Algorithm::WinogradChannelsLast
+        );
+        assert_eq!(square.scratch_len(), scratch_len(&square));
         // Its first layer (one channel), AlphaGo Zero's 19×19 boards, and
         // other kernels or strides.
         let g = geometry(32, 1, 8, 8, 16);
