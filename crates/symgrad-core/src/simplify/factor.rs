@@ -15,8 +15,9 @@
 //! The pass runs bottom-up over the topological order (no recursion over
 //! depth), on scalar graphs only: a graph with tensor nodes is left alone.
 
+use super::cost::Cost;
 use super::order::{split_pow, Order};
-use super::{expand, group};
+use super::{expand, group, regroup};
 use crate::graph::{Args, Graph, NodeId, Op};
 use crate::num::Num;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -33,105 +34,6 @@ pub(super) type Canonical<'a> =
 
 /// How deep "expanded in full" goes (products within products).
 const FULL_DEPTH: usize = 12;
-
-/// The operation count of every node's expression tree, shared nodes
-/// counted at each use, kept up to date as the graph grows.
-#[derive(Default)]
-pub(super) struct Cost {
-    ops: Vec<f64>,
-}
-
-impl Cost {
-    /// Counts as SymPy's `count_ops` does, closely enough to choose between
-    /// forms: a subtraction costs what an addition does, a division what a
-    /// multiplication does (`x/y` is one operation, not a product and a
-    /// power), and a coefficient of -1 is a negation, not a product.
-    fn update(&mut self, g: &Graph) {
-        for i in self.ops.len()..g.len() {
-            let id = NodeId::from_index(i);
-            let args = g.args(id);
-            let own = match g.op(id) {
-                Op::Var(_) | Op::Named(_) => 0.0,
-                Op::Const(c) => const_cost(c),
-                Op::Add => {
-                    let mut total = args.len() as f64 - 1.0;
-                    let mut negatives = 0;
-                    for &a in args {
-                        total += self.ops[a.index()];
-                        if leads_negative(g, a) {
-                            // `a - b`: the sign is the subtraction.
-                            total -= 1.0;
-                            negatives += 1;
-                        }
-                    }
-                    if negatives == args.len() {
-                        total += 1.0;
-                    }
-                    total
-                }
-                Op::Mul => {
-                    let (mut num, mut den, mut total) = (0usize, 0usize, 0.0);
-                    for &a in args {
-                        if let Some(c) = g.as_const(a) {
-                            total += const_cost(c);
-                            if !c.is_int(1) && !c.is_int(-1) {
-                                num += 1;
-                            }
-                            continue;
-                        }
-                        match split_pow(g, a) {
-                            (b, e) if e.is_negative() => {
-                                den += 1;
-                                total += self.ops[b.index()];
-                                if !e.is_int(-1) {
-                                    total += 1.0 + const_cost(e.neg());
-                                }
-                            }
-                            _ => {
-                                num += 1;
-                                total += self.ops[a.index()];
-                            }
-                        }
-                    }
-                    total += num.saturating_sub(1) as f64;
-                    if den > 0 {
-                        total += den as f64;
-                    }
-                    total
-                }
-                _ => 1.0 + args.iter().map(|a| self.ops[a.index()]).sum::<f64>(),
-            };
-            self.ops.push(own);
-        }
-    }
-
-    /// The operation count of `id`'s tree.
-    pub(super) fn of(&mut self, g: &Graph, id: NodeId) -> f64 {
-        self.update(g);
-        self.ops[id.index()]
-    }
-}
-
-/// As SymPy counts a number: a sign and a division.
-fn const_cost(c: Num) -> f64 {
-    let neg = if c.is_negative() { 1.0 } else { 0.0 };
-    let frac = if c.is_exact() && c.as_int().is_none() {
-        1.0
-    } else {
-        0.0
-    };
-    neg + frac
-}
-
-/// Whether a term is a negative number or a product with a negative
-/// coefficient.
-fn leads_negative(g: &Graph, id: NodeId) -> bool {
-    match g.op(id) {
-        Op::Const(c) => c.is_negative(),
-        Op::Mul => g.as_const(g.args(id)[0]).is_some_and(|c| c.is_negative()),
-        _ => false,
-    }
-}
 
 /// One term of a sum: its coefficient and its factors as base and exponent.
 struct Term {
@@ -486,6 +388,10 @@ const BUDGET: usize = 200;
 const BUILT_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
 const NORMAL_PARTS: &[Part] = &[Part::Common, Part::Bases, Part::Together];
 
+/// How much more than the best form a grouped candidate may cost as
+/// built and still be canonicalized (see [`Factorer::best_grouped`]).
+const GROUP_SLACK: f64 = 2.0;
+
 /// How many times the inner sum of a factored candidate is itself improved
 /// (`n·(t·S^(n-1) - S^(2n-1))` with `t = K^n + S^n` is `n·K^n·S^(n-1)` once
 /// its inner sum is distributed).
@@ -604,21 +510,35 @@ impl Factorer<'_> {
             }
         }
         let (mut best, mut best_cost) = self.cheapest(g, order, built, BUILT_PARTS, nesting);
+        // The sum as built with its shared factors grouped out, its sums
+        // and products left as atoms: reverse mode's `4t·x - 4t + 1/4`
+        // (each product rule's term apart) is forward mode's
+        // `4t·(x - 1) + 1/4`, which the normal form, expanding `t`, never
+        // reaches. And the same with the multiples of small sums that the
+        // canonical form spread out gathered back first (see `regroup`).
+        if let Some(p) = (g.op(node) == Op::Add)
+            .then(|| expand::expand(g, node, 0, &self.keep))
+            .flatten()
+        {
+            // The regrouped sum is not factored elsewhere (its canonical
+            // form would spread the sums out again), so its common factors
+            // are grouped here too.
+            let regrouped = regroup::sum_regrouped(g, order, &p);
+            let polys = std::iter::once((p, false)).chain(regrouped.map(|r| (r, true)));
+            for (p, common) in polys {
+                let raws = group::grouped(g, order, &p, common);
+                (best, best_cost) = self.best_grouped(g, order, raws, best, best_cost);
+            }
+        }
         if !normal.is_empty() {
             let (mut best_normal, mut normal_cost) =
                 self.cheapest(g, order, normal, NORMAL_PARTS, nesting);
             // The normal form with shared factors grouped out (see
             // `group`), weighed as it is: its groups are not factored again.
-            // Canonicalized only if it can win: the canonical form merges
-            // no terms of the groups, so it costs about what they do.
-            if let Some(raw) = poly.as_ref().and_then(|p| group::grouped(g, order, p)) {
-                if self.cost.of(g, raw) < normal_cost {
-                    let c = self.canonical(g, order, raw);
-                    let k = self.cost.of(g, c);
-                    if k < normal_cost {
-                        (best_normal, normal_cost) = (c, k);
-                    }
-                }
+            if let Some(p) = &poly {
+                let raws = group::grouped(g, order, p, false);
+                (best_normal, normal_cost) =
+                    self.best_grouped(g, order, raws, best_normal, normal_cost);
             }
             if normal_cost <= best_cost {
                 (best, best_cost) = (best_normal, normal_cost);
@@ -638,6 +558,31 @@ impl Factorer<'_> {
             }
         }
         best
+    }
+
+    /// The cheapest of `best` and the canonical forms of the grouped
+    /// candidates `raws` (`best` on ties, else the first). A candidate is
+    /// canonicalized only if it can win: the canonical form merges no terms
+    /// of the groups, so it costs about what they do, at most
+    /// [`GROUP_SLACK`] less (a coefficient folded into a product).
+    fn best_grouped(
+        &mut self,
+        g: &mut Graph,
+        order: &mut Order,
+        raws: Vec<NodeId>,
+        mut best: NodeId,
+        mut best_cost: f64,
+    ) -> (NodeId, f64) {
+        for raw in raws {
+            if self.cost.of(g, raw) < best_cost + GROUP_SLACK {
+                let c = self.canonical(g, order, raw);
+                let k = self.cost.of(g, c);
+                if k < best_cost {
+                    (best, best_cost) = (c, k);
+                }
+            }
+        }
+        (best, best_cost)
     }
 
     /// The cheapest of `candidates` and their factored forms (the first

@@ -22,18 +22,26 @@ use crate::graph::{Graph, NodeId, Op};
 use crate::num::Num;
 use rustc_hash::FxHashMap;
 use smallvec::smallvec;
-use std::cmp::Ordering;
 
 /// A term: coefficient and atoms with their (nonzero) integer exponents.
 type Term = (Num, Vec<(NodeId, i64)>);
 
 /// The normal form `p` with shared factors grouped out, as (non-canonical)
-/// graph nodes, or `None` when no two terms share a factor that not every
-/// term has (then grouping is the common factor, which `factor` tries).
-pub(super) fn grouped(g: &mut Graph, order: &mut Order, p: &Poly) -> Option<NodeId> {
+/// graph nodes: the grouping by the most shared atom first, then, for a
+/// sum of at most [`EACH_ATOM_TERMS`] terms, one grouping for each other
+/// atom that two terms share, that atom taken out first. Empty when no two
+/// terms share a factor that not every term has (then grouping is the
+/// common factor, which `factor` tries), unless `common` is set: then a
+/// factor of every term is grouped too (for a sum no other step factors).
+///
+/// The most shared atom is not always the best first choice (`2t₅·(t₂·c +
+/// t₄·t₇) - x·t₂·t₄` takes out `t₅`, which ties with `t₂` and `t₄`), and the
+/// mode that built the sum may have found the other one: trying each lets
+/// every mode reach the shortest.
+pub(super) fn grouped(g: &mut Graph, order: &mut Order, p: &Poly, common: bool) -> Vec<NodeId> {
     let terms: Vec<Term> = p.iter().map(|(m, &c)| (c, m.clone())).collect();
-    if terms.len() < 3 {
-        return None;
+    if terms.len() < if common { 2 } else { 3 } {
+        return Vec::new();
     }
     // A polynomial in one atom would only be rewritten by Horner's rule
     // (`x² + 3x + 2` as `x·(x + 3) + 2`): one operation shorter, harder to
@@ -43,59 +51,67 @@ pub(super) fn grouped(g: &mut Graph, order: &mut Order, p: &Poly) -> Option<Node
         .iter()
         .all(|(_, m)| m.iter().all(|&(b, _)| Some(b) == first))
     {
-        return None;
+        return Vec::new();
     }
-    let (atom, _) = best_atom(g, order, &terms)?;
-    let shared = terms
-        .iter()
-        .filter(|(_, m)| m.iter().any(|&(b, _)| b == atom))
-        .count();
-    if shared == terms.len() {
-        return None;
+    let mut atoms = shared_atoms(g, order, &terms);
+    atoms.retain(|&(_, n)| common || n < terms.len());
+    let Some(&(best, _)) = atoms.first() else {
+        return Vec::new();
+    };
+    let mut out = vec![group(g, order, terms.clone(), Some(best))];
+    if terms.len() <= EACH_ATOM_TERMS {
+        for &(atom, _) in &atoms[1..] {
+            out.push(group(g, order, terms.clone(), Some(atom)));
+        }
     }
-    Some(group(g, order, terms))
+    out
 }
 
-/// The atom (with the sign of its exponents) found in the most terms, at
-/// least two; ties go to the first in the canonical factor order.
-fn best_atom(g: &Graph, order: &mut Order, terms: &[Term]) -> Option<(NodeId, bool)> {
+/// Sums of at most this many terms are also grouped by each shared atom
+/// first (see [`grouped`]); larger ones by the most shared only, which
+/// keeps the candidates linear in the number of terms.
+const EACH_ATOM_TERMS: usize = 8;
+
+/// The atoms (with the sign of their exponents) found in at least two
+/// terms, with how many, the most shared first; ties go to the first in the
+/// canonical factor order.
+fn shared_atoms(g: &Graph, order: &mut Order, terms: &[Term]) -> Vec<((NodeId, bool), usize)> {
     let mut counts: FxHashMap<(NodeId, bool), usize> = FxHashMap::default();
     for (_, m) in terms {
         for &(b, k) in m {
             *counts.entry((b, k > 0)).or_insert(0) += 1;
         }
     }
-    let mut best: Option<((NodeId, bool), usize)> = None;
-    for (&key, &n) in &counts {
-        if n < 2 {
-            continue;
-        }
-        let better = match best {
-            None => true,
-            Some((bk, bn)) => {
-                n > bn
-                    || (n == bn
-                        && order.cmp_factor(g, (key.0, sign(key.1)), (bk.0, sign(bk.1)))
-                            == Ordering::Less)
-            }
-        };
-        if better {
-            best = Some((key, n));
-        }
-    }
-    best.map(|(k, _)| k)
+    let mut atoms: Vec<((NodeId, bool), usize)> =
+        counts.into_iter().filter(|&(_, n)| n >= 2).collect();
+    atoms.sort_by(|&(a, na), &(b, nb)| {
+        nb.cmp(&na)
+            .then_with(|| order.cmp_factor(g, (a.0, sign(a.1)), (b.0, sign(b.1))))
+    });
+    atoms
+}
+
+/// The atom (with the sign of its exponents) found in the most terms, at
+/// least two; ties go to the first in the canonical factor order.
+fn best_atom(g: &Graph, order: &mut Order, terms: &[Term]) -> Option<(NodeId, bool)> {
+    shared_atoms(g, order, terms).first().map(|&(k, _)| k)
 }
 
 fn sign(positive: bool) -> Num {
     Num::int(if positive { 1 } else { -1 })
 }
 
-/// `Σ terms` with the most shared atom taken out of the terms that have it,
-/// recursively in the group and in the rest. Each level removes one atom
-/// from the group's terms, so the depth is at most the number of atoms and
-/// factors per term.
-fn group(g: &mut Graph, order: &mut Order, terms: Vec<Term>) -> NodeId {
-    let Some((atom, positive)) = best_atom(g, order, &terms) else {
+/// `Σ terms` with `first` (or else the most shared atom) taken out of the
+/// terms that have it, recursively, by the most shared atom, in the group
+/// and in the rest. Each level removes one atom from the group's terms, so
+/// the depth is at most the number of atoms and factors per term.
+fn group(
+    g: &mut Graph,
+    order: &mut Order,
+    terms: Vec<Term>,
+    first: Option<(NodeId, bool)>,
+) -> NodeId {
+    let Some((atom, positive)) = first.or_else(|| best_atom(g, order, &terms)) else {
         // No atom is shared by two terms: a plain sum.
         return build_terms(g, terms.iter().map(|(c, m)| (*c, m.as_slice())));
     };
@@ -116,12 +132,12 @@ fn group(g: &mut Graph, order: &mut Order, terms: Vec<Term>) -> NodeId {
         }
         m.retain(|&(_, k)| k != 0);
     }
-    let inner = group(g, order, with);
+    let inner = group(g, order, with, None);
     let factor = power(g, atom, least);
     let grouped = g.intern(Op::Mul, smallvec![factor, inner]);
     if rest.is_empty() {
         return grouped;
     }
-    let rest = group(g, order, rest);
+    let rest = group(g, order, rest, None);
     g.intern(Op::Add, smallvec![grouped, rest])
 }

@@ -20,12 +20,15 @@
 //! canonical rules apply to scalar nodes only, where a scalar result of a
 //! tensor operation (such as `sum(W)`) is an opaque factor.
 
+mod cost;
 mod expand;
 mod factor;
 mod fractions;
 mod group;
 mod order;
 mod products;
+mod regroup;
+mod signs;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +48,44 @@ const MAX_PASSES: usize = 8;
 /// The result is idempotent (`simplify` of its output returns the same ids)
 /// and does not depend on the order in which commutative operands were built.
 pub fn simplify(g: &mut Graph, roots: &[NodeId]) -> Vec<NodeId> {
+    // Each root on its own, so that a root's form does not depend on the
+    // other roots: how the roots share nodes differs between the modes
+    // (reverse mode's adjoints are shared by every derivative, forward
+    // mode's tangents by none), and a node used by two roots is kept
+    // shared where one used once would be merged into its user. Simplified
+    // apart, one derivative comes out the same whichever mode built it,
+    // and equal subexpressions of different roots are still one node (the
+    // graph interns them). Each root costs a simplification of what it
+    // reaches and a few passes over the graph's arrays, so large graphs,
+    // and graphs with very many roots, are simplified all at once.
+    let separate =
+        g.len() <= SEPARATE_LIMIT && g.len().saturating_mul(roots.len()) <= SEPARATE_WORK;
+    if roots.len() > 1 && separate {
+        let mut done: FxHashMap<NodeId, NodeId> = FxHashMap::default();
+        return roots
+            .iter()
+            .map(|&r| {
+                if let Some(&s) = done.get(&r) {
+                    return s;
+                }
+                let s = simplify_together(g, &[r])[0];
+                done.insert(r, s);
+                s
+            })
+            .collect();
+    }
+    simplify_together(g, roots)
+}
+
+/// Graphs of at most this many nodes have their roots simplified one by
+/// one (see [`simplify`]).
+const SEPARATE_LIMIT: usize = 20_000;
+/// ... and at most this many nodes times roots (a Hessian of 100 variables
+/// in a graph of 1,000 nodes).
+const SEPARATE_WORK: usize = 10_000_000;
+
+/// [`simplify`] of all the roots at once: nodes they share stay shared.
+fn simplify_together(g: &mut Graph, roots: &[NodeId]) -> Vec<NodeId> {
     // Factoring a sum can leave a form whose canonical form factors
     // differently again (an expanded product on a tie); rounds until
     // nothing changes keep the result idempotent. A round that changes
@@ -562,12 +603,16 @@ impl Pass<'_> {
             .filter(|(_, e)| !e.is_zero())
             .collect();
         self.open_shared_products(&mut coef, &mut scaled);
+        self.sums_leading_positive(&mut coef, &mut scaled);
         self.combine_fractions(&mut coef, &mut scaled);
         self.abs_times_sign(&mut scaled);
         self.cancel_product_powers(&mut scaled);
         self.merge_symbolic_powers(&mut scaled);
         self.exp_over_exp_sum(&mut scaled);
-        let mut factors: Vec<(NodeId, Num)> = Vec::with_capacity(scaled.len());
+        // The product's factors, sums with a positive leading term (see
+        // below), each base once: a sum factor whose sign moved into the
+        // coefficient (see `sign_into_sum`) meets its normalized form.
+        let mut merged: FxHashMap<NodeId, Num> = FxHashMap::default();
         for (b, e) in scaled {
             if e.is_zero() {
                 continue;
@@ -586,16 +631,23 @@ impl Pass<'_> {
             // (y - x) meet, and so do 1/(v - c)^2 and 1/(c - v)^2.
             if self.g.op(b) == Op::Add && e.as_int().is_some() && self.leads_negative(b) {
                 let flipped = self.negated_sum(b);
-                factors.push((flipped, e));
+                let entry = merged.entry(flipped).or_insert(Num::int(0));
+                *entry = entry.add(e);
                 if e.as_int().is_some_and(|k| k % 2 != 0) {
                     coef = coef.neg();
                 }
                 continue;
             }
-            factors.push((b, e));
+            let entry = merged.entry(b).or_insert(Num::int(0));
+            *entry = entry.add(e);
         }
+        let mut factors: Vec<(NodeId, Num)> =
+            merged.into_iter().filter(|(_, e)| !e.is_zero()).collect();
         if coef.is_zero() {
             return (coef, Vec::new());
+        }
+        if coef.is_negative() {
+            self.sign_into_sum(&mut coef, &mut factors);
         }
         let g = &*self.g;
         factors.sort_by(|&a, &b| self.order.cmp_factor(g, a, b));
@@ -643,30 +695,6 @@ impl Pass<'_> {
             Repr::Sum(s) => self.build_sum(*s),
             Repr::Taken => unreachable!("an operand is taken once"),
         }
-    }
-
-    /// Whether the first term of canonical sum `id` has a negative coefficient.
-    fn leads_negative(&self, id: NodeId) -> bool {
-        let first = self.g.args(id)[0];
-        match self.g.op(first) {
-            Op::Const(c) => c.is_negative(),
-            Op::Mul => self
-                .g
-                .as_const(self.g.args(first)[0])
-                .is_some_and(|c| c.is_negative()),
-            _ => false,
-        }
-    }
-
-    /// The canonical sum `-id` for a canonical sum node `id`.
-    fn negated_sum(&mut self, id: NodeId) -> NodeId {
-        let mut s = Sum::new();
-        let args: Args = self.g.args(id).into();
-        for a in args {
-            self.add_node_to_sum(&mut s, a);
-        }
-        s.neg = true;
-        self.build_sum(s)
     }
 
     fn build_sum(&mut self, s: Sum) -> NodeId {

@@ -514,3 +514,75 @@ fn a_polynomial_in_one_variable_is_not_written_by_horner() {
     let d = crate::diff::reverse::gradient(&mut g, p, &[x]).0[0];
     check(&mut g, d, "3*x^2 + 12*x + 11");
 }
+
+/// Zettl's ∂/∂x as reverse mode builds it, `4t·x - 4t + 1/4` with
+/// `t = x² + y² - 2x`, has its `-4t` spread into the sum by the canonical
+/// form; gathered back (`regroup`), `t` is grouped out of both terms, and
+/// the result is forward mode's `4(x - 1)·t + 1/4`.
+#[test]
+fn a_spread_multiple_of_a_small_sum_is_gathered_back() {
+    let build = |g: &mut Graph, forward: bool| {
+        let (x, y) = (g.var("x"), g.var("y"));
+        let x2 = g.powi(x, 2);
+        let y2 = g.powi(y, 2);
+        let two = g.int(2);
+        let tx = g.mul(two, x);
+        let t = g.add(x2, y2);
+        let t = g.sub(t, tx);
+        let four = g.int(4);
+        let quarter = g.constant(Num::ratio(1, 4).expect("a ratio"));
+        let four_t = g.mul(four, t);
+        let d = if forward {
+            // 2t·(2x - 2)
+            let two_x = g.mul(two, x);
+            let inner = g.sub(two_x, two);
+            let two_t = g.mul(two, t);
+            g.mul(two_t, inner)
+        } else {
+            let a = g.mul(four_t, x);
+            g.sub(a, four_t)
+        };
+        g.add(d, quarter)
+    };
+    let mut g = Graph::new();
+    let (r, f) = (build(&mut g, false), build(&mut g, true));
+    let s = simplify(&mut g, &[r, f]);
+    assert_eq!(s[0], s[1], "{}", print::parens(&g, s[0]));
+    check(&mut g, r, "4*(x - 1)*(x*(x - 2) + y^2) + 1/4");
+}
+
+/// A negative coefficient goes into a sum factor with terms of both signs
+/// (one negation fewer), whichever sign the sum was built with.
+#[test]
+fn a_negative_coefficient_goes_into_a_mixed_sum() {
+    let mut g = Graph::new();
+    let (k, x, y) = (g.var("k"), g.var("x"), g.var("y"));
+    let s = g.sub(x, y);
+    let p = g.mul(k, s);
+    let a = g.neg(p);
+    let t = g.sub(y, x);
+    let b = g.mul(k, t);
+    let r = simplify(&mut g, &[a, b]);
+    assert_eq!(r[0], r[1]);
+    check(&mut g, a, "k*(y - x)");
+    // A sum of one sign keeps its positive form and the minus sign.
+    let s = g.add(x, y);
+    let p = g.mul(k, s);
+    let c = g.neg(p);
+    check(&mut g, c, "-k*(x + y)");
+}
+
+/// Each root is simplified on its own: a root prints the same whether or
+/// not another root shares its nodes.
+#[test]
+fn a_root_does_not_depend_on_the_other_roots() {
+    let mut g = Graph::new();
+    let (x, y) = (g.var("x"), g.var("y"));
+    let s = g.add(x, y);
+    let two = g.int(2);
+    let t = g.mul(two, s);
+    let a = g.add(t, x);
+    let alone = simplify(&mut g, &[a])[0];
+    let together = simplify(&mut g, &[a, t]);
+    assert_eq!(together[0], alone);
+}
