@@ -665,6 +665,22 @@ mod testing {
     /// scratch vector.
     pub type Product = fn(&ConvShape, &[f64], &[f64], &mut [f64], &mut Vec<f64>);
 
+    /// A 3×3 convolution with stride 1 and padding 1 (the Winograd
+    /// modules' geometry): `n` samples of `c × h × w`, `f` filters.
+    pub fn geometry(n: usize, c: usize, h: usize, w: usize, f: usize) -> ConvShape {
+        ConvShape {
+            n,
+            c,
+            h,
+            w,
+            f,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            padding: 1,
+        }
+    }
+
     /// [`Product`] in `f32`.
     pub type Product32 = fn(&ConvShape, &[f32], &[f32], &mut [f32], &mut Vec<f32>);
 

@@ -150,6 +150,18 @@ pub(super) fn reserve<T: Gemm>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
     &mut scratch[..len]
 }
 
+/// `flipped[c, f, p, q] = k[f, c, 2 - p, 2 - q]`: the kernel of the input
+/// gradient's convolution (both Winograd modules take it that way).
+pub(super) fn flip_kernel<T: Gemm>(f: usize, c: usize, k: &[T], flipped: &mut [T]) {
+    for fi in 0..f {
+        for ci in 0..c {
+            for q in 0..9 {
+                flipped[(ci * f + fi) * 9 + (8 - q)] = k[(fi * c + ci) * 9 + q];
+            }
+        }
+    }
+}
+
 /// `u[ξ][f][c] = (G k[f, c] Gᵀ)[ξ]` for a kernel `[F, C, 3, 3]`.
 fn transform_kernel<T: Gemm>(f: usize, c: usize, k: &[T], u: &mut [T]) {
     transform_kernel_at(f, c, k, u, |xi, fi, ci| (xi * f + fi) * c + ci);
@@ -461,13 +473,7 @@ pub fn conv2d_input_grad<T: Gemm>(
         9 * f * c + u_len + XI * (c + f) * p.chunk + p.lines(),
     );
     let (flipped, rest) = scratch.split_at_mut(9 * f * c);
-    for fi in 0..f {
-        for ci in 0..c {
-            for q in 0..9 {
-                flipped[(ci * f + fi) * 9 + (8 - q)] = k[(fi * c + ci) * 9 + q];
-            }
-        }
-    }
+    flip_kernel(f, c, k, flipped);
     let (u, rest) = rest.split_at_mut(u_len);
     transform_kernel(c, f, flipped, u);
     forward_with(&adj, &p, w, u, dx, rest);
@@ -530,22 +536,8 @@ pub fn conv2d_kernel_grad<T: Gemm>(
 #[cfg(test)]
 mod tests {
     use super::super::conv2d_direct;
-    use super::super::testing::{agree_in_f32, agree_with, close, lcg};
+    use super::super::testing::{agree_in_f32, agree_with, close, geometry, lcg};
     use super::*;
-
-    fn geometry(n: usize, c: usize, h: usize, w: usize, f: usize) -> ConvShape {
-        ConvShape {
-            n,
-            c,
-            h,
-            w,
-            f,
-            kh: 3,
-            kw: 3,
-            stride: 1,
-            padding: 1,
-        }
-    }
 
     /// The three products against the direct loops (see `agree_with`).
     fn agree(g: ConvShape) {

@@ -24,7 +24,9 @@
 // Index loops over the 4×4 block's rows and columns read several arrays.
 #![allow(clippy::needless_range_loop)]
 
-use super::winograd::{check, reserve, transform_kernel_adjoint_at, transform_kernel_at, XI};
+use super::winograd::{
+    check, flip_kernel, reserve, transform_kernel_adjoint_at, transform_kernel_at, XI,
+};
 use super::ConvShape;
 use crate::matmul::{matmul, Gemm, Isa};
 
@@ -449,13 +451,7 @@ pub fn conv2d_input_grad<T: Gemm>(
     let adj = ConvShape { c: f, f: c, ..*g };
     let scratch = reserve(scratch, scratch_len(g));
     let (flipped, rest) = scratch.split_at_mut(9 * f * c);
-    for fi in 0..f {
-        for ci in 0..c {
-            for q in 0..9 {
-                flipped[(ci * f + fi) * 9 + (8 - q)] = k[(fi * c + ci) * 9 + q];
-            }
-        }
-    }
+    flip_kernel(f, c, k, flipped);
     let (u, rest) = rest.split_at_mut(XI * f * c);
     // The adjoint's kernel is [C, F]: filters c, channels f.
     transform_kernel_at(c, f, flipped, u, |xi, ci, fi| (xi * f + fi) * c + ci);
@@ -527,22 +523,8 @@ pub fn conv2d_kernel_grad<T: Gemm>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{agree_in_f32, agree_with};
+    use super::super::testing::{agree_in_f32, agree_with, geometry};
     use super::*;
-
-    fn geometry(n: usize, c: usize, h: usize, w: usize, f: usize) -> ConvShape {
-        ConvShape {
-            n,
-            c,
-            h,
-            w,
-            f,
-            kh: 3,
-            kw: 3,
-            stride: 1,
-            padding: 1,
-        }
-    }
 
     #[test]
     fn the_three_products_equal_the_direct_loops() {
